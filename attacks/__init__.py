@@ -1,0 +1,1 @@
+"""Evasion attacks, defenses and membership inference (methods on tensors; no audit imports)."""

@@ -1,0 +1,150 @@
+"""The check protocol, the check registry, budgets, and the artifact writer checks save files with.
+
+A check is a frozen, keyword-only dataclass whose fields are its whole configuration, validated in
+``__post_init__``; data enters only through ``run(target, *, seed, artifacts)``, which returns a
+frozen result from :mod:`reports.schema`. ``for_budget`` gives the configuration a budget implies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+
+from models.errors import InvalidConfigError
+from reports.schema import Artifact, ResultBase
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from audit.target import AuditTarget
+
+BudgetName = Literal["smoke", "standard", "thorough"]
+BUDGETS: tuple[str, ...] = ("smoke", "standard", "thorough")
+
+
+def check_budget(budget: str) -> BudgetName:
+    if budget not in BUDGETS:
+        raise InvalidConfigError(
+            f"unknown budget {budget!r}: expected one of {', '.join(BUDGETS)}"
+        )
+    return budget  # type: ignore[return-value]
+
+
+class Artifacts:
+    """Writes a check's files under ``<run>/artifacts/<check>/`` and describes them.
+
+    Files are written inside the run's staging folder, so they appear only with a complete run.
+    """
+
+    def __init__(self, run_dir: Path, check: str) -> None:
+        self.run_dir = Path(run_dir)
+        self.check = check
+        self.folder = self.run_dir / "artifacts" / check
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def _artifact(self, name: str, data: bytes, caption: str, media_type: str) -> Artifact:
+        if "/" in name or "\\" in name or name.startswith("."):
+            raise InvalidConfigError(f"artifact name {name!r} must be a plain file name")
+        path = self.folder / name
+        path.write_bytes(data)
+        rel = path.relative_to(self.run_dir).as_posix()
+        return Artifact(path=rel, sha256=hashlib.sha256(data).hexdigest(), caption=caption,
+                        media_type=media_type)
+
+    def figure(self, fig: Figure, name: str, caption: str) -> Artifact:
+        """Save a matplotlib figure as PNG (deterministic bytes) and close it."""
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+
+        buf = io.BytesIO()
+        try:
+            fig.savefig(buf, format="png", dpi=110, bbox_inches="tight",
+                        metadata={"Software": None})
+        finally:
+            plt.close(fig)
+        return self._artifact(f"{name}.png", buf.getvalue(), caption, "image/png")
+
+    def arrays(self, name: str, caption: str, **arrays: np.ndarray) -> Artifact:
+        """Save numpy arrays as ``.npz`` (no pickled objects)."""
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+        return self._artifact(f"{name}.npz", buf.getvalue(), caption, "application/x-npz")
+
+    def text(self, name: str, text: str, caption: str = "") -> Artifact:
+        return self._artifact(name, text.encode("utf-8"), caption, "text/plain")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Check(ABC):
+    """Base of every audit check. Subclasses are frozen keyword-only dataclasses."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+
+    @classmethod
+    def for_budget(cls, budget: str, **overrides: Any) -> Check:
+        """This check configured for ``budget``, with ``overrides`` on top.
+
+        Raises:
+            InvalidConfigError: unknown budget or an option the check does not have.
+        """
+        check_budget(budget)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise InvalidConfigError(
+                f"check {cls.name!r} has no option(s) {', '.join(unknown)}; its options are "
+                f"{', '.join(sorted(known))}"
+            )
+        return cls(**{**cls.budget_defaults(budget), **overrides})
+
+    @classmethod
+    def budget_defaults(cls, budget: BudgetName) -> dict[str, Any]:
+        """Field values implied by a budget (override to scale sample counts and steps)."""
+        return {}
+
+    def skip_reason(self, target: AuditTarget) -> str | None:
+        """Why this check does not apply to ``target`` (None if it does)."""
+        return None
+
+    def config(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @abstractmethod
+    def run(self, target: AuditTarget, *, seed: int, artifacts: Artifacts) -> ResultBase:
+        """Run on ``target`` and return a result (metrics without verdicts)."""
+
+
+CHECKS: dict[str, type[Check]] = {}
+
+
+def register(cls: type[Check]) -> type[Check]:
+    """Class decorator adding a check to :data:`CHECKS` under ``cls.name``."""
+    if cls.name in CHECKS and CHECKS[cls.name] is not cls:
+        raise InvalidConfigError(f"a check named {cls.name!r} is already registered")
+    CHECKS[cls.name] = cls
+    return cls
+
+
+def get_check(name: str) -> type[Check]:
+    _load_builtin_checks()
+    try:
+        return CHECKS[name]
+    except KeyError:
+        raise InvalidConfigError(
+            f"unknown check {name!r}: expected one of {', '.join(sorted(CHECKS))}"
+        ) from None
+
+
+def _load_builtin_checks() -> None:
+    import audit.performance  # noqa: F401, PLC0415
+
+
+def all_checks() -> dict[str, type[Check]]:
+    _load_builtin_checks()
+    return dict(CHECKS)

@@ -1,0 +1,292 @@
+"""The ``rai-audit`` command line: train, run, demo, check, list.
+
+Exit codes: 0 success (``check``: every verdict passes or warns), 1 ``check`` found a failing or
+errored verdict, 2 bad input (one line on stderr naming the problem and the fix), 130 interrupt.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from models.errors import AuditError, InvalidConfigError
+
+app = typer.Typer(
+    name="rai-audit",
+    help="RAI Audit: explainability, robustness, privacy and fairness audits of classifiers.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+out_console = Console()
+err_console = Console(stderr=True)
+
+_VERDICT_STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "error": "magenta",
+                  "skipped": "dim", None: "dim"}
+
+
+def _parse_options(items: list[str] | None, flag: str) -> dict[str, Any]:
+    """``key=value`` pairs; values are parsed as YAML scalars/lists (``hidden=[64,32]``)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise InvalidConfigError(f"{flag} takes key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise InvalidConfigError(f"{flag} {item!r}: cannot parse value: {exc}") from exc
+    return out
+
+
+def _csv_options(target: str | None, sensitive: str | None, dataset: str | None) -> dict[str, Any]:
+    opts: dict[str, Any] = {}
+    if target:
+        opts["target"] = target
+    if sensitive:
+        opts["sensitive"] = [s.strip() for s in sensitive.split(",") if s.strip()]
+    if dataset and dataset.startswith("csv:") and "target" not in opts:
+        raise InvalidConfigError("a csv: data set needs --target COLUMN (the label column)")
+    return opts
+
+
+def _verdict(v: str | None) -> str:
+    return f"[{_VERDICT_STYLE.get(v, 'dim')}]{v or 'info'}[/]"
+
+
+def _print_summary(report: Any, out: Path) -> None:
+    table = Table(title=f"{report.manifest.model.name} on {report.manifest.data.name}")
+    table.add_column("section")
+    table.add_column("verdict")
+    table.add_column("summary", overflow="fold")
+    table.add_column("time", justify="right")
+    for r in report.results:
+        t = f"{r.compute.wall_time_s:.1f}s" if r.compute else ""
+        table.add_row(r.title, _verdict(r.verdict), r.summary, t)
+    out_console.print(table)
+    out_console.print(f"overall verdict: {_verdict(report.verdict)}")
+    out_console.print(f"report: {out / 'report.json'}  {out / 'report.html'}")
+
+
+@app.command(epilog="Example: rai-audit train --arch lenet5 --dataset digits --out runs/lenet5")
+def train(
+    arch: Annotated[str, typer.Option(help="Architecture: mlp, lenet5, vgg11, resnet18 or tv:NAME.")],
+    dataset: Annotated[str, typer.Option(help="Data set: digits, digits32, adult, german_credit, compas, csv:PATH, folder:PATH.")],
+    out: Annotated[Path, typer.Option(help="Checkpoint folder to write (replaced atomically).")],
+    epochs: Annotated[int | None, typer.Option(help="Maximum epochs (default: the recipe's).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Mini-batch size.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Learning rate.")] = None,
+    weight_decay: Annotated[float | None, typer.Option(help="L2 weight decay.")] = None,
+    patience: Annotated[int | None, typer.Option(help="Early-stopping patience in epochs (0: off).")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    seed: Annotated[int, typer.Option(help="Seed of initialization, shuffling and dropout.")] = 0,
+    split_seed: Annotated[int, typer.Option(help="Seed of the train/val/test/holdout split.")] = 0,
+    option: Annotated[list[str] | None, typer.Option("--option", "-o", help="Architecture option key=value, e.g. -o hidden=[64,32] -o dropout=0.2.")] = None,
+    target: Annotated[str | None, typer.Option(help="CSV only: the label column.")] = None,
+    sensitive: Annotated[str | None, typer.Option(help="CSV only: sensitive columns, comma-separated.")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Train a registered architecture on a data set and save a checkpoint folder.
+
+    The checkpoint holds safetensors weights, model.json (architecture, data, split seed,
+    preprocessing, recipe, history, metrics, versions, weights sha256) and splits.npz.
+    """
+    from models.pipeline import train_and_save  # noqa: PLC0415
+
+    overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr,
+                 "weight_decay": weight_decay, "patience": patience, "seed": seed}
+    loaded, result = train_and_save(
+        arch=arch, dataset=dataset, out=out, overrides=overrides,
+        arch_kwargs=_parse_options(option, "--option"),
+        dataset_options=_csv_options(target, sensitive, dataset), split_seed=split_seed,
+        device=device, progress=not quiet,
+    )
+    m = loaded.meta["metrics"]
+    out_console.print(
+        f"trained {arch} on {loaded.meta['dataset']['name']}: train {m['train_accuracy']:.1%}, "
+        f"val {m['val_accuracy']:.1%}, test {m['test_accuracy']:.1%} in {m['wall_time_s']:.1f}s "
+        f"({m['epochs_run']} epochs, best {m['best_epoch']}, {m['device']})"
+    )
+    out_console.print(f"checkpoint: {out}")
+
+
+@app.command(epilog=(
+    "Examples:\n\n"
+    "  rai-audit run --model runs/lenet5 --out runs/lenet5-audit\n\n"
+    "  rai-audit run --model model.ts --dataset csv:data.csv --target y --sensitive sex "
+    "--out audit1\n\n"
+    "  rai-audit run --config audit.yaml --out audit2 --budget standard"
+))
+def run(
+    out: Annotated[Path, typer.Option(help="Run folder to write (replaced atomically).")],
+    model: Annotated[str | None, typer.Option(help="Checkpoint folder, TorchScript file or .safetensors (with --arch).")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Data set name (default: the checkpoint's).")] = None,
+    config: Annotated[Path | None, typer.Option(help="Audit configuration YAML.")] = None,
+    policy: Annotated[Path | None, typer.Option(help="Policy YAML (default: the built-in policy).")] = None,
+    budget: Annotated[str | None, typer.Option(help="smoke, standard or thorough.")] = None,
+    checks: Annotated[str | None, typer.Option(help="Comma-separated checks to run (default: all).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Base seed of every check.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps.")] = None,
+    arch: Annotated[str | None, typer.Option(help=".safetensors only: architecture name.")] = None,
+    input_shape: Annotated[str | None, typer.Option(help=".safetensors only: input shape, e.g. 1,8,8.")] = None,
+    num_classes: Annotated[int | None, typer.Option(help=".safetensors only: number of classes.")] = None,
+    target: Annotated[str | None, typer.Option(help="CSV only: the label column.")] = None,
+    sensitive: Annotated[str | None, typer.Option(help="CSV only: sensitive columns, comma-separated.")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Audit a model: run the checks, apply the policy, write report.json, report.html and
+    artifacts/ into the run folder. Gate on the result with 'rai-audit check'."""
+    from audit.config import (  # noqa: PLC0415
+        DataConfig, ModelConfig, build_checks, build_policy, build_target, load_config,
+    )
+    from audit.runner import run_audit  # noqa: PLC0415
+
+    cfg, _ = load_config(config)
+    if model is not None:
+        shape = [int(s) for s in input_shape.split(",")] if input_shape else None
+        cfg.model = ModelConfig(path=model, arch=arch, input_shape=shape, num_classes=num_classes)
+    if cfg.model is None:
+        raise InvalidConfigError("no model to audit: pass --model PATH or set model.path in --config")
+    if dataset is not None:
+        cfg.data = DataConfig(name=dataset, options=_csv_options(target, sensitive, dataset))
+    if budget is not None:
+        cfg.budget = budget  # type: ignore[assignment]
+    if seed is not None:
+        cfg.seed = seed
+    if device is not None:
+        cfg.device = device
+    if checks is not None:
+        cfg.checks = [c.strip() for c in checks.split(",") if c.strip()]
+    if policy is not None:
+        cfg.policy = str(policy)
+    check_list = build_checks(cfg.checks, cfg.budget)
+    pol = build_policy(cfg.policy)
+    tgt = build_target(cfg.model, cfg.data, device=cfg.device)
+    report = run_audit(
+        tgt, check_list, out=out, seed=cfg.seed, budget=cfg.budget, policy=pol,
+        config=cfg.model_dump(mode="json"), progress=not quiet,
+        command=shlex.join(["rai-audit", *sys.argv[1:]]),
+    )
+    _print_summary(report, out)
+
+
+@app.command(epilog="Example: rai-audit demo --out rai-audit-demo")
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the demo's models and runs.")] = Path("rai-audit-demo"),
+    budget: Annotated[str, typer.Option(help="smoke, standard or thorough.")] = "smoke",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    seed: Annotated[int, typer.Option(help="Base seed.")] = 0,
+    retrain: Annotated[bool, typer.Option(help="Train again even if the models are cached.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+) -> None:
+    """Train (or reuse) the built-in defaults, LeNet-5 on digits and an MLP on Adult, and audit
+    both. Models land in OUT/models, runs in OUT/runs."""
+    from audit.demo import run_demo  # noqa: PLC0415
+
+    t0 = time.perf_counter()
+    reports = run_demo(out, budget=budget, device=device, seed=seed, retrain=retrain,
+                       progress=not quiet, command=shlex.join(["rai-audit", *sys.argv[1:]]))
+    table = Table(title="RAI Audit demo")
+    for col in ("model", "data", "verdict", "key results", "report"):
+        table.add_column(col, overflow="fold")
+    for run_dir, rep in reports:
+        table.add_row(rep.manifest.model.name, rep.manifest.data.name, _verdict(rep.verdict),
+                      " ".join(r.summary for r in rep.results), str(run_dir / "report.html"))
+    out_console.print(table)
+    out_console.print(f"demo finished in {time.perf_counter() - t0:.1f}s; "
+                      f"gate a run with: rai-audit check {reports[0][0]}")
+
+
+@app.command(epilog="Example: rai-audit check runs/lenet5-audit --policy policy.yaml")
+def check(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder written by 'rai-audit run'.")],
+    policy: Annotated[Path | None, typer.Option(help="Re-evaluate under this policy YAML (default: the verdicts stored in the run).")] = None,
+) -> None:
+    """Print the scorecard of a run and exit 0 if every verdict passes (or only warns),
+    1 if any fails or errored, 2 on bad input."""
+    from audit.policy import Policy, scorecard_rows  # noqa: PLC0415
+    from reports.json_io import load_report  # noqa: PLC0415
+
+    report = load_report(run_dir)
+    if policy is not None:
+        pol = Policy.load(policy)
+        report = pol.apply(report)
+        for rule in pol.unmatched(report):
+            err_console.print(f"[yellow]warning:[/] policy rule {rule} matches no metric in the run")
+    table = Table(title=f"scorecard: {report.manifest.model.name} on {report.manifest.data.name}")
+    for col in ("section", "metric", "value", "CI", "threshold", "verdict"):
+        table.add_column(col)
+    rows = scorecard_rows(report)
+    for row in rows:
+        value = "" if row["value"] is None else f"{row['value']:.4g}"
+        ci = "" if row["ci"] is None else f"[{row['ci'][0]:.4g}, {row['ci'][1]:.4g}]"
+        table.add_row(row["section"], row["metric"], value, ci, row["threshold"], _verdict(row["verdict"]))
+    out_console.print(table)
+    if not rows:
+        out_console.print("no metric is gated by the policy")
+    failing = [r for r in rows if r["verdict"] in ("fail", "error")]
+    out_console.print(f"overall verdict: {_verdict(report.verdict)}")
+    if failing:
+        raise typer.Exit(1)
+
+
+@app.command(name="list")
+def list_(
+    what: Annotated[str, typer.Argument(help="architectures, datasets, checks or budgets.")] = "all",
+) -> None:
+    """List what the suite offers: architectures, data sets, checks, budgets."""
+    from audit.checks import BUDGETS, all_checks  # noqa: PLC0415
+    from models.architectures import available_architectures  # noqa: PLC0415
+    from models.datasets import DATASETS  # noqa: PLC0415
+
+    items = {
+        "architectures": available_architectures(),
+        "datasets": [*sorted(DATASETS), "csv:PATH", "folder:PATH", "tv:NAME"],
+        "checks": sorted(all_checks()),
+        "budgets": list(BUDGETS),
+    }
+    if what != "all" and what not in items:
+        raise InvalidConfigError(f"cannot list {what!r}: expected one of {', '.join(items)} or all")
+    for key, values in items.items():
+        if what in ("all", key):
+            out_console.print(f"{key}: {', '.join(values)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point; returns the exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        code = app(args=args, prog_name="rai-audit", standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        cmd = exc.ctx.command_path if exc.ctx is not None else "rai-audit"
+        err_console.print(f"rai-audit: error: {exc.format_message()} (see '{cmd} --help')",
+                          markup=False, highlight=False, soft_wrap=True)
+        return 2
+    except click.exceptions.Abort:
+        err_console.print("rai-audit: interrupted", markup=False)
+        return 130
+    except KeyboardInterrupt:
+        err_console.print("rai-audit: interrupted; earlier runs are intact", markup=False)
+        return 130
+    except (AuditError, ValueError, FileNotFoundError, FileExistsError, PermissionError) as exc:
+        err_console.print(f"rai-audit: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return 2
+    return int(code or 0)
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,171 @@
+"""The audit configuration file (YAML), and turning it into a target, checks and a policy.
+
+Format (every key optional; command-line flags override the file)::
+
+    seed: 0                  # base seed of every check
+    budget: smoke            # smoke | standard | thorough
+    device: auto             # auto | cpu | cuda | mps
+    model:
+      path: runs/lenet5      # checkpoint folder, TorchScript file, or .safetensors
+      arch: lenet5           # for .safetensors: architecture, shape and classes
+      input_shape: [1, 8, 8]
+      num_classes: 10
+      arch_kwargs: {}
+      output: logits         # or probabilities, if the model ends in a softmax
+      name: my-model
+    data:
+      name: digits           # built-in name, csv:PATH, folder:PATH or tv:NAME
+      split_seed: 0
+      options: {}            # csv: target, sensitive, features, categorical, encoding
+    checks:                  # which checks, with options; default: every registered check
+      performance: {n_bins: 15}
+    policy: policy.yaml      # a policy file, or inline {rules: {...}}; default policy if absent
+
+Relative paths are resolved against the configuration file's folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from audit.checks import BUDGETS, Check, all_checks, check_budget, get_check
+from audit.policy import Policy
+from audit.target import AuditTarget
+from models.checkpoint import load_model
+from models.datasets import load_dataset
+from models.errors import InvalidConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelConfig(_Strict):
+    path: str
+    arch: str | None = None
+    input_shape: list[int] | None = None
+    num_classes: int | None = None
+    arch_kwargs: dict[str, Any] = Field(default_factory=dict)
+    output: Literal["logits", "probabilities"] = "logits"
+    name: str | None = None
+
+
+class DataConfig(_Strict):
+    name: str
+    split_seed: int = 0
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class AuditConfig(_Strict):
+    seed: int = 0
+    budget: Literal["smoke", "standard", "thorough"] = "smoke"
+    device: str = "auto"
+    model: ModelConfig | None = None
+    data: DataConfig | None = None
+    checks: dict[str, dict[str, Any] | None] | list[str] | None = None
+    policy: str | dict[str, Any] | None = None
+
+
+def _resolve(base: Path | None, value: str) -> str:
+    p = Path(value)
+    if base is None:
+        return value
+    return str(p if p.is_absolute() else (base / p))
+
+
+def load_config(path: str | Path | None) -> tuple[AuditConfig, Path | None]:
+    """Parse and validate a configuration file (None gives the defaults)."""
+    if path is None:
+        return AuditConfig(), None
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidConfigError(f"config file {str(p)!r} does not exist")
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise InvalidConfigError(f"config file {str(p)!r} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, Mapping):
+        raise InvalidConfigError(f"config file {str(p)!r} must be a mapping of keys to values")
+    try:
+        cfg = AuditConfig.model_validate(raw)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        where = ".".join(str(x) for x in e["loc"])
+        raise InvalidConfigError(
+            f"config file {str(p)!r}: {where}: {e['msg']} (see 'rai-audit run --help' for the "
+            "format)"
+        ) from exc
+    base = p.parent
+    if cfg.model is not None:
+        cfg.model.path = _resolve(base, cfg.model.path)
+    if cfg.data is not None:
+        for prefix in ("csv:", "folder:"):
+            if cfg.data.name.startswith(prefix):
+                cfg.data.name = prefix + _resolve(base, cfg.data.name[len(prefix):])
+    if isinstance(cfg.policy, str):
+        cfg.policy = _resolve(base, cfg.policy)
+    return cfg, base
+
+
+def build_checks(spec: Mapping[str, Any] | list[str] | None, budget: str) -> list[Check]:
+    """Configured checks for ``budget``: every registered check if ``spec`` is None."""
+    check_budget(budget)
+    if spec is None:
+        names: dict[str, dict[str, Any]] = {n: {} for n in all_checks()}
+    elif isinstance(spec, list):
+        names = {n: {} for n in spec}
+    else:
+        names = {n: dict(o or {}) for n, o in spec.items()}
+    if not names:
+        raise InvalidConfigError("no checks selected; name at least one (e.g. performance)")
+    return [get_check(n).for_budget(budget, **opts) for n, opts in names.items()]
+
+
+def build_policy(spec: str | Mapping[str, Any] | None) -> Policy:
+    if spec is None:
+        return Policy.default()
+    if isinstance(spec, str):
+        return Policy.load(spec)
+    return Policy.from_mapping(spec)
+
+
+def build_target(
+    model: ModelConfig, data: DataConfig | None, *, device: str = "auto"
+) -> AuditTarget:
+    """Load the model and its data and validate them together."""
+    loaded = load_model(
+        model.path, arch=model.arch, input_shape=model.input_shape,
+        num_classes=model.num_classes, arch_kwargs=model.arch_kwargs,
+    )
+    recorded = loaded.meta.get("dataset") or {}
+    if data is None:
+        if not recorded:
+            raise InvalidConfigError(
+                f"{model.path!r} does not record its data set; name one with --dataset"
+            )
+        bundle = loaded.load_data()
+    elif data.name == recorded.get("name") and data.split_seed == recorded.get("split_seed", 0):
+        bundle = loaded.load_data(**data.options)
+    else:
+        pre = loaded.meta.get("preprocessing")
+        pre = pre if pre and pre.get("type") == "tabular" else None
+        bundle = load_dataset(data.name, split_seed=data.split_seed, preprocessing=pre,
+                              **data.options)
+    target = AuditTarget.from_loaded(loaded, bundle, name=model.name, device=device)
+    if model.output == "probabilities":
+        from audit.adapters import TorchAdapter  # noqa: PLC0415
+
+        target.model = TorchAdapter(loaded.module, device=device, output="probabilities",
+                                    name=target.model_info.name)
+    return target
+
+
+__all__ = [
+    "BUDGETS", "AuditConfig", "DataConfig", "ModelConfig", "build_checks", "build_policy",
+    "build_target", "load_config",
+]

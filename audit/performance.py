@@ -1,0 +1,183 @@
+"""The ``performance`` check: accuracy with its uncertainty, per-class errors, calibration, and
+the train-test gap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import (
+    balanced_accuracy_score,
+    confusion_matrix,
+    log_loss,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
+
+from audit import plots
+from audit.checks import Artifacts, BudgetName, Check, register
+from audit.stats import calibration_bins, expected_calibration_error, max_calibration_error, wilson_interval
+from audit.target import AuditTarget
+from models.errors import InvalidConfigError
+from reports.schema import Metric, PerformanceResult, ReliabilityBin, Table
+
+
+def _none_if_nan(v: float) -> float | None:
+    return None if v is None or not np.isfinite(v) else float(v)
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class PerformanceCheck(Check):
+    """Predictive performance of the model on a split.
+
+    Attributes:
+        split: the split to evaluate (``test``).
+        n_bins: equal-width confidence bins for calibration (ECE, reliability diagram).
+        max_samples: evaluate at most this many rows of each split (seeded subsample); None = all.
+        ci_level: confidence level of the accuracy interval (Wilson).
+    """
+
+    name = "performance"
+    title = "Performance"
+
+    split: str = "test"
+    n_bins: int = 15
+    max_samples: int | None = None
+    ci_level: float = 0.95
+
+    def __post_init__(self) -> None:
+        if isinstance(self.n_bins, bool) or not isinstance(self.n_bins, int) or not 2 <= self.n_bins <= 100:
+            raise InvalidConfigError(f"n_bins must be an integer in 2..100, got {self.n_bins!r}")
+        if self.max_samples is not None and (
+            isinstance(self.max_samples, bool) or not isinstance(self.max_samples, int)
+            or self.max_samples < 10
+        ):
+            raise InvalidConfigError(
+                f"max_samples must be None or an integer >= 10, got {self.max_samples!r}"
+            )
+        if not 0.5 <= float(self.ci_level) < 1:
+            raise InvalidConfigError(f"ci_level must be in [0.5, 1), got {self.ci_level!r}")
+        if not isinstance(self.split, str) or not self.split:
+            raise InvalidConfigError(f"split must be a split name, got {self.split!r}")
+
+    @classmethod
+    def budget_defaults(cls, budget: BudgetName) -> dict[str, Any]:
+        return {"max_samples": {"smoke": 5000, "standard": 50_000, "thorough": None}[budget]}
+
+    def skip_reason(self, target: AuditTarget) -> str | None:
+        if self.split not in target.splits:
+            return f"the target has no {self.split!r} split"
+        return None
+
+    def _rows(self, n: int, seed: int) -> np.ndarray:
+        if self.max_samples is None or n <= self.max_samples:
+            return np.arange(n)
+        rng = np.random.default_rng(seed)
+        return np.sort(rng.choice(n, size=self.max_samples, replace=False))
+
+    def run(self, target: AuditTarget, *, seed: int, artifacts: Artifacts) -> PerformanceResult:
+        split = target.split(self.split)
+        rows = self._rows(len(split), seed)
+        X, y = split.X[rows], split.y[rows]
+        k = target.num_classes
+        labels = list(range(k))
+        proba = target.model.predict_proba(X)
+        pred = proba.argmax(axis=1)
+        n = len(y)
+        correct = int((pred == y).sum())
+        acc = correct / n
+        lo, hi = wilson_interval(correct, n, self.ci_level)
+        present = np.unique(y)
+        metrics = [
+            Metric(name="accuracy", value=acc, ci_low=lo, ci_high=hi, ci_level=self.ci_level,
+                   ci_method="wilson", n=n, higher_is_better=True, unit="fraction",
+                   description=f"share of correct top-1 predictions on the {self.split} split"),
+            Metric(name="balanced_accuracy",
+                   value=float(balanced_accuracy_score(y, pred)), n=n, higher_is_better=True,
+                   unit="fraction",
+                   description="mean recall over the classes present (robust to imbalance)"),
+        ]
+        prec, rec, f1, support = precision_recall_fscore_support(
+            y, pred, labels=labels, zero_division=np.nan
+        )
+        macro_f1 = np.nanmean(f1[np.isin(labels, present)]) if len(present) else np.nan
+        metrics.append(Metric(name="macro_f1", value=_none_if_nan(macro_f1), n=n,
+                              higher_is_better=True, unit="fraction",
+                              description="unweighted mean F1 over classes present"))
+        ece = expected_calibration_error(proba, y, self.n_bins)
+        metrics += [
+            Metric(name="ece", value=ece, n=n, higher_is_better=False, unit="fraction",
+                   description=f"expected calibration error, {self.n_bins} equal-width bins "
+                               "(Guo et al., 2017)"),
+            Metric(name="mce", value=max_calibration_error(proba, y, self.n_bins), n=n,
+                   higher_is_better=False, unit="fraction",
+                   description="largest calibration gap of any non-empty bin"),
+            Metric(name="log_loss", value=float(log_loss(y, np.clip(proba, 1e-15, 1), labels=labels)),
+                   n=n, higher_is_better=False, unit="nats",
+                   description="mean negative log-likelihood of the true class"),
+            Metric(name="brier", value=float(np.mean(np.sum((proba - np.eye(k)[y]) ** 2, axis=1))),
+                   n=n, higher_is_better=False,
+                   description="multi-class Brier score: mean squared error of the probabilities"),
+        ]
+        auc: float | None = None
+        if len(present) == k:
+            auc = float(roc_auc_score(y, proba[:, 1]) if k == 2
+                        else roc_auc_score(y, proba, multi_class="ovr", average="macro", labels=labels))
+        metrics.append(Metric(name="roc_auc", value=auc, n=n, higher_is_better=True,
+                              description="area under the ROC curve (one-vs-rest macro for "
+                                          "several classes); undefined if a class is absent"))
+        warnings: list[str] = []
+        train_acc = None
+        if "train" in target.splits and self.split != "train":
+            tr = target.split("train")
+            trows = self._rows(len(tr), seed + 1)
+            train_acc = float((target.model.predict(tr.X[trows]) == tr.y[trows]).mean())
+            metrics += [
+                Metric(name="train_accuracy", value=train_acc, n=len(trows),
+                       higher_is_better=True, unit="fraction",
+                       description="accuracy on the train split (the data the model was fit on)"),
+                Metric(name="train_test_gap", value=train_acc - acc, higher_is_better=False,
+                       unit="fraction",
+                       description="train accuracy minus test accuracy: overfitting, and a "
+                                   "first sign of membership leakage"),
+            ]
+        else:
+            warnings.append("no train split: the train-test gap is not measured")
+        missing = [target.class_names[c] for c in labels if c not in set(present.tolist())]
+        if missing:
+            warnings.append(f"classes absent from the {self.split} split: {missing}")
+        cm = confusion_matrix(y, pred, labels=labels)
+        bins = calibration_bins(proba, y, self.n_bins)
+        per_class = Table(
+            title="Per-class precision, recall and F1",
+            columns=["class", "precision", "recall", "f1", "support"],
+            rows=[[target.class_names[c], _none_if_nan(prec[c]), _none_if_nan(rec[c]),
+                   _none_if_nan(f1[c]), int(support[c])] for c in labels],
+            description="n/a where the class was never predicted (precision) or never present.",
+        )
+        figures = [
+            artifacts.figure(
+                plots.reliability_diagram(bins, ece, f"Reliability, {target.data_name} {self.split}"),
+                "reliability", "Reliability diagram: accuracy against confidence per bin",
+            ),
+            artifacts.figure(
+                plots.confusion_matrix_figure(cm, target.class_names, f"Confusion matrix ({self.split})"),
+                "confusion_matrix", "Confusion matrix, rows normalized, counts in cells",
+            ),
+        ]
+        if target.model_info.history:
+            figures.append(artifacts.figure(
+                plots.training_curves(target.model_info.history, "Training history"),
+                "training_curves", "Loss and accuracy per epoch (train and validation)",
+            ))
+        gap_text = f", {train_acc - acc:+.1%} below train" if train_acc is not None else ""
+        summary = (f"Accuracy {acc:.1%} ({self.ci_level:.0%} CI {lo:.1%}-{hi:.1%}) on {n} {self.split} rows"
+                   f"{gap_text}; ECE {ece:.3f}.")
+        return PerformanceResult(
+            title=self.title, summary=summary, config=self.config(), metrics=metrics,
+            tables=[per_class], figures=figures, warnings=warnings,
+            class_names=list(target.class_names), confusion_matrix=cm.astype(int).tolist(),
+            reliability=[ReliabilityBin(**b) for b in bins],  # type: ignore[arg-type]
+        )

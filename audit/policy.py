@@ -1,0 +1,238 @@
+"""Policies: thresholds on metrics that turn numbers into verdicts.
+
+A policy file (YAML)::
+
+    version: 1
+    rules:
+      performance.accuracy: {min: 0.90, severity: fail}
+      performance.ece:      {max: 0.05, severity: warn}
+      fairness.equalized_odds_difference: {max: 0.1, severity: fail, use_ci: true}
+
+Each key is ``<section>.<metric>``. ``min``/``max`` bound the value; ``severity`` is ``fail``
+(the gate fails) or ``warn`` (reported, the gate still passes); with ``use_ci: true`` the whole
+confidence interval must satisfy the bound (``ci_low >= min``, ``ci_high <= max``), which is the
+conservative reading. A metric with no rule gets no verdict. A section's verdict is its worst
+metric verdict (``error`` if it crashed); the run's verdict is the worst section verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from models.errors import InvalidConfigError
+from reports.schema import AuditReport, Metric, ResultBase, Threshold, Verdict, worst_verdict
+
+_RULE_KEYS = {"min", "max", "severity", "use_ci"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rule:
+    """A bound on one metric, ``<section>.<metric>``."""
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    severity: Literal["fail", "warn"] = "fail"
+    use_ci: bool = False
+
+    def __post_init__(self) -> None:
+        if self.metric.count(".") < 1 or not all(self.metric.split(".", 1)):
+            raise InvalidConfigError(
+                f"policy rule {self.metric!r} must be named <section>.<metric>, "
+                "e.g. performance.accuracy"
+            )
+        if self.min is None and self.max is None:
+            raise InvalidConfigError(f"policy rule {self.metric!r} needs min, max or both")
+        for key in ("min", "max"):
+            v = getattr(self, key)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise InvalidConfigError(
+                    f"policy rule {self.metric!r}: {key} must be a number, got {v!r}"
+                )
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise InvalidConfigError(
+                f"policy rule {self.metric!r}: min {self.min} is above max {self.max}"
+            )
+        if self.severity not in ("fail", "warn"):
+            raise InvalidConfigError(
+                f"policy rule {self.metric!r}: severity must be 'fail' or 'warn', "
+                f"got {self.severity!r}"
+            )
+        if not isinstance(self.use_ci, bool):
+            raise InvalidConfigError(
+                f"policy rule {self.metric!r}: use_ci must be true or false, got {self.use_ci!r}"
+            )
+
+    @property
+    def section(self) -> str:
+        return self.metric.split(".", 1)[0]
+
+    @property
+    def metric_name(self) -> str:
+        return self.metric.split(".", 1)[1]
+
+    def describe(self) -> str:
+        parts = []
+        if self.min is not None:
+            parts.append(f">= {self.min:g}")
+        if self.max is not None:
+            parts.append(f"<= {self.max:g}")
+        return f"{self.metric} {' and '.join(parts)}"
+
+    def verdict(self, m: Metric) -> Verdict:
+        """``pass`` if the bound holds, else the rule's severity; ``error`` if undefined."""
+        if m.value is None:
+            return "error"
+        low = m.ci_low if (self.use_ci and m.ci_low is not None) else m.value
+        high = m.ci_high if (self.use_ci and m.ci_high is not None) else m.value
+        ok = (self.min is None or low >= self.min) and (self.max is None or high <= self.max)
+        return "pass" if ok else self.severity
+
+    def threshold(self) -> Threshold:
+        return Threshold(min=self.min, max=self.max, severity=self.severity, use_ci=self.use_ci,
+                         rule=self.describe())
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A set of rules, keyed by ``<section>.<metric>``."""
+
+    rules: tuple[Rule, ...] = ()
+    source: str = "inline"
+
+    @classmethod
+    def from_mapping(cls, data: Any, source: str = "inline") -> Policy:
+        if data is None:
+            return cls((), source)
+        if not isinstance(data, Mapping):
+            raise InvalidConfigError(
+                f"policy {source}: expected a mapping with 'rules', got {type(data).__name__}"
+            )
+        unknown = sorted(set(data) - {"version", "rules"})
+        if unknown:
+            raise InvalidConfigError(
+                f"policy {source}: unknown top-level key(s) {unknown}; expected version, rules"
+            )
+        if data.get("version", 1) != 1:
+            raise InvalidConfigError(f"policy {source}: version must be 1, got {data['version']!r}")
+        raw_rules = data.get("rules") or {}
+        if not isinstance(raw_rules, Mapping):
+            raise InvalidConfigError(
+                f"policy {source}: 'rules' must map <section>.<metric> to a bound, e.g. "
+                "performance.accuracy: {min: 0.9}"
+            )
+        rules = []
+        for metric, spec in raw_rules.items():
+            if not isinstance(spec, Mapping):
+                raise InvalidConfigError(
+                    f"policy {source}: rule {metric!r} must be a mapping like {{min: 0.9}}, "
+                    f"got {spec!r}"
+                )
+            bad = sorted(set(spec) - _RULE_KEYS)
+            if bad:
+                raise InvalidConfigError(
+                    f"policy {source}: rule {metric!r} has unknown key(s) {bad}; allowed: "
+                    f"{sorted(_RULE_KEYS)}"
+                )
+            rules.append(Rule(metric=str(metric), **dict(spec)))
+        return cls(tuple(rules), source)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Policy:
+        p = Path(path)
+        if not p.is_file():
+            raise InvalidConfigError(f"policy file {str(p)!r} does not exist")
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise InvalidConfigError(f"policy file {str(p)!r} is not valid YAML: {exc}") from exc
+        return cls.from_mapping(data, source=str(p))
+
+    @classmethod
+    def default(cls) -> Policy:
+        """The documented default policy shipped as ``audit/default_policy.yaml``."""
+        text = resources.files("audit").joinpath("default_policy.yaml").read_text("utf-8")
+        return cls.from_mapping(yaml.safe_load(text), source="default")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "rules": {r.metric: {"min": r.min, "max": r.max, "severity": r.severity,
+                                 "use_ci": r.use_ci} for r in self.rules},
+        }
+
+    def rule_for(self, section: str, metric: str) -> Rule | None:
+        key = f"{section}.{metric}"
+        for r in self.rules:
+            if r.metric == key:
+                return r
+        return None
+
+    def apply_to_result(self, result: ResultBase) -> ResultBase:
+        """The result with verdicts from this policy (metrics without a rule get none)."""
+        if result.status == "error":
+            return result.model_copy(update={"verdict": "error"})
+        if result.status == "skipped":
+            return result.model_copy(update={"verdict": "skipped"})
+        metrics = []
+        for m in result.metrics:
+            rule = self.rule_for(result.kind, m.name)
+            if rule is None:
+                metrics.append(m.model_copy(update={"verdict": None, "threshold": None}))
+            else:
+                metrics.append(m.model_copy(update={"verdict": rule.verdict(m),
+                                                    "threshold": rule.threshold()}))
+        verdict = worst_verdict([m.verdict for m in metrics]) or "pass"
+        return result.model_copy(update={"metrics": metrics, "verdict": verdict})
+
+    def apply(self, report: AuditReport) -> AuditReport:
+        """The report with every verdict recomputed under this policy."""
+        results = [self.apply_to_result(r) for r in report.results]
+        manifest = report.manifest.model_copy(update={"policy": self.to_json()})
+        return report.model_copy(update={
+            "results": results, "manifest": manifest,
+            "verdict": worst_verdict([r.verdict for r in results]) or "pass",
+        })
+
+    def unmatched(self, report: AuditReport) -> list[str]:
+        """Rules whose section ran but whose metric it did not report (likely a typo)."""
+        out = []
+        kinds = {r.kind: r for r in report.results}
+        for rule in self.rules:
+            res = kinds.get(rule.section)
+            if res is not None and rule.metric_name not in {m.name for m in res.metrics}:
+                out.append(rule.metric)
+        return out
+
+
+def _bound_text(t: Threshold | None) -> str:
+    if t is None:
+        return ""
+    parts = [f">= {t.min:g}"] if t.min is not None else []
+    parts += [f"<= {t.max:g}"] if t.max is not None else []
+    return " and ".join(parts) + (" (warn)" if t.severity == "warn" else "") + (" on CI" if t.use_ci else "")
+
+
+def scorecard_rows(report: AuditReport) -> list[dict[str, Any]]:
+    """One row per gated metric or non-ok section: section, metric, value, CI, bound, verdict."""
+    rows = []
+    for r in report.results:
+        if r.status != "ok":
+            rows.append({"section": r.kind if r.kind not in ("error", "skipped") else getattr(r, "check", r.kind),
+                         "metric": "(section)", "value": None, "ci": None, "threshold": "",
+                         "verdict": r.verdict, "note": r.error or r.summary})
+            continue
+        for m in r.metrics:
+            if m.verdict is None:
+                continue
+            ci = (m.ci_low, m.ci_high) if m.ci_low is not None and m.ci_high is not None else None
+            rows.append({"section": r.kind, "metric": m.name, "value": m.value, "ci": ci,
+                         "threshold": _bound_text(m.threshold),
+                         "verdict": m.verdict, "note": m.description})
+    return rows

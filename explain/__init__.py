@@ -1,0 +1,1 @@
+"""Explanation methods and their quality metrics (methods on tensors; no audit imports)."""

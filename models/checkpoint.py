@@ -1,0 +1,319 @@
+"""Checkpoints: a folder with safetensors weights, ``model.json`` and ``splits.npz``.
+
+Layout of a checkpoint folder::
+
+    model.json          architecture and arguments, data set, split seed, preprocessing,
+                        class names, training recipe and history, metrics, library versions,
+                        sha256 of the weights
+    weights.safetensors the state dict (safetensors: no code can run on load)
+    splits.npz          split indices (plain integer arrays, loaded with allow_pickle=False)
+
+The folder is written atomically (staged, then renamed). :func:`load_model` also accepts a
+TorchScript archive or a bare safetensors file plus an architecture. Nothing is ever unpickled:
+pickled ``torch.save`` files and ``.pkl`` files are refused with a message saying what to do.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import warnings
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from models.architectures import build_model
+from models.datasets import DataBundle, load_dataset
+from models.errors import CheckpointError, InvalidConfigError
+from models.versions import library_versions, sha256_file
+from reports.atomic import atomic_directory
+
+FORMAT = "rai-audit-checkpoint"
+FORMAT_VERSION = 1
+WEIGHTS = "weights.safetensors"
+META = "model.json"
+SPLITS = "splits.npz"
+PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".pth", ".ckpt", ".bin"}
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to audit, and what is known about it.
+
+    Attributes:
+        module: the classifier (eval mode, CPU).
+        source: ``checkpoint``, ``torchscript`` or ``safetensors``.
+        path: what was loaded.
+        sha256: hash of the weights file (checkpoint/safetensors) or of the TorchScript archive.
+        meta: the checkpoint's ``model.json`` (empty for other formats).
+        splits: stored split indices (checkpoints only).
+    """
+
+    module: nn.Module
+    source: str
+    path: Path
+    sha256: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    splits: dict[str, np.ndarray] | None = None
+
+    @property
+    def arch(self) -> str:
+        return str(self.meta.get("arch", self.source))
+
+    def load_data(self, **overrides: Any) -> DataBundle:
+        """The checkpoint's data set with its stored splits and preprocessing."""
+        ds = self.meta.get("dataset")
+        if not ds:
+            raise CheckpointError(
+                f"{str(self.path)!r} records no data set; name one with --dataset"
+            )
+        options = dict(ds.get("options", {}))
+        options.update(overrides)
+        return load_dataset(
+            ds["name"], split_seed=int(ds.get("split_seed", 0)), indices=self.splits,
+            preprocessing=self.meta.get("preprocessing") if ds.get("kind") == "tabular" else None,
+            **options,
+        )
+
+
+def recipe_hash(payload: Mapping[str, Any]) -> str:
+    """Stable short hash of a JSON-able recipe (architecture, data, training config)."""
+    blob = json.dumps(payload, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: nn.Module,
+    *,
+    arch: str,
+    arch_kwargs: Mapping[str, Any],
+    data: DataBundle,
+    train_config: Mapping[str, Any] | None = None,
+    history: Sequence[Mapping[str, Any]] = (),
+    metrics: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``model`` and its provenance as a checkpoint folder at ``path`` (atomically)."""
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    normalize = getattr(model, "normalize", None)
+    mean = normalize.mean.flatten().tolist() if normalize is not None else None
+    std = normalize.std.flatten().tolist() if normalize is not None else None
+    target = Path(path)
+    with atomic_directory(target) as tmp:
+        save_file(state, str(tmp / WEIGHTS))
+        np.savez(tmp / SPLITS, **{k: v.astype(np.int64) for k, v in data.split_indices().items()})
+        meta: dict[str, Any] = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "arch": arch,
+            "arch_kwargs": dict(arch_kwargs),
+            "input_shape": list(data.input_shape),
+            "num_classes": data.num_classes,
+            "normalization": {"mean": mean, "std": std},
+            "class_names": list(data.class_names),
+            "dataset": data.describe(),
+            "splits_file": SPLITS,
+            "preprocessing": dict(data.preprocessing),
+            "train_config": dict(train_config or {}),
+            "history": [dict(h) for h in history],
+            "metrics": dict(metrics or {}),
+            "versions": library_versions(),
+            "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "weights_file": WEIGHTS,
+            "weights_sha256": sha256_file(tmp / WEIGHTS),
+            **dict(extra or {}),
+        }
+        (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True))
+    return target
+
+
+def _read_meta(folder: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads((folder / META).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"cannot read {str(folder / META)!r}: {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{str(folder / META)!r} is not a RAI Audit checkpoint (no format '{FORMAT}')"
+        )
+    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
+        raise CheckpointError(
+            f"checkpoint format {meta.get('format_version')} is newer than this suite reads "
+            f"({FORMAT_VERSION}); upgrade rai-audit"
+        )
+    for key in ("arch", "input_shape", "num_classes"):
+        if key not in meta:
+            raise CheckpointError(f"{str(folder / META)!r} lacks the field {key!r}")
+    return meta
+
+
+def _load_state(file: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(str(file), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{str(file)!r} is not a valid safetensors file: {exc}") from exc
+
+
+def _apply_state(module: nn.Module, state: Mapping[str, torch.Tensor], where: Path) -> None:
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"the weights in {str(where)!r} do not fit the architecture: missing "
+            f"{missing[:5]}{'...' if len(missing) > 5 else ''}, unexpected "
+            f"{unexpected[:5]}{'...' if len(unexpected) > 5 else ''}; check --arch and its options"
+        )
+    bad = [k for k in own if tuple(own[k].shape) != tuple(state[k].shape)]
+    if bad:
+        k = bad[0]
+        raise CheckpointError(
+            f"the weights in {str(where)!r} do not fit the architecture: {k} has shape "
+            f"{tuple(state[k].shape)}, the model expects {tuple(own[k].shape)}; check the input "
+            "shape, class count and architecture options"
+        )
+    module.load_state_dict(state)
+
+
+def _load_checkpoint_folder(folder: Path) -> LoadedModel:
+    meta = _read_meta(folder)
+    weights = folder / str(meta.get("weights_file", WEIGHTS))
+    if not weights.is_file():
+        raise CheckpointError(f"checkpoint {str(folder)!r} has no weights file {weights.name!r}")
+    digest = sha256_file(weights)
+    if meta.get("weights_sha256") and meta["weights_sha256"] != digest:
+        raise CheckpointError(
+            f"the weights in {str(weights)!r} do not match the sha256 in model.json "
+            "(the file was changed or corrupted); retrain or restore the checkpoint"
+        )
+    norm = meta.get("normalization") or {}
+    try:
+        module = build_model(
+            meta["arch"], meta["input_shape"], int(meta["num_classes"]),
+            mean=norm.get("mean"), std=norm.get("std"), **meta.get("arch_kwargs", {}),
+        )
+    except InvalidConfigError as exc:
+        raise CheckpointError(f"checkpoint {str(folder)!r}: {exc}") from exc
+    _apply_state(module, _load_state(weights), weights)
+    splits = None
+    split_file = folder / str(meta.get("splits_file", SPLITS))
+    if split_file.is_file():
+        try:
+            with np.load(split_file, allow_pickle=False) as z:
+                splits = {k: z[k].astype(np.int64) for k in z.files}
+        except (OSError, ValueError) as exc:
+            raise CheckpointError(f"cannot read split indices {str(split_file)!r}: {exc}") from exc
+    module.eval()
+    return LoadedModel(module, "checkpoint", folder, digest, meta, splits)
+
+
+def _zip_names(file: Path) -> list[str] | None:
+    try:
+        with zipfile.ZipFile(file) as zf:
+            return zf.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return None
+
+
+def _load_torchscript(file: Path) -> LoadedModel:
+    names = _zip_names(file)
+    if names is None:
+        raise CheckpointError(
+            f"{str(file)!r} is neither a TorchScript archive, a safetensors file nor a checkpoint "
+            "folder. Export with torch.jit.script(model).save(path), or save weights with "
+            "safetensors and pass --arch"
+        )
+    is_script = any("/code/" in n for n in names) and any(n.endswith("constants.pkl") for n in names)
+    if not is_script:
+        raise CheckpointError(
+            f"{str(file)!r} is a pickled torch.save file, which could run arbitrary code when "
+            "loaded, so it is refused. Save the state dict with safetensors "
+            "(safetensors.torch.save_file(model.state_dict(), 'w.safetensors')) and pass --arch, "
+            "or export TorchScript (torch.jit.script(model).save('model.ts'))"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = torch.jit.load(str(file), map_location="cpu")
+    except RuntimeError as exc:
+        raise CheckpointError(f"cannot load TorchScript archive {str(file)!r}: {exc}") from exc
+    module.eval()
+    return LoadedModel(module, "torchscript", file, sha256_file(file))
+
+
+def load_model(
+    path: str | Path,
+    *,
+    arch: str | None = None,
+    input_shape: Sequence[int] | None = None,
+    num_classes: int | None = None,
+    arch_kwargs: Mapping[str, Any] | None = None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+) -> LoadedModel:
+    """Load a model to audit, never unpickling anything.
+
+    Args:
+        path: a checkpoint folder (``model.json`` inside), a TorchScript archive, or a
+            ``.safetensors`` state dict.
+        arch, input_shape, num_classes, arch_kwargs, mean, std: needed for a bare safetensors
+            file: the architecture to load the weights into (see :func:`build_model`).
+
+    Raises:
+        CheckpointError: missing file, pickle, corrupt or mismatched weights.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise CheckpointError(f"model path {str(p)!r} does not exist")
+    if p.is_dir():
+        if not (p / META).is_file():
+            raise CheckpointError(
+                f"folder {str(p)!r} is not a checkpoint (no {META}); train one with "
+                "'rai-audit train' or pass a TorchScript or safetensors file"
+            )
+        return _load_checkpoint_folder(p)
+    suffix = p.suffix.lower()
+    if suffix in PICKLE_SUFFIXES:
+        raise CheckpointError(
+            f"{str(p)!r} looks like a pickle ({suffix}); pickles can run arbitrary code and are "
+            "never loaded. Save the state dict with safetensors and pass --arch, or export "
+            "TorchScript"
+        )
+    if suffix == ".pt2":
+        raise CheckpointError(
+            f"{str(p)!r} is a torch.export archive; torch.export.load falls back to full "
+            "unpickling, so it is refused. Export TorchScript or save weights with safetensors"
+        )
+    if suffix == ".safetensors":
+        if arch is None or input_shape is None or num_classes is None:
+            raise CheckpointError(
+                f"{str(p)!r} holds weights only: also give the architecture, input shape and "
+                "class count (--arch, --input-shape, --num-classes)"
+            )
+        try:
+            module = build_model(arch, input_shape, int(num_classes), mean=mean, std=std,
+                                 **dict(arch_kwargs or {}))
+        except InvalidConfigError as exc:
+            raise CheckpointError(str(exc)) from exc
+        state = _load_state(p)
+        if not any(k.startswith("normalize.") for k in state) and not any(
+            k.startswith("net.") for k in state
+        ):
+            state = {f"net.{k}": v for k, v in state.items()}
+            state.update({f"normalize.{k}": v for k, v in module.normalize.state_dict().items()})
+        _apply_state(module, state, p)
+        module.eval()
+        meta = {"arch": arch, "arch_kwargs": dict(arch_kwargs or {}),
+                "input_shape": list(input_shape), "num_classes": int(num_classes)}
+        return LoadedModel(module, "safetensors", p, sha256_file(p), meta)
+    return _load_torchscript(p)

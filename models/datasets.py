@@ -1,0 +1,683 @@
+"""Data sets: the built-in ones (shipped in ``models/data``) and the user's own.
+
+Every data set comes as a :class:`DataBundle` with four fixed, seeded, disjoint, stratified splits:
+
+- ``train``: what the model is fitted on (the members, for membership inference);
+- ``val``: for early stopping only, never fitted on;
+- ``test``: for reporting;
+- ``holdout``: never seen by the model in any way (the known non-members).
+
+Images are float32 in pixel space ``[0, 1]``, shaped ``(N, C, H, W)``. Tabular data is encoded by
+a :class:`~models.tabular.TabularEncoder` fitted on the train split; the sensitive columns are kept
+as separate string arrays for auditing, and ``sensitive_in_features`` says whether the model sees
+each of them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from models.errors import InvalidConfigError, InvalidDataError, MissingDependencyError
+from models.tabular import TabularEncoder
+
+SPLITS = ("train", "val", "test", "holdout")
+DEFAULT_FRACTIONS: dict[str, float] = {"train": 0.6, "val": 0.1, "test": 0.15, "holdout": 0.15}
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split: inputs ``X`` ``(N, *input_shape)`` float32, labels ``y`` ``(N,)`` int64,
+    the row ``indices`` into the full data set, and per-row sensitive attributes (strings)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    indices: np.ndarray
+    sensitive: Mapping[str, np.ndarray] = field(default_factory=dict)
+    extras: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+
+@dataclass(frozen=True)
+class DataBundle:
+    """A data set split for training and auditing. See the module docstring."""
+
+    name: str
+    kind: Literal["image", "tabular"]
+    splits: Mapping[str, Split]
+    feature_names: tuple[str, ...]
+    class_names: tuple[str, ...]
+    input_shape: tuple[int, ...]
+    domain_low: tuple[float, ...]
+    domain_high: tuple[float, ...]
+    sensitive_in_features: Mapping[str, bool]
+    preprocessing: Mapping[str, Any]
+    split_seed: int
+    sha256: str
+    source: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def split_indices(self) -> dict[str, np.ndarray]:
+        return {k: s.indices for k, s in self.splits.items()}
+
+    def describe(self) -> dict[str, Any]:
+        """JSON summary recorded in checkpoints and reports."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "options": dict(self.options),
+            "sha256": self.sha256,
+            "split_seed": self.split_seed,
+            "split_sizes": {k: len(s) for k, s in self.splits.items()},
+            "input_shape": list(self.input_shape),
+            "class_names": list(self.class_names),
+            "sensitive_features": sorted({k for s in self.splits.values() for k in s.sensitive}),
+            "sensitive_in_features": dict(self.sensitive_in_features),
+            "source": self.source,
+        }
+
+
+def make_splits(
+    y: np.ndarray, seed: int, fractions: Mapping[str, float] | None = None
+) -> dict[str, np.ndarray]:
+    """Stratified, seeded, disjoint split indices (sorted) covering every row once.
+
+    Args:
+        y: ``(N,)`` integer labels.
+        seed: the split seed; the same seed always gives the same indices.
+        fractions: split name -> share, summing to 1. Default :data:`DEFAULT_FRACTIONS`.
+    """
+    fractions = dict(fractions or DEFAULT_FRACTIONS)
+    total = sum(fractions.values())
+    if any(f <= 0 for f in fractions.values()) or abs(total - 1.0) > 1e-6:
+        raise InvalidConfigError(f"split fractions must be positive and sum to 1, got {fractions}")
+    rng = np.random.default_rng(seed)
+    names = list(fractions)
+    cum = np.cumsum([fractions[n] for n in names])
+    parts: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        cuts = np.round(cum * len(idx)).astype(int)
+        start = 0
+        for name, stop in zip(names, cuts):
+            parts[name].append(idx[start:stop])
+            start = stop
+    out = {n: np.sort(np.concatenate(p)).astype(np.int64) for n, p in parts.items()}
+    empty = [n for n, v in out.items() if len(v) == 0]
+    if empty:
+        raise InvalidDataError(
+            f"split(s) {empty} would be empty with {len(y)} rows; use a larger data set"
+        )
+    return out
+
+
+def _hash_arrays(name: str, *arrays: np.ndarray) -> str:
+    h = hashlib.sha256(name.encode())
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(str(a.dtype).encode() + str(a.shape).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _check_indices(indices: Mapping[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+    out = {k: np.asarray(v, dtype=np.int64) for k, v in indices.items()}
+    for k, v in out.items():
+        if len(v) and (v.min() < 0 or v.max() >= n):
+            raise InvalidDataError(
+                f"split {k!r} has indices outside 0..{n - 1}: the checkpoint was made from a "
+                "different version of this data set"
+            )
+    seen = np.concatenate(list(out.values()))
+    if len(np.unique(seen)) != len(seen):
+        raise InvalidDataError("stored split indices overlap; the checkpoint's splits are corrupt")
+    return out
+
+
+def _assemble(
+    *,
+    name: str,
+    kind: Literal["image", "tabular"],
+    X: np.ndarray,
+    y: np.ndarray,
+    sensitive: Mapping[str, np.ndarray],
+    extras: Mapping[str, np.ndarray],
+    indices: Mapping[str, np.ndarray],
+    split_seed: int,
+    **meta: Any,
+) -> DataBundle:
+    splits = {
+        k: Split(
+            X=X[idx],
+            y=y[idx],
+            indices=idx,
+            sensitive={s: v[idx] for s, v in sensitive.items()},
+            extras={e: v[idx] for e, v in extras.items()},
+        )
+        for k, idx in indices.items()
+    }
+    digest = _hash_arrays(name, X, y, *[indices[k] for k in sorted(indices)])
+    return DataBundle(
+        name=name, kind=kind, splits=splits, split_seed=split_seed, sha256=digest, **meta
+    )
+
+
+def _package_file(name: str) -> bytes:
+    return resources.files("models").joinpath("data", name).read_bytes()
+
+
+# ---------------------------------------------------------------------------- images
+
+
+def _digits_arrays(size: int) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits  # noqa: PLC0415
+
+    d = load_digits()
+    X = (d.images.astype(np.float32) / 16.0)[:, None, :, :]
+    if size != 8:
+        import torch  # noqa: PLC0415
+        import torch.nn.functional as F  # noqa: PLC0415
+
+        X = F.interpolate(torch.from_numpy(X), size=(size, size), mode="bilinear")
+        X = X.clamp(0.0, 1.0).numpy()
+    return np.ascontiguousarray(X, dtype=np.float32), d.target.astype(np.int64)
+
+
+def _image_bundle(
+    name: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    class_names: Sequence[str],
+    split_seed: int,
+    indices: Mapping[str, np.ndarray] | None,
+    source: str,
+    options: Mapping[str, Any],
+) -> DataBundle:
+    idx = _check_indices(indices, len(y)) if indices is not None else make_splits(y, split_seed)
+    c, h, w = X.shape[1:]
+    return _assemble(
+        name=name,
+        kind="image",
+        X=X,
+        y=y,
+        sensitive={},
+        extras={},
+        indices=idx,
+        split_seed=split_seed,
+        feature_names=tuple(f"c{ci}_y{yi}_x{xi}" for ci in range(c) for yi in range(h) for xi in range(w)),
+        class_names=tuple(class_names),
+        input_shape=(c, h, w),
+        domain_low=(0.0,),
+        domain_high=(1.0,),
+        sensitive_in_features={},
+        preprocessing={"type": "image", "range": [0.0, 1.0], "shape": [c, h, w]},
+        source=source,
+        options=options,
+    )
+
+
+def load_digits(
+    *, split_seed: int = 0, indices: Mapping[str, np.ndarray] | None = None, size: int = 8
+) -> DataBundle:
+    """scikit-learn's 8x8 digits (1,797 images, 10 classes), optionally upsampled (bilinear)."""
+    if size not in (8, 16, 32):
+        raise InvalidConfigError(f"digits size must be 8, 16 or 32, got {size!r}")
+    X, y = _digits_arrays(size)
+    name = "digits" if size == 8 else f"digits{size}"
+    return _image_bundle(
+        name, X, y, [str(i) for i in range(10)], split_seed, indices,
+        "UCI optical digits via scikit-learn (Alpaydin and Kaynak, 1998), CC BY 4.0",
+        {"size": size},
+    )
+
+
+def load_digits32(
+    *, split_seed: int = 0, indices: Mapping[str, np.ndarray] | None = None
+) -> DataBundle:
+    """Digits upsampled to 32x32 for deeper CNNs (VGG, ResNet)."""
+    return load_digits(split_seed=split_seed, indices=indices, size=32)
+
+
+def load_image_folder(
+    path: str | Path,
+    *,
+    size: int = 32,
+    grayscale: bool = False,
+    split_seed: int = 0,
+    indices: Mapping[str, np.ndarray] | None = None,
+    max_images: int = 200_000,
+) -> DataBundle:
+    """An image folder with one subfolder per class (``root/cat/001.png``), resized to ``size``.
+
+    Images become float32 in ``[0, 1]`` shaped ``(N, C, size, size)`` (C = 1 or 3).
+    """
+    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
+
+    root = Path(path)
+    if not root.is_dir():
+        raise InvalidDataError(f"image folder {str(root)!r} does not exist or is not a folder")
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(classes) < 2:
+        raise InvalidDataError(
+            f"image folder {str(root)!r} needs one subfolder per class (at least 2), "
+            f"found {classes}"
+        )
+    images, labels = [], []
+    exts = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+    mode = "L" if grayscale else "RGB"
+    for ci, cname in enumerate(classes):
+        for f in sorted((root / cname).rglob("*")):
+            if f.suffix.lower() not in exts or not f.is_file():
+                continue
+            try:
+                with Image.open(f) as im:
+                    im = im.convert(mode).resize((size, size), Image.Resampling.BILINEAR)
+                    arr = np.asarray(im, dtype=np.float32) / 255.0
+            except (UnidentifiedImageError, OSError) as exc:
+                raise InvalidDataError(f"cannot read image {str(f)!r}: {exc}") from exc
+            images.append(arr[None] if grayscale else arr.transpose(2, 0, 1))
+            labels.append(ci)
+            if len(images) > max_images:
+                raise InvalidDataError(f"more than {max_images} images under {str(root)!r}")
+    if not images:
+        raise InvalidDataError(f"no images ({', '.join(sorted(exts))}) found under {str(root)!r}")
+    X = np.stack(images).astype(np.float32)
+    y = np.asarray(labels, dtype=np.int64)
+    return _image_bundle(
+        f"folder:{root.name}", X, y, classes, split_seed, indices, f"image folder {root}",
+        {"path": str(root), "size": size, "grayscale": grayscale},
+    )
+
+
+def load_torchvision(
+    name: str,
+    *,
+    root: str | Path,
+    split_seed: int = 0,
+    indices: Mapping[str, np.ndarray] | None = None,
+) -> DataBundle:
+    """A torchvision data set (e.g. ``MNIST``, ``CIFAR10``) already downloaded under ``root``.
+
+    Nothing is downloaded: the files must be there. Train and test parts are pooled and split
+    with the suite's own seeded splits.
+    """
+    try:
+        import torchvision.datasets as tvd  # noqa: PLC0415
+    except Exception as exc:
+        raise MissingDependencyError(
+            "torchvision data sets need a working torchvision; install the 'vision' extra "
+            f"({exc})"
+        ) from exc
+    cls = getattr(tvd, name, None)
+    if cls is None:
+        raise InvalidConfigError(f"torchvision has no data set {name!r}")
+    arrays, labels = [], []
+    classes: list[str] = []
+    for train in (True, False):
+        try:
+            ds = cls(root=str(root), train=train, download=False)
+        except (RuntimeError, OSError) as exc:
+            raise InvalidDataError(
+                f"torchvision {name} not found under {str(root)!r} (downloads are disabled; "
+                f"place the files there first): {exc}"
+            ) from exc
+        data = ds.data.numpy() if hasattr(ds.data, "numpy") else np.asarray(ds.data)
+        data = data.astype(np.float32) / 255.0
+        data = data[:, None] if data.ndim == 3 else data.transpose(0, 3, 1, 2)
+        arrays.append(data)
+        labels.append(np.asarray(ds.targets, dtype=np.int64))
+        classes = [str(c) for c in getattr(ds, "classes", [])]
+    X = np.concatenate(arrays)
+    y = np.concatenate(labels)
+    classes = classes or [str(i) for i in range(int(y.max()) + 1)]
+    return _image_bundle(
+        f"tv:{name}", X, y, classes, split_seed, indices, f"torchvision.datasets.{name}",
+        {"root": str(root)},
+    )
+
+
+# ---------------------------------------------------------------------------- tabular
+
+
+def _tabular_bundle(
+    *,
+    name: str,
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    class_names: Sequence[str],
+    numeric: Sequence[str],
+    categorical: Sequence[str],
+    sensitive: Mapping[str, np.ndarray],
+    sensitive_in_features: Mapping[str, bool],
+    split_seed: int,
+    indices: Mapping[str, np.ndarray] | None,
+    preprocessing: Mapping[str, Any] | None,
+    source: str,
+    options: Mapping[str, Any],
+    extras: Mapping[str, np.ndarray] | None = None,
+    standardize: bool = True,
+) -> DataBundle:
+    frame = frame.reset_index(drop=True)
+    idx = _check_indices(indices, len(y)) if indices is not None else make_splits(y, split_seed)
+    if preprocessing is not None:
+        encoder = TabularEncoder.from_json(dict(preprocessing))
+    else:
+        encoder = TabularEncoder.fit(
+            frame.iloc[idx["train"]], numeric, categorical, standardize=standardize
+        )
+    X = encoder.transform(frame)
+    low, high = encoder.bounds(X[idx["train"]])
+    for col, values in sensitive.items():
+        if pd.isna(values).any() or (values == "nan").any():
+            raise InvalidDataError(
+                f"sensitive column {col!r} has missing values; fill or drop those rows first"
+            )
+    return _assemble(
+        name=name,
+        kind="tabular",
+        X=X,
+        y=y.astype(np.int64),
+        sensitive={k: np.asarray(v, dtype=str) for k, v in sensitive.items()},
+        extras=dict(extras or {}),
+        indices=idx,
+        split_seed=split_seed,
+        feature_names=encoder.feature_names,
+        class_names=tuple(class_names),
+        input_shape=(X.shape[1],),
+        domain_low=tuple(low),
+        domain_high=tuple(high),
+        sensitive_in_features=dict(sensitive_in_features),
+        preprocessing=encoder.to_json(),
+        source=source,
+        options=options,
+    )
+
+
+_ADULT_COLUMNS = [
+    "age", "workclass", "fnlwgt", "education", "education_num", "marital_status", "occupation",
+    "relationship", "race", "sex", "capital_gain", "capital_loss", "hours_per_week",
+    "native_country", "income",
+]
+
+
+def _age_group(age: pd.Series, cuts: Sequence[int] = (25, 45)) -> np.ndarray:
+    a = pd.to_numeric(age, errors="coerce").to_numpy()
+    labels = [f"<{cuts[0]}"] + [f"{lo}-{hi - 1}" for lo, hi in zip(cuts, cuts[1:])] + [f">={cuts[-1]}"]
+    bins = np.digitize(a, cuts)
+    return np.asarray([labels[b] for b in bins], dtype=str)
+
+
+def load_adult(
+    *,
+    split_seed: int = 0,
+    indices: Mapping[str, np.ndarray] | None = None,
+    preprocessing: Mapping[str, Any] | None = None,
+    include_sensitive: bool = True,
+) -> DataBundle:
+    """UCI Adult (census income > 50K), train and test files pooled: 48,842 rows.
+
+    Sensitive: ``sex``, ``race``, ``age_group`` (<25, 25-44, >=45). ``fnlwgt`` (a sampling
+    weight) and ``education`` (duplicated by ``education_num``) are not features; missing values
+    ('?') are their own category. With ``include_sensitive=False`` the model sees neither sex nor
+    race (age stays, as it is also a legitimate feature; ``sensitive_in_features`` says so).
+    """
+    parts = []
+    for fname, skip in (("adult.data.gz", 0), ("adult.test.gz", 1)):
+        raw = gzip.decompress(_package_file(fname)).decode("utf-8")
+        part = pd.read_csv(
+            io.StringIO(raw), header=None, names=_ADULT_COLUMNS, skiprows=skip,
+            skipinitialspace=True, na_values=[], keep_default_na=False,
+        )
+        parts.append(part)
+    frame = pd.concat(parts, ignore_index=True)
+    frame = frame[frame["income"].astype(str).str.len() > 0].reset_index(drop=True)
+    income = frame["income"].astype(str).str.rstrip(".").str.strip()
+    y = (income == ">50K").to_numpy().astype(np.int64)
+    numeric = ["age", "education_num", "capital_gain", "capital_loss", "hours_per_week"]
+    categorical = ["workclass", "marital_status", "occupation", "relationship", "native_country"]
+    if include_sensitive:
+        categorical += ["race", "sex"]
+    sensitive = {
+        "sex": frame["sex"].astype(str).to_numpy(),
+        "race": frame["race"].astype(str).to_numpy(),
+        "age_group": _age_group(frame["age"]),
+    }
+    return _tabular_bundle(
+        name="adult", frame=frame, y=y, class_names=("<=50K", ">50K"),
+        numeric=numeric, categorical=categorical, sensitive=sensitive,
+        sensitive_in_features={"sex": include_sensitive, "race": include_sensitive,
+                               "age_group": True},
+        split_seed=split_seed, indices=indices, preprocessing=preprocessing,
+        source="UCI Adult (Becker and Kohavi, 1996), UCI Machine Learning Repository, CC BY 4.0",
+        options={"include_sensitive": include_sensitive},
+    )
+
+
+_GERMAN_COLUMNS = [
+    "status", "duration", "credit_history", "purpose", "credit_amount", "savings",
+    "present_employment", "installment_rate", "status_sex", "other_debtors", "residence_since",
+    "property", "age", "installment_plans", "housing", "existing_credits", "job",
+    "num_people_liable", "telephone", "foreign_worker", "credit",
+]
+
+
+def load_german_credit(
+    *,
+    split_seed: int = 0,
+    indices: Mapping[str, np.ndarray] | None = None,
+    preprocessing: Mapping[str, Any] | None = None,
+    include_sensitive: bool = True,
+) -> DataBundle:
+    """UCI Statlog German Credit: 1,000 applicants, good (1) vs bad (0) credit risk.
+
+    A-codes are mapped to words with the shipped ``values_maps.json``. Sensitive: ``sex``
+    (from personal status: A92 and A95 are female) and ``age_group`` (<25, >=25).
+    """
+    raw = gzip.decompress(_package_file("german.data.gz")).decode("utf-8")
+    frame = pd.read_csv(io.StringIO(raw), sep=r"\s+", header=None, names=_GERMAN_COLUMNS)
+    maps = json.loads(gzip.decompress(_package_file("values_maps.json.gz")).decode("utf-8"))
+    y = (frame["credit"].to_numpy() == 1).astype(np.int64)
+    sex = np.where(frame["status_sex"].isin(["A92", "A95"]), "female", "male")
+    age_group = _age_group(frame["age"], cuts=(25,))
+    for col, mapping in maps.items():
+        if col in frame.columns and col != "credit":
+            frame[col] = frame[col].map(lambda v, m=mapping: m.get(v, v)).astype(str)
+    numeric = ["duration", "credit_amount", "installment_rate", "residence_since", "age",
+               "existing_credits", "num_people_liable"]
+    categorical = ["status", "credit_history", "purpose", "savings", "present_employment",
+                   "other_debtors", "property", "installment_plans", "housing", "job",
+                   "telephone", "foreign_worker"]
+    if include_sensitive:
+        categorical.append("status_sex")
+    return _tabular_bundle(
+        name="german_credit", frame=frame, y=y, class_names=("bad", "good"),
+        numeric=numeric, categorical=categorical,
+        sensitive={"sex": sex, "age_group": age_group},
+        sensitive_in_features={"sex": include_sensitive, "age_group": True},
+        split_seed=split_seed, indices=indices, preprocessing=preprocessing,
+        source="UCI Statlog German Credit (Hofmann, 1994), UCI ML Repository, CC BY 4.0",
+        options={"include_sensitive": include_sensitive},
+    )
+
+
+def load_compas(
+    *,
+    split_seed: int = 0,
+    indices: Mapping[str, np.ndarray] | None = None,
+    preprocessing: Mapping[str, Any] | None = None,
+    include_sensitive: bool = True,
+) -> DataBundle:
+    """ProPublica's COMPAS two-year recidivism data with ProPublica's standard row filter.
+
+    Filter (Angwin et al., 2016): ``days_b_screening_arrest`` in [-30, 30], ``is_recid != -1``,
+    ``c_charge_degree != 'O'``, ``score_text != 'N/A'``; 6,172 rows remain. The target is
+    ``two_year_recid``. COMPAS's own score is not a feature; it is kept per row as the extra
+    ``compas_high_risk`` (score text Medium or High), so its disparities can be audited too.
+    Sensitive: ``race``, ``sex``, ``age_group`` (ProPublica's age categories).
+    """
+    raw = gzip.decompress(_package_file("compas-two-years.csv.gz")).decode("utf-8")
+    frame = pd.read_csv(io.StringIO(raw))
+    dbsa = pd.to_numeric(frame["days_b_screening_arrest"], errors="coerce")
+    keep = (
+        dbsa.between(-30, 30)
+        & (frame["is_recid"] != -1)
+        & (frame["c_charge_degree"].astype(str) != "O")
+        & (frame["score_text"].astype(str) != "N/A")
+        & frame["score_text"].notna()
+    )
+    frame = frame[keep].reset_index(drop=True)
+    y = frame["two_year_recid"].to_numpy().astype(np.int64)
+    numeric = ["age", "juv_fel_count", "juv_misd_count", "juv_other_count", "priors_count",
+               "c_jail_days"]
+    categorical = ["c_charge_degree"]
+    if include_sensitive:
+        categorical += ["race", "sex"]
+    high = frame["score_text"].astype(str).isin(["Medium", "High"]).to_numpy().astype(np.int64)
+    return _tabular_bundle(
+        name="compas", frame=frame, y=y, class_names=("no_recid", "recid"),
+        numeric=numeric, categorical=categorical,
+        sensitive={
+            "race": frame["race"].astype(str).to_numpy(),
+            "sex": frame["sex"].astype(str).to_numpy(),
+            "age_group": frame["age_cat"].astype(str).to_numpy(),
+        },
+        sensitive_in_features={"race": include_sensitive, "sex": include_sensitive,
+                               "age_group": True},
+        split_seed=split_seed, indices=indices, preprocessing=preprocessing,
+        source="ProPublica COMPAS analysis, compas-scores-two-years (Angwin et al., 2016)",
+        options={"include_sensitive": include_sensitive},
+        extras={"compas_high_risk": high, "decile_score": frame["decile_score"].to_numpy()},
+    )
+
+
+def load_csv(
+    path: str | Path,
+    *,
+    target: str,
+    sensitive: Sequence[str] = (),
+    features: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
+    include_sensitive: bool = True,
+    encoding: Literal["standardize", "none"] = "standardize",
+    split_seed: int = 0,
+    indices: Mapping[str, np.ndarray] | None = None,
+    preprocessing: Mapping[str, Any] | None = None,
+) -> DataBundle:
+    """A user's CSV file with a named target column and named sensitive columns.
+
+    Args:
+        path: the CSV file (optionally ``.gz``).
+        target: the label column; classes are its sorted distinct values.
+        sensitive: columns to audit for fairness; kept as strings.
+        features: model input columns; default every column but the target (and the sensitive
+            ones when ``include_sensitive`` is false).
+        categorical: which feature columns are categorical; default the non-numeric ones.
+        encoding: ``standardize`` (one-hot categories, standardized numbers; for models trained
+            by this suite) or ``none`` (numeric features passed through as they are, for a
+            model that expects the CSV's raw numbers).
+    """
+    if encoding not in ("standardize", "none"):
+        raise InvalidConfigError(f"encoding must be 'standardize' or 'none', got {encoding!r}")
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidDataError(f"CSV file {str(p)!r} does not exist")
+    try:
+        frame = pd.read_csv(p)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidDataError(f"cannot parse {str(p)!r} as CSV: {exc}") from exc
+    cols = list(frame.columns)
+    for col in [target, *sensitive]:
+        if col not in cols:
+            raise InvalidDataError(f"column {col!r} is not in {str(p)!r}; its columns are {cols}")
+    if frame[target].isna().any():
+        raise InvalidDataError(f"target column {target!r} has missing values; drop those rows")
+    classes = sorted(frame[target].astype(str).unique().tolist())
+    if len(classes) < 2:
+        raise InvalidDataError(f"target column {target!r} has a single class {classes}")
+    lookup = {c: i for i, c in enumerate(classes)}
+    y = frame[target].astype(str).map(lookup).to_numpy().astype(np.int64)
+    if features is None:
+        features = [c for c in cols if c != target and (include_sensitive or c not in sensitive)]
+    unknown = [c for c in features if c not in cols]
+    if unknown:
+        raise InvalidDataError(f"feature columns {unknown} are not in {str(p)!r}")
+    if categorical is None:
+        categorical = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c])]
+    numeric = [c for c in features if c not in set(categorical)]
+    return _tabular_bundle(
+        name=f"csv:{p.name}", frame=frame, y=y, class_names=tuple(classes),
+        numeric=numeric, categorical=list(categorical),
+        sensitive={c: frame[c].astype(str).to_numpy() for c in sensitive},
+        sensitive_in_features={c: c in set(features) for c in sensitive},
+        split_seed=split_seed, indices=indices, preprocessing=preprocessing,
+        source=f"user CSV {p}",
+        options={"path": str(p), "target": target, "sensitive": list(sensitive),
+                 "features": list(features), "categorical": list(categorical),
+                 "include_sensitive": include_sensitive, "encoding": encoding},
+        standardize=encoding == "standardize",
+    )
+
+
+DATASETS: dict[str, Callable[..., DataBundle]] = {
+    "digits": load_digits,
+    "digits32": load_digits32,
+    "adult": load_adult,
+    "german_credit": load_german_credit,
+    "compas": load_compas,
+}
+
+
+def load_dataset(
+    name: str,
+    *,
+    split_seed: int = 0,
+    indices: Mapping[str, np.ndarray] | None = None,
+    preprocessing: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> DataBundle:
+    """Load a data set by name.
+
+    Names: the keys of :data:`DATASETS`, ``csv:PATH`` (options ``target``, ``sensitive``, ...),
+    ``folder:PATH`` (options ``size``, ``grayscale``), ``tv:NAME`` (option ``root``).
+
+    Args:
+        split_seed: seed of the stratified split.
+        indices: stored split indices (from a checkpoint) to use instead of a new split.
+        preprocessing: a stored tabular encoder (from a checkpoint) to use instead of a new fit.
+    """
+    if name.startswith("csv:"):
+        return load_csv(name[4:], split_seed=split_seed, indices=indices,
+                        preprocessing=preprocessing, **options)
+    if name.startswith("folder:"):
+        return load_image_folder(name[7:], split_seed=split_seed, indices=indices, **options)
+    if name.startswith("tv:"):
+        return load_torchvision(name[3:], split_seed=split_seed, indices=indices, **options)
+    loader = DATASETS.get(name)
+    if loader is None:
+        raise InvalidConfigError(
+            f"unknown data set {name!r}: expected one of {', '.join(sorted(DATASETS))}, "
+            "csv:PATH, folder:PATH or tv:NAME"
+        )
+    kwargs: dict[str, Any] = {"split_seed": split_seed, "indices": indices, **options}
+    if preprocessing is not None and name not in ("digits", "digits32"):
+        kwargs["preprocessing"] = preprocessing
+    try:
+        return loader(**kwargs)
+    except TypeError as exc:
+        raise InvalidConfigError(f"bad option for data set {name!r}: {exc}") from exc

@@ -1,0 +1,262 @@
+"""Training and batched inference, the same code for the user's models and the built-in ones.
+
+``train_model`` runs seeded mini-batch training with validation-based early stopping on the
+device chosen by :func:`models.device.resolve_device` (bf16 autocast on CUDA), shows a progress
+bar, and returns the per-epoch history. On CPU the same seed gives bit-identical weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from models.datasets import DataBundle
+from models.device import autocast_for, describe_device, resolve_device
+from models.errors import InvalidConfigError, InvalidDataError
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) generators."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """A training recipe; every field is recorded in the checkpoint.
+
+    Attributes:
+        epochs: maximum number of passes over the train split.
+        batch_size: mini-batch size.
+        lr: learning rate.
+        weight_decay: L2 penalty (decoupled for AdamW).
+        optimizer: ``adam``, ``adamw`` or ``sgd`` (momentum 0.9, Nesterov).
+        patience: stop after this many epochs without a lower validation loss, and restore the
+            best weights; 0 disables early stopping.
+        label_smoothing: cross-entropy label smoothing in ``[0, 1)``.
+        seed: seeds weight initialization (when the caller builds the model after seeding),
+            shuffling and dropout.
+    """
+
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    patience: int = 5
+    label_smoothing: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise InvalidConfigError(f"{name} must be a positive integer, got {v!r}")
+        if isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 0:
+            raise InvalidConfigError(f"patience must be an integer >= 0, got {self.patience!r}")
+        if not float(self.lr) > 0:
+            raise InvalidConfigError(f"lr must be positive, got {self.lr!r}")
+        if float(self.weight_decay) < 0:
+            raise InvalidConfigError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if self.optimizer not in ("adam", "adamw", "sgd"):
+            raise InvalidConfigError(
+                f"optimizer must be 'adam', 'adamw' or 'sgd', got {self.optimizer!r}"
+            )
+        if not 0.0 <= float(self.label_smoothing) < 1.0:
+            raise InvalidConfigError(
+                f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}"
+            )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    """What training did: per-epoch ``history`` (train/val loss and accuracy, seconds)."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+    stopped_early: bool = False
+    wall_time_s: float = 0.0
+    device: str = "cpu"
+    samples_per_s: float = 0.0
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode and restore every submodule's training flag afterwards."""
+    flags = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, flag in flags:
+            m.training = flag
+
+
+def model_device(model: nn.Module) -> torch.device:
+    for p in model.parameters():
+        return p.device
+    for b in model.buffers():
+        return b.device
+    return torch.device("cpu")
+
+
+@torch.no_grad()
+def predict_logits(
+    model: nn.Module,
+    X: np.ndarray | torch.Tensor,
+    *,
+    batch_size: int = 256,
+    device: torch.device | None = None,
+) -> np.ndarray:
+    """Logits ``(N, num_classes)`` float32 for inputs ``X`` ``(N, ...)``, in eval mode, batched.
+
+    The model's training flag is restored afterwards; the model stays on its device.
+    """
+    device = device or model_device(model)
+    out = []
+    with eval_mode(model):
+        for start in range(0, len(X), batch_size):
+            xb = torch.as_tensor(X[start : start + batch_size], dtype=torch.float32).to(device)
+            with autocast_for(device):
+                logits = model(xb)
+            out.append(logits.float().cpu())
+    if not out:
+        return np.zeros((0, 0), dtype=np.float32)
+    return torch.cat(out).numpy()
+
+
+def _epoch_eval(
+    model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int, device: torch.device
+) -> tuple[float, float]:
+    loss_sum, correct = 0.0, 0
+    loss_fn = nn.CrossEntropyLoss(reduction="sum")
+    with eval_mode(model), torch.no_grad():
+        for s in range(0, len(y), batch_size):
+            xb, yb = X[s : s + batch_size].to(device), y[s : s + batch_size].to(device)
+            with autocast_for(device):
+                logits = model(xb)
+            loss_sum += float(loss_fn(logits.float(), yb))
+            correct += int((logits.argmax(1) == yb).sum())
+    return loss_sum / len(y), correct / len(y)
+
+
+def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, nesterov=True,
+                               weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def train_model(
+    model: nn.Module,
+    data: DataBundle,
+    config: TrainConfig,
+    *,
+    device: str | torch.device | None = "auto",
+    progress: bool = True,
+) -> TrainResult:
+    """Fit ``model`` on ``data.splits['train']``, early-stopping on ``data.splits['val']``.
+
+    Args:
+        model: a classifier returning ``(N, num_classes)`` logits; trained in place and left in
+            eval mode on ``device`` with the best validation weights.
+        data: a bundle with ``train`` and ``val`` splits.
+        config: the recipe.
+        device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
+        progress: show a progress bar (epochs, with loss and accuracy).
+
+    Returns:
+        The per-epoch history and timing.
+    """
+    for name in ("train", "val"):
+        if name not in data.splits or len(data.splits[name]) == 0:
+            raise InvalidDataError(f"training needs a non-empty {name!r} split")
+    dev = resolve_device(device)
+    seed_everything(config.seed)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    model.to(dev)
+    train, val = data.splits["train"], data.splits["val"]
+    Xtr = torch.as_tensor(train.X, dtype=torch.float32)
+    ytr = torch.as_tensor(train.y, dtype=torch.int64)
+    Xva = torch.as_tensor(val.X, dtype=torch.float32)
+    yva = torch.as_tensor(val.y, dtype=torch.int64)
+    if dev.type != "cpu":
+        Xtr, ytr = Xtr.to(dev), ytr.to(dev)
+    opt = _optimizer(model, config)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    gen = torch.Generator().manual_seed(config.seed)
+    result = TrainResult(device=describe_device(dev))
+    best_loss, best_state, bad_epochs = float("inf"), None, 0
+    t_start = time.perf_counter()
+    seen = 0
+    bar = tqdm(range(1, config.epochs + 1), desc=f"train {data.name}", unit="epoch",
+               disable=not progress, leave=False)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        model.train()
+        order = torch.randperm(len(ytr), generator=gen).to(Xtr.device)
+        loss_sum, correct = 0.0, 0
+        for s in range(0, len(order), config.batch_size):
+            idx = order[s : s + config.batch_size]
+            xb, yb = Xtr[idx].to(dev, non_blocking=True), ytr[idx].to(dev, non_blocking=True)
+            with autocast_for(dev):
+                logits = model(xb)
+            loss = loss_fn(logits.float(), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += float(loss.detach()) * len(yb)
+            correct += int((logits.detach().argmax(1) == yb).sum())
+        seen += len(ytr)
+        val_loss, val_acc = _epoch_eval(model, Xva, yva, 512, dev)
+        row = {
+            "epoch": epoch,
+            "train_loss": loss_sum / len(ytr),
+            "train_accuracy": correct / len(ytr),
+            "val_loss": val_loss,
+            "val_accuracy": val_acc,
+            "seconds": time.perf_counter() - t0,
+        }
+        result.history.append(row)
+        bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_acc=f"{val_acc:.3f}")
+        if val_loss < best_loss - 1e-6:
+            best_loss, bad_epochs, result.best_epoch = val_loss, 0, epoch
+            best_state = copy.deepcopy({k: v.detach().clone() for k, v in model.state_dict().items()})
+        else:
+            bad_epochs += 1
+            if config.patience and bad_epochs >= config.patience:
+                result.stopped_early = epoch < config.epochs
+                break
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    result.wall_time_s = time.perf_counter() - t_start
+    result.samples_per_s = seen / max(result.wall_time_s, 1e-9)
+    return result
+
+
+def accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
+    """Share of correct argmax predictions."""
+    if len(y) == 0:
+        raise InvalidDataError("accuracy of an empty split is undefined")
+    return float((predict_logits(model, X).argmax(1) == y).mean())

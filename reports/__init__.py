@@ -1,0 +1,6 @@
+"""Report schema and renderers. Imports neither torch nor any other package of the suite."""
+
+from reports.json_io import load_report, write_report
+from reports.schema import SCHEMA_VERSION, AuditReport, Metric, worst_verdict
+
+__all__ = ["SCHEMA_VERSION", "AuditReport", "Metric", "load_report", "worst_verdict", "write_report"]

@@ -1,0 +1,230 @@
+"""The audit report: a versioned, JSON-serializable contract between the audit and its renderers.
+
+``AuditReport`` holds a :class:`Manifest` (who, what, when, with which seeds, versions and hashes)
+and one result per check. Each result is a frozen pydantic model with a ``kind`` discriminator;
+every result shares the generic fields (metrics, tables, figures, verdict) that the generic
+renderers show, and adds typed detail of its own. Figures and large arrays are files under
+``artifacts/`` referenced by relative path and sha256.
+
+This module imports only pydantic and the standard library: renderers and the dashboard can read
+any saved run without torch.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_VERSION = "1.0"
+
+Verdict = Literal["pass", "warn", "fail", "error", "skipped"]
+VERDICT_ORDER: dict[str, int] = {"skipped": 0, "pass": 1, "warn": 2, "fail": 3, "error": 4}
+
+
+def worst_verdict(verdicts: list[str | None]) -> Verdict | None:
+    """The most severe verdict (error > fail > warn > pass > skipped); None if none given."""
+    present = [v for v in verdicts if v is not None]
+    if not present:
+        return None
+    return max(present, key=lambda v: VERDICT_ORDER[v])  # type: ignore[return-value]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _finite_or_none(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+class Threshold(_Frozen):
+    """A policy rule as applied to one metric."""
+
+    min: float | None = None
+    max: float | None = None
+    severity: Literal["fail", "warn"] = "fail"
+    use_ci: bool = False
+    rule: str = ""
+
+
+class Metric(_Frozen):
+    """One number with its uncertainty, direction, meaning and (once a policy is applied) verdict.
+
+    ``value`` is None when the metric is undefined (never NaN). ``ci_low``/``ci_high`` bound a
+    confidence interval at ``ci_level`` computed by ``ci_method``.
+    """
+
+    name: str
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    ci_level: float | None = None
+    ci_method: str | None = None
+    n: int | None = None
+    higher_is_better: bool | None = None
+    unit: str | None = None
+    description: str = ""
+    verdict: Verdict | None = None
+    threshold: Threshold | None = None
+
+    _finite = field_validator("value", "ci_low", "ci_high", mode="before")(
+        classmethod(lambda cls, v: _finite_or_none(v))
+    )
+
+
+class Table(_Frozen):
+    """A small table for the report: header row and data rows of JSON scalars."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str | float | int | bool | None]]
+    description: str = ""
+
+    @field_validator("rows", mode="before")
+    @classmethod
+    def _clean(cls, rows: Any) -> Any:
+        return [[_finite_or_none(c) for c in row] for row in rows]
+
+
+class Artifact(_Frozen):
+    """A file under the run folder, by relative POSIX path and sha256 of its bytes."""
+
+    path: str
+    sha256: str
+    caption: str = ""
+    media_type: str = "image/png"
+
+
+class Compute(_Frozen):
+    """What a check cost: wall time, device, and peak resident memory growth (sampled)."""
+
+    wall_time_s: float
+    device: str
+    peak_rss_mb: float | None = None
+
+
+class ResultBase(_Frozen):
+    """Fields every check result has; subclasses fix ``kind`` and add typed detail."""
+
+    kind: str
+    title: str
+    status: Literal["ok", "error", "skipped"] = "ok"
+    summary: str = ""
+    config: dict[str, Any] = Field(default_factory=dict)
+    metrics: list[Metric] = Field(default_factory=list)
+    tables: list[Table] = Field(default_factory=list)
+    figures: list[Artifact] = Field(default_factory=list)
+    arrays: list[Artifact] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    error: str | None = None
+    verdict: Verdict | None = None
+    compute: Compute | None = None
+
+    def metric(self, name: str) -> Metric:
+        for m in self.metrics:
+            if m.name == name:
+                return m
+        raise KeyError(f"{self.kind} has no metric {name!r}; it has {[m.name for m in self.metrics]}")
+
+
+class ReliabilityBin(_Frozen):
+    """One confidence bin of a reliability diagram."""
+
+    lower: float
+    upper: float
+    count: int
+    confidence: float | None
+    accuracy: float | None
+
+
+class PerformanceResult(ResultBase):
+    """Predictive performance on the test split, calibration, and the train-test gap."""
+
+    kind: Literal["performance"] = "performance"
+    class_names: list[str] = Field(default_factory=list)
+    confusion_matrix: list[list[int]] = Field(default_factory=list)
+    reliability: list[ReliabilityBin] = Field(default_factory=list)
+
+
+class ErrorResult(ResultBase):
+    """A check that raised: the audit goes on and the gates see ``verdict='error'``."""
+
+    kind: Literal["error"] = "error"
+    check: str
+    status: Literal["ok", "error", "skipped"] = "error"
+    verdict: Verdict | None = "error"
+
+
+class SkippedResult(ResultBase):
+    """A check that did not apply to this target (the reason is in ``summary``)."""
+
+    kind: Literal["skipped"] = "skipped"
+    check: str
+    status: Literal["ok", "error", "skipped"] = "skipped"
+    verdict: Verdict | None = "skipped"
+
+
+CheckResult = Annotated[
+    PerformanceResult | ErrorResult | SkippedResult, Field(discriminator="kind")
+]
+
+
+class ModelInfo(_Frozen):
+    name: str
+    arch: str
+    source: str
+    path: str | None = None
+    sha256: str
+    parameters: int | None = None
+    class_names: list[str] = Field(default_factory=list)
+    input_shape: list[int] = Field(default_factory=list)
+    train_config: dict[str, Any] = Field(default_factory=dict)
+    history: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class DataInfo(_Frozen):
+    name: str
+    kind: str
+    sha256: str
+    split_seed: int | None = None
+    split_sizes: dict[str, int] = Field(default_factory=dict)
+    sensitive_features: list[str] = Field(default_factory=list)
+    sensitive_in_features: dict[str, bool] = Field(default_factory=dict)
+    source: str = ""
+
+
+class Manifest(_Frozen):
+    """Everything needed to reproduce or trust the run."""
+
+    run_id: str
+    created_at: str
+    seed: int
+    budget: str
+    command: str
+    versions: dict[str, str]
+    platform: dict[str, str]
+    device: str
+    model: ModelInfo
+    data: DataInfo
+    config: dict[str, Any] = Field(default_factory=dict)
+    policy: dict[str, Any] | None = None
+    wall_time_s: float | None = None
+
+
+class AuditReport(_Frozen):
+    """A whole audit run. Serialized as ``report.json``."""
+
+    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    manifest: Manifest
+    results: list[CheckResult]
+    verdict: Verdict | None = None
+
+    def result(self, kind: str) -> ResultBase:
+        for r in self.results:
+            if r.kind == kind or getattr(r, "check", None) == kind:
+                return r
+        raise KeyError(f"report has no {kind!r} result; it has {[r.kind for r in self.results]}")
