@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 import yaml
 from rich.console import Console
@@ -267,12 +266,13 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     try:
         code = app(args=args, prog_name="rai-audit", standalone_mode=False)
-    except click.exceptions.UsageError as exc:
-        cmd = exc.ctx.command_path if exc.ctx is not None else "rai-audit"
+    except typer.TyperException as exc:  # usage errors of typer's vendored click
+        ctx = getattr(exc, "ctx", None)
+        cmd = ctx.command_path if ctx is not None else "rai-audit"
         err_console.print(f"rai-audit: error: {exc.format_message()} (see '{cmd} --help')",
                           markup=False, highlight=False, soft_wrap=True)
-        return 2
-    except click.exceptions.Abort:
+        return 2 if getattr(exc, "exit_code", 2) in (1, 2) else int(exc.exit_code)
+    except typer.Abort:
         err_console.print("rai-audit: interrupted", markup=False)
         return 130
     except KeyboardInterrupt:

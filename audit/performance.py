@@ -3,6 +3,7 @@ the train-test gap."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,12 @@ from reports.schema import Metric, PerformanceResult, ReliabilityBin, Table
 
 def _none_if_nan(v: float) -> float | None:
     return None if v is None or not np.isfinite(v) else float(v)
+
+
+def _balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
+    with warnings.catch_warnings():  # absent classes are reported as an audit warning instead
+        warnings.simplefilter("ignore", UserWarning)
+        return float(balanced_accuracy_score(y, pred))
 
 
 @register
@@ -95,7 +102,7 @@ class PerformanceCheck(Check):
                    ci_method="wilson", n=n, higher_is_better=True, unit="fraction",
                    description=f"share of correct top-1 predictions on the {self.split} split"),
             Metric(name="balanced_accuracy",
-                   value=float(balanced_accuracy_score(y, pred)), n=n, higher_is_better=True,
+                   value=_balanced_accuracy(y, pred), n=n, higher_is_better=True,
                    unit="fraction",
                    description="mean recall over the classes present (robust to imbalance)"),
         ]
@@ -107,6 +114,8 @@ class PerformanceCheck(Check):
                               higher_is_better=True, unit="fraction",
                               description="unweighted mean F1 over classes present"))
         ece = expected_calibration_error(proba, y, self.n_bins)
+        clipped = np.clip(proba, 1e-15, 1.0)
+        clipped = clipped / clipped.sum(axis=1, keepdims=True)
         metrics += [
             Metric(name="ece", value=ece, n=n, higher_is_better=False, unit="fraction",
                    description=f"expected calibration error, {self.n_bins} equal-width bins "
@@ -114,7 +123,7 @@ class PerformanceCheck(Check):
             Metric(name="mce", value=max_calibration_error(proba, y, self.n_bins), n=n,
                    higher_is_better=False, unit="fraction",
                    description="largest calibration gap of any non-empty bin"),
-            Metric(name="log_loss", value=float(log_loss(y, np.clip(proba, 1e-15, 1), labels=labels)),
+            Metric(name="log_loss", value=float(log_loss(y, clipped, labels=labels)),
                    n=n, higher_is_better=False, unit="nats",
                    description="mean negative log-likelihood of the true class"),
             Metric(name="brier", value=float(np.mean(np.sum((proba - np.eye(k)[y]) ** 2, axis=1))),

@@ -1,0 +1,76 @@
+"""Shared fixtures: small seeded models and data, trained once per session on CPU."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("TQDM_DISABLE", "1")
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from models.datasets import load_digits
+
+    return load_digits()
+
+
+@pytest.fixture(scope="session")
+def german():
+    from models.datasets import load_german_credit
+
+    return load_german_credit()
+
+
+@pytest.fixture(scope="session")
+def lenet_checkpoint(tmp_path_factory, digits) -> Path:
+    """A LeNet-5 trained for a few epochs on digits, saved as a checkpoint folder."""
+    from models.pipeline import train_and_save
+
+    out = tmp_path_factory.mktemp("ckpt") / "lenet5-digits"
+    train_and_save(arch="lenet5", dataset=digits, out=out, overrides={"epochs": 6, "seed": 0},
+                   progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def mlp_checkpoint(tmp_path_factory, german) -> Path:
+    from models.pipeline import train_and_save
+
+    out = tmp_path_factory.mktemp("ckpt") / "mlp-german"
+    train_and_save(arch="mlp", dataset=german, out=out, overrides={"epochs": 10, "seed": 0},
+                   progress=False)
+    return out
+
+
+@pytest.fixture()
+def lenet(lenet_checkpoint):
+    """A fresh copy of the trained LeNet per test (tests may not share mutable state)."""
+    from models.checkpoint import load_model
+
+    return load_model(lenet_checkpoint)
+
+
+@pytest.fixture()
+def digits_target(lenet, digits):
+    from audit.target import AuditTarget
+
+    return AuditTarget.from_loaded(lenet, digits, device="cpu")
+
+
+@pytest.fixture()
+def german_target(mlp_checkpoint, german):
+    from audit.target import AuditTarget
+    from models.checkpoint import load_model
+
+    return AuditTarget.from_loaded(load_model(mlp_checkpoint), german, device="cpu")
+
+
+@pytest.fixture()
+def rng():
+    return np.random.default_rng(0)

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from models.checkpoint import load_model, save_checkpoint
+from models.errors import CheckpointError
+
+
+def test_round_trip_is_bit_identical(lenet_checkpoint, digits):
+    loaded = load_model(lenet_checkpoint)
+    again = load_model(lenet_checkpoint)
+    for (k, a), b in zip(loaded.module.state_dict().items(), again.module.state_dict().values()):
+        assert torch.equal(a, b), k
+    meta = json.loads((lenet_checkpoint / "model.json").read_text())
+    for key in ("arch", "arch_kwargs", "dataset", "preprocessing", "class_names", "metrics",
+                "versions", "weights_sha256", "history", "train_config", "splits_file"):
+        assert key in meta
+    assert meta["dataset"]["split_seed"] == 0
+    assert loaded.splits is not None
+    for name, idx in digits.split_indices().items():
+        np.testing.assert_array_equal(loaded.splits[name], idx)
+    data = loaded.load_data()
+    assert data.sha256 == digits.sha256
+
+
+def test_save_then_load_preserves_predictions(tmp_path, lenet, digits):
+    out = save_checkpoint(tmp_path / "c", lenet.module, arch="lenet5", arch_kwargs={},
+                          data=digits)
+    again = load_model(out)
+    x = torch.as_tensor(digits.splits["test"].X[:16])
+    with torch.no_grad():
+        assert torch.equal(lenet.module(x), again.module(x))
+
+
+def test_changed_weights_are_detected(tmp_path, lenet_checkpoint):
+    copy = tmp_path / "c"
+    shutil.copytree(lenet_checkpoint, copy)
+    state = {k: v.clone() for k, v in load_model(copy).module.state_dict().items()}
+    state["net.classifier.5.bias"] += 1.0
+    save_file(state, str(copy / "weights.safetensors"))
+    with pytest.raises(CheckpointError, match="do not match the sha256"):
+        load_model(copy)
+
+
+def test_pickles_are_refused_and_never_loaded(tmp_path, lenet):
+    marker = tmp_path / "executed"
+
+    class Evil:
+        def __reduce__(self):
+            return (marker.write_text, ("pwned",))
+
+    pt = tmp_path / "model.pt"
+    torch.save({"model": lenet.module, "evil": Evil()}, pt)
+    with pytest.raises(CheckpointError, match="pickled torch.save file"):
+        load_model(pt)
+    pkl = tmp_path / "model.pkl"
+    pkl.write_bytes(pickle.dumps(Evil()))
+    with pytest.raises(CheckpointError, match="looks like a pickle"):
+        load_model(pkl)
+    assert not marker.exists()
+
+
+def test_torchscript_and_bare_safetensors(tmp_path, lenet, digits):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        scripted = torch.jit.script(lenet.module)
+        scripted.save(str(tmp_path / "m.ts"))
+    ts = load_model(tmp_path / "m.ts")
+    assert ts.source == "torchscript"
+    x = torch.as_tensor(digits.splits["test"].X[:8])
+    with torch.no_grad():
+        torch.testing.assert_close(ts.module(x), lenet.module(x))
+
+    save_file(lenet.module.state_dict(), str(tmp_path / "w.safetensors"))
+    with pytest.raises(CheckpointError, match="also give the architecture"):
+        load_model(tmp_path / "w.safetensors")
+    st = load_model(tmp_path / "w.safetensors", arch="lenet5", input_shape=(1, 8, 8),
+                    num_classes=10)
+    with torch.no_grad():
+        assert torch.equal(st.module(x), lenet.module(x))
+    # the bare network's own state dict (no normalize layer) also loads
+    save_file(lenet.module.net.state_dict(), str(tmp_path / "net.safetensors"))
+    net = load_model(tmp_path / "net.safetensors", arch="lenet5", input_shape=(1, 8, 8),
+                     num_classes=10)
+    assert net.source == "safetensors"
+
+
+def test_mismatched_architecture_names_the_fix(tmp_path, lenet):
+    save_file(lenet.module.state_dict(), str(tmp_path / "w.safetensors"))
+    with pytest.raises(CheckpointError, match="do not fit the architecture"):
+        load_model(tmp_path / "w.safetensors", arch="vgg11", input_shape=(1, 8, 8),
+                   num_classes=10)
+    with pytest.raises(CheckpointError, match="has shape"):
+        load_model(tmp_path / "w.safetensors", arch="lenet5", input_shape=(1, 8, 8),
+                   num_classes=3)
+
+
+def test_bad_paths(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_model(tmp_path / "nothing")
+    with pytest.raises(CheckpointError, match="not a checkpoint"):
+        load_model(tmp_path)
+    (tmp_path / "junk.ts").write_bytes(b"\x00garbage")
+    with pytest.raises(CheckpointError, match="neither a TorchScript archive"):
+        load_model(tmp_path / "junk.ts")
+    (tmp_path / "bad.safetensors").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="not a valid safetensors"):
+        load_model(tmp_path / "bad.safetensors", arch="lenet5", input_shape=(1, 8, 8),
+                   num_classes=10)
+
+
+def test_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, lenet, digits, monkeypatch):
+    out = save_checkpoint(tmp_path / "c", lenet.module, arch="lenet5", arch_kwargs={},
+                          data=digits, metrics={"run": 1})
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("models.checkpoint.sha256_file", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        save_checkpoint(out, lenet.module, arch="lenet5", arch_kwargs={}, data=digits,
+                        metrics={"run": 2})
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]

@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from audit.cli import main
+
+RAI = [sys.executable, "-m", "audit.cli"]
+
+
+def _run(args, **kw):
+    return subprocess.run([*RAI, *args], capture_output=True, text=True, timeout=600, **kw)
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    """The README's first command, end to end, in a subprocess."""
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    proc = _run(["demo", "--out", str(out), "--quiet"])
+    assert proc.returncode == 0, proc.stderr
+    assert "lenet5-digits" in proc.stdout and "mlp-adult" in proc.stdout
+    return out
+
+
+def test_demo_end_to_end(demo_dir):
+    for name in ("lenet5-digits", "mlp-adult"):
+        run = demo_dir / "runs" / name
+        report = json.loads((run / "report.json").read_text())
+        assert report["schema_version"] == "1.0"
+        assert report["manifest"]["budget"] == "smoke"
+        perf = next(r for r in report["results"] if r["kind"] == "performance")
+        acc = next(m for m in perf["metrics"] if m["name"] == "accuracy")["value"]
+        assert acc >= (0.95 if name.startswith("lenet") else 0.84)
+        assert (run / "report.html").is_file()
+        assert (demo_dir / "models" / name / "weights.safetensors").is_file()
+
+
+def test_demo_reuses_cached_models(demo_dir):
+    before = (demo_dir / "models" / "lenet5-digits" / "model.json").read_text()
+    proc = _run(["demo", "--out", str(demo_dir), "--quiet"])
+    assert proc.returncode == 0, proc.stderr
+    assert (demo_dir / "models" / "lenet5-digits" / "model.json").read_text() == before
+
+
+def test_check_exit_codes(demo_dir, tmp_path):
+    run = demo_dir / "runs" / "lenet5-digits"
+    assert main(["check", str(run)]) == 0
+    strict = tmp_path / "strict.yaml"
+    strict.write_text("rules:\n  performance.accuracy: {min: 0.9999}\n")
+    assert main(["check", str(run), "--policy", str(strict)]) == 1
+    warn = tmp_path / "warn.yaml"
+    warn.write_text("rules:\n  performance.accuracy: {min: 0.9999, severity: warn}\n")
+    assert main(["check", str(run), "--policy", str(warn)]) == 0
+    assert main(["check", str(tmp_path / "missing")]) == 2
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules: {accuracy: {min: 2}}")
+    assert main(["check", str(run), "--policy", str(bad)]) == 2
+
+
+def test_run_with_config_and_policy(demo_dir, tmp_path):
+    cfg = tmp_path / "audit.yaml"
+    ckpt = tmp_path / "model"
+    shutil.copytree(demo_dir / "models" / "lenet5-digits", ckpt)
+    cfg.write_text(
+        "seed: 3\nbudget: smoke\nmodel: {path: model, name: my-lenet}\n"
+        "checks: {performance: {n_bins: 10}}\n"
+        "policy: {rules: {performance.accuracy: {min: 0.5}}}\n"
+    )
+    out = tmp_path / "run"
+    assert main(["run", "--config", str(cfg), "--out", str(out), "--quiet"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["manifest"]["seed"] == 3
+    assert report["manifest"]["model"]["name"] == "my-lenet"
+    assert report["results"][0]["config"]["n_bins"] == 10
+    assert report["manifest"]["command"].startswith("rai-audit")
+
+
+def test_train_command(tmp_path):
+    out = tmp_path / "m"
+    proc = _run(["train", "--arch", "mlp", "--dataset", "german_credit", "--out", str(out),
+                 "--epochs", "3", "-o", "hidden=[16]", "--quiet"])
+    assert proc.returncode == 0, proc.stderr
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["arch_kwargs"] == {"hidden": [16]} and meta["train_config"]["epochs"] == 3
+    assert "checkpoint:" in proc.stdout
+
+
+def test_audit_own_csv_model(tmp_path):
+    """The README's 'audit your own model' path: a CSV and a bare safetensors file."""
+    import numpy as np
+    import pandas as pd
+    import torch
+    from safetensors.torch import save_file
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300),
+                       "group": rng.choice(["x", "y"], 300)})
+    df["label"] = (df["a"] + df["b"] > 0).astype(int)
+    df.to_csv(tmp_path / "data.csv", index=False)
+    torch.manual_seed(0)
+    net = torch.nn.Linear(2, 2)
+    with torch.no_grad():
+        net.weight.copy_(torch.tensor([[-1.0, -1.0], [1.0, 1.0]]))
+        net.bias.zero_()
+    from models.architectures import build_model
+
+    model = build_model("mlp", (2,), 2, hidden=[], dropout=0.0)
+    model.net.classifier.load_state_dict(net.state_dict())
+    save_file(model.state_dict(), str(tmp_path / "w.safetensors"))
+    out = tmp_path / "run"
+    code = main(["run", "--model", str(tmp_path / "w.safetensors"), "--arch", "mlp",
+                 "--input-shape", "2", "--num-classes", "2",
+                 "--dataset", f"csv:{tmp_path / 'data.csv'}", "--target", "label",
+                 "--sensitive", "group", "--out", str(out), "--quiet"])
+    assert code == 2  # architecture option hidden=[] is not the default; must be given
+    cfg = tmp_path / "audit.yaml"
+    cfg.write_text(
+        "model: {path: w.safetensors, arch: mlp, input_shape: [2], num_classes: 2,\n"
+        "        arch_kwargs: {hidden: [], dropout: 0.0}}\n"
+        "data: {name: csv:data.csv, options: {target: label, sensitive: [group],\n"
+        "       features: [a, b], encoding: none}}\n"
+    )
+    assert main(["run", "--config", str(cfg), "--out", str(out), "--quiet"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    acc = report["results"][0]["metrics"][0]
+    assert acc["name"] == "accuracy" and acc["value"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--arch", "lenet5", "--out", "x"], "Missing option '--dataset'"),
+        (["train", "--arch", "nope", "--dataset", "digits", "--out", "x"], "unknown architecture 'nope'"),
+        (["train", "--arch", "mlp", "--dataset", "digits", "--out", "x", "--epochs", "zero"], "Invalid value for '--epochs'"),
+        (["run", "--out", "x"], "no model to audit"),
+        (["run", "--model", "nowhere", "--out", "x"], "does not exist"),
+        (["run", "--model", "nowhere", "--out", "x", "--budget", "huge"], "unknown budget 'huge'"),
+        (["run", "--model", "nowhere", "--out", "x", "--checks", "magic"], "unknown check 'magic'"),
+        (["demo", "--device", "tpu"], "unknown device 'tpu'"),
+        (["list", "models"], "cannot list 'models'"),
+        (["frobnicate"], "No such command 'frobnicate'"),
+    ],
+)
+def test_bad_arguments_give_one_clear_line_and_exit_2(tmp_path, args, message):
+    proc = _run(args, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("rai-audit: error:")
+    assert message in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("command", ["train", "run", "demo", "check", "list"])
+def test_every_command_has_help_with_an_example(command):
+    proc = _run([command, "--help"])
+    assert proc.returncode == 0
+    assert "Usage:" in proc.stdout
+    if command != "list":
+        assert "rai-audit " + command in proc.stdout.replace("\n", " ")
+
+
+def test_list():
+    proc = _run(["list"])
+    assert proc.returncode == 0
+    assert "lenet5" in proc.stdout and "compas" in proc.stdout and "performance" in proc.stdout

@@ -1,0 +1,53 @@
+"""Contract tests over the check registry: every registered check must pass these."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from pydantic import TypeAdapter
+
+from audit.checks import BUDGETS, Artifacts, all_checks
+from reports.schema import CheckResult
+
+CHECKS = sorted(all_checks())
+
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_check_is_a_frozen_keyword_only_dataclass(name):
+    cls = all_checks()[name]
+    assert dataclasses.is_dataclass(cls)
+    check = cls.for_budget("smoke")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(check, dataclasses.fields(check)[0].name, None)
+    for budget in BUDGETS:
+        assert isinstance(cls.for_budget(budget), cls)
+
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_json_round_trip_determinism_and_model_untouched(name, digits_target, tmp_path):
+    check = all_checks()[name].for_budget("smoke")
+    module = digits_target.model.module
+    module.train()  # the check must restore whatever mode it found
+    weights = {k: v.clone() for k, v in module.state_dict().items()}
+    grads = [p.requires_grad for p in module.parameters()]
+    hooks_before = sum(len(m._forward_hooks) + len(m._backward_hooks) +
+                       len(m._forward_pre_hooks) for m in module.modules())
+
+    r1 = check.run(digits_target, seed=7, artifacts=Artifacts(tmp_path / "a", name))
+    r2 = check.run(digits_target, seed=7, artifacts=Artifacts(tmp_path / "b", name))
+
+    assert r1.kind == name and r1.status == "ok"
+    assert r1.metrics == r2.metrics
+    adapter = TypeAdapter(CheckResult)
+    assert adapter.validate_json(adapter.dump_json(r1)) == r1
+    assert module.training
+    assert [p.requires_grad for p in module.parameters()] == grads
+    for k, v in module.state_dict().items():
+        assert torch.equal(v, weights[k]), k
+    hooks_after = sum(len(m._forward_hooks) + len(m._backward_hooks) +
+                      len(m._forward_pre_hooks) for m in module.modules())
+    assert hooks_after == hooks_before
+    for f in r1.figures:
+        assert (tmp_path / "a" / f.path).is_file()

@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.datasets import DATASETS, load_csv, load_dataset, load_image_folder, make_splits
+from models.errors import InvalidConfigError, InvalidDataError
+
+EXPECTED_ROWS = {"digits": 1797, "digits32": 1797, "adult": 48842, "german_credit": 1000,
+                 "compas": 6172}
+
+
+@pytest.fixture(scope="module", params=sorted(DATASETS))
+def bundle(request):
+    return load_dataset(request.param)
+
+
+def test_splits_are_disjoint_cover_everything_and_are_stratified(bundle):
+    idx = bundle.split_indices()
+    assert set(idx) == {"train", "val", "test", "holdout"}
+    allidx = np.concatenate(list(idx.values()))
+    assert len(allidx) == len(np.unique(allidx)) == EXPECTED_ROWS[bundle.name]
+    y_all = np.concatenate([s.y for s in bundle.splits.values()])
+    overall = np.bincount(y_all) / len(y_all)
+    for split in bundle.splits.values():
+        share = np.bincount(split.y, minlength=len(overall)) / len(split)
+        assert np.abs(share - overall).max() < 0.02
+        assert split.X.dtype == np.float32
+        assert split.X.shape[1:] == bundle.input_shape
+        for values in split.sensitive.values():
+            assert len(values) == len(split)
+
+
+def test_images_are_in_pixel_space(bundle):
+    if bundle.kind != "image":
+        pytest.skip("tabular")
+    for s in bundle.splits.values():
+        assert s.X.min() >= 0.0 and s.X.max() <= 1.0
+
+
+def test_tabular_encoder_is_fitted_on_train_only(bundle):
+    if bundle.kind != "tabular":
+        pytest.skip("images")
+    n_num = len(bundle.preprocessing["numeric"])
+    train_means = bundle.splits["train"].X[:, :n_num].mean(axis=0)
+    np.testing.assert_allclose(train_means, 0.0, atol=1e-4)
+    assert bundle.sensitive_in_features
+    assert all(len(v) for v in bundle.splits["test"].sensitive.values())
+
+
+def test_same_seed_same_splits_and_hash_other_seed_differs():
+    a, b = load_dataset("german_credit"), load_dataset("german_credit")
+    c = load_dataset("german_credit", split_seed=1)
+    assert a.sha256 == b.sha256 and a.sha256 != c.sha256
+    np.testing.assert_array_equal(a.splits["train"].indices, b.splits["train"].indices)
+    assert not np.array_equal(a.splits["train"].indices, c.splits["train"].indices)
+
+
+def test_stored_indices_and_preprocessing_reproduce_the_bundle():
+    a = load_dataset("compas", split_seed=3)
+    b = load_dataset("compas", split_seed=3, indices=a.split_indices(),
+                     preprocessing=a.preprocessing)
+    np.testing.assert_array_equal(a.splits["test"].X, b.splits["test"].X)
+    assert a.sha256 == b.sha256
+
+
+def test_compas_keeps_propublica_score_and_sensitive_columns():
+    d = load_dataset("compas")
+    assert set(d.splits["test"].sensitive) == {"race", "sex", "age_group"}
+    assert "African-American" in set(d.splits["train"].sensitive["race"])
+    assert set(np.unique(d.splits["train"].extras["compas_high_risk"])) == {0, 1}
+
+
+def test_sensitive_columns_can_be_hidden_from_the_model():
+    d = load_dataset("adult", include_sensitive=False)
+    assert not any(f.startswith(("sex=", "race=")) for f in d.feature_names)
+    assert d.sensitive_in_features == {"sex": False, "race": False, "age_group": True}
+
+
+def test_make_splits_rejects_bad_fractions_and_tiny_data():
+    with pytest.raises(InvalidConfigError, match="sum to 1"):
+        make_splits(np.zeros(10, dtype=int), 0, {"train": 0.5, "test": 0.4})
+    with pytest.raises(InvalidDataError, match="would be empty"):
+        make_splits(np.array([0, 1]), 0)
+
+
+def test_unknown_dataset_names_the_choices():
+    with pytest.raises(InvalidConfigError, match="expected one of adult, compas"):
+        load_dataset("mnist")
+
+
+def _write_csv(path, rows=200, seed=0):
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({
+        "income": rng.normal(50, 10, rows),
+        "city": rng.choice(["a", "b", "c"], rows),
+        "sex": rng.choice(["f", "m"], rows),
+        "label": rng.choice(["no", "yes"], rows),
+    })
+    df.to_csv(path, index=False)
+    return df
+
+
+def test_user_csv_with_named_target_and_sensitive_columns(tmp_path):
+    _write_csv(tmp_path / "d.csv")
+    d = load_dataset(f"csv:{tmp_path / 'd.csv'}", target="label", sensitive=["sex"])
+    assert d.class_names == ("no", "yes")
+    assert "city=b" in d.feature_names and "sex=m" in d.feature_names
+    assert set(d.splits["test"].sensitive["sex"]) <= {"f", "m"}
+    hidden = load_csv(tmp_path / "d.csv", target="label", sensitive=["sex"],
+                      include_sensitive=False)
+    assert not any(f.startswith("sex") for f in hidden.feature_names)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"target": "nope"}, "column 'nope' is not in"),
+        ({"target": "label", "sensitive": ["race"]}, "column 'race' is not in"),
+        ({"target": "label", "encoding": "none"}, "are not numeric"),
+    ],
+)
+def test_user_csv_errors(tmp_path, kwargs, message):
+    _write_csv(tmp_path / "d.csv")
+    with pytest.raises(InvalidDataError, match=message):
+        load_csv(tmp_path / "d.csv", **kwargs)
+
+
+def test_user_csv_single_class_and_missing_sensitive(tmp_path):
+    df = _write_csv(tmp_path / "d.csv")
+    df.assign(label="yes").to_csv(tmp_path / "one.csv", index=False)
+    with pytest.raises(InvalidDataError, match="single class"):
+        load_csv(tmp_path / "one.csv", target="label")
+    df.loc[3, "sex"] = None
+    df.to_csv(tmp_path / "nan.csv", index=False)
+    with pytest.raises(InvalidDataError, match="sensitive column 'sex' has missing values"):
+        load_csv(tmp_path / "nan.csv", target="label", sensitive=["sex"])
+
+
+def test_image_folder(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for cls in ("cat", "dog"):
+        (tmp_path / cls).mkdir()
+        for i in range(10):
+            arr = (rng.random((12, 12, 3)) * 255).astype(np.uint8)
+            Image.fromarray(arr).save(tmp_path / cls / f"{i}.png")
+    d = load_image_folder(tmp_path, size=8)
+    assert d.class_names == ("cat", "dog")
+    assert d.input_shape == (3, 8, 8)
+    assert sum(len(s) for s in d.splits.values()) == 20
+    gray = load_image_folder(tmp_path, size=8, grayscale=True)
+    assert gray.input_shape == (1, 8, 8)
+    (tmp_path / "cat" / "broken.png").write_bytes(b"not an image")
+    with pytest.raises(InvalidDataError, match="cannot read image"):
+        load_image_folder(tmp_path, size=8)
+
+
+def test_image_folder_needs_class_subfolders(tmp_path):
+    with pytest.raises(InvalidDataError, match="one subfolder per class"):
+        load_image_folder(tmp_path)

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import ClassVar
+
+import pytest
+import torch
+
+from audit.checks import Check
+from audit.performance import PerformanceCheck
+from audit.policy import Policy
+from audit.runner import run_audit
+from reports.json_io import load_report, report_to_json
+from reports.schema import AuditReport
+
+STRICT = Policy.from_mapping({"rules": {"performance.accuracy": {"min": 0.999}}})
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExplodingCheck(Check):
+    name: ClassVar[str] = "exploding"
+    title: ClassVar[str] = "Exploding"
+
+    def run(self, target, *, seed, artifacts):
+        raise RuntimeError("kaboom inside the check")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MutatingCheck(Check):
+    name: ClassVar[str] = "mutating"
+    title: ClassVar[str] = "Mutating"
+
+    def run(self, target, *, seed, artifacts):
+        with torch.no_grad():
+            next(target.model.module.parameters()).add_(1.0)
+        return PerformanceCheck().run(target, seed=seed, artifacts=artifacts)
+
+
+def test_run_writes_a_complete_folder_and_round_trips(digits_target, tmp_path):
+    out = tmp_path / "run"
+    report = run_audit(digits_target, [PerformanceCheck()], out=out, seed=0, progress=False)
+    assert sorted(p.name for p in out.iterdir()) == ["artifacts", "report.html", "report.json"]
+    again = load_report(out)
+    assert again == report
+    assert report_to_json(again) == (out / "report.json").read_text()
+    m = report.manifest
+    assert m.model.sha256 == digits_target.model.sha256 and len(m.data.sha256) == 64
+    assert {"torch", "numpy", "python"} <= set(m.versions)
+    assert m.seed == 0 and m.budget == "smoke"
+    assert report.results[0].compute.wall_time_s > 0
+    html = (out / "report.html").read_text()
+    assert "Performance" in html and "artifacts/performance/reliability.png" in html
+    for fig in report.results[0].figures:
+        assert (out / fig.path).is_file()
+
+
+def test_same_seed_same_numbers(digits_target, tmp_path):
+    a = run_audit(digits_target, [PerformanceCheck(max_samples=100)], out=tmp_path / "a", seed=5,
+                  progress=False)
+    b = run_audit(digits_target, [PerformanceCheck(max_samples=100)], out=tmp_path / "b", seed=5,
+                  progress=False)
+    assert a.results[0].metrics == b.results[0].metrics
+    assert [f.sha256 for f in a.results[0].figures] == [f.sha256 for f in b.results[0].figures]
+
+
+def test_a_crashing_check_becomes_an_error_result_and_the_audit_goes_on(digits_target, tmp_path):
+    report = run_audit(digits_target, [ExplodingCheck(), PerformanceCheck()], out=tmp_path / "r",
+                       progress=False)
+    err, perf = report.results
+    assert err.kind == "error" and err.check == "exploding" and err.verdict == "error"
+    assert "kaboom inside the check" in err.error
+    assert (tmp_path / "r" / "artifacts" / "errors" / "exploding.txt").is_file()
+    assert perf.status == "ok"
+    assert report.verdict == "error"
+
+
+def test_model_changes_are_flagged(digits_target, tmp_path):
+    report = run_audit(digits_target, [MutatingCheck()], out=tmp_path / "r", progress=False)
+    assert any("changed during this check" in w for w in report.results[0].warnings)
+
+
+def test_interrupted_run_leaves_the_previous_run_intact(digits_target, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    run_audit(digits_target, [PerformanceCheck()], out=out, progress=False)
+    before = (out / "report.json").read_bytes()
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("audit.runner.render_html", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run_audit(digits_target, [PerformanceCheck()], out=out, progress=False)
+    assert (out / "report.json").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"], "no staging folder left"
+
+
+def test_policy_verdicts(digits_target, tmp_path):
+    report = run_audit(digits_target, [PerformanceCheck()], out=tmp_path / "r", policy=STRICT,
+                       progress=False)
+    acc = report.results[0].metric("accuracy")
+    assert acc.verdict == "fail" and acc.threshold.min == 0.999
+    assert report.results[0].metric("ece").verdict is None
+    assert report.verdict == "fail"
+    relaxed = Policy.from_mapping({"rules": {"performance.accuracy": {"min": 0.5}}}).apply(report)
+    assert relaxed.verdict == "pass"
+    assert Policy.from_mapping({"rules": {"performance.acc": {"min": 0.5}}}).unmatched(report) == [
+        "performance.acc"]
+
+
+def test_reports_import_without_torch():
+    code = ("import sys, reports, reports.html, reports.json_io, reports.schema; "
+            "bad = [m for m in ('torch', 'audit', 'models', 'explain', 'attacks', 'shap', 'art') "
+            "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_report_json_schema_is_published():
+    schema = AuditReport.model_json_schema()
+    assert schema["properties"]["schema_version"]["const"] == "1.0"
+    json.dumps(schema)
+
+
+def test_load_report_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no audit report"):
+        load_report(tmp_path)
+    (tmp_path / "report.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_report(tmp_path)
+    (tmp_path / "report.json").write_text('{"schema_version": "0.1"}')
+    with pytest.raises(ValueError, match="schema version '0.1'"):
+        load_report(tmp_path)
+    (tmp_path / "report.json").write_text('{"schema_version": "1.0", "results": []}')
+    with pytest.raises(ValueError, match="not a valid audit report: manifest"):
+        load_report(tmp_path)
