@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench.run`` writes the latest figures into bench/README.md."""
