@@ -37,12 +37,19 @@ def _load(path: str, mtime: float) -> AuditReport:
 def show_report(run: Path, report: AuditReport) -> None:
     m = report.manifest
     st.header(f"{m.model.name} on {m.data.name}")
-    st.markdown(f"Overall verdict: {_ICON.get(report.verdict)} **{report.verdict}** · run "
-                f"`{m.run_id}` · {m.created_at} · seed {m.seed} · budget {m.budget}")
+    st.markdown(
+        f"Overall verdict: {_ICON.get(report.verdict)} **{report.verdict}** · run "
+        f"`{m.run_id}` · {m.created_at} · seed {m.seed} · budget {m.budget}"
+    )
     rows = []
     for r in report.results:
-        rows.append({"section": r.title, "verdict": f"{_ICON.get(r.verdict)} {r.verdict}",
-                     "summary": r.summary})
+        rows.append(
+            {
+                "section": r.title,
+                "verdict": f"{_ICON.get(r.verdict)} {r.verdict}",
+                "summary": r.summary,
+            }
+        )
     st.dataframe(rows, hide_index=True, use_container_width=True)
     for r in report.results:
         with st.expander(f"{_ICON.get(r.verdict)} {r.title}", expanded=True):
@@ -52,10 +59,19 @@ def show_report(run: Path, report: AuditReport) -> None:
                 st.warning(w)
             if r.metrics:
                 st.dataframe(
-                    [{"metric": x.name, "value": fmt_number(x.value), "CI": fmt_ci(x),
-                      "threshold": fmt_threshold(x), "verdict": x.verdict or "",
-                      "meaning": x.description} for x in r.metrics],
-                    hide_index=True, use_container_width=True,
+                    [
+                        {
+                            "metric": x.name,
+                            "value": fmt_number(x.value),
+                            "CI": fmt_ci(x),
+                            "threshold": fmt_threshold(x),
+                            "verdict": x.verdict or "",
+                            "meaning": x.description,
+                        }
+                        for x in r.metrics
+                    ],
+                    hide_index=True,
+                    use_container_width=True,
                 )
             for t in r.tables:
                 st.caption(t.title)

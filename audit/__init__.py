@@ -14,6 +14,15 @@ from audit.runner import run_audit
 from audit.target import AuditTarget, ModelDescription
 
 __all__ = [
-    "CHECKS", "Artifacts", "AuditTarget", "Check", "ModelDescription", "Policy", "Rule",
-    "build_checks", "build_policy", "register", "run_audit",
+    "CHECKS",
+    "Artifacts",
+    "AuditTarget",
+    "Check",
+    "ModelDescription",
+    "Policy",
+    "Rule",
+    "build_checks",
+    "build_policy",
+    "register",
+    "run_audit",
 ]

@@ -187,4 +187,3 @@ def as_adapter(model: Any, *, device: str = "auto", name: str = "model") -> Mode
         f"cannot audit a {type(model).__name__}: expected a torch.nn.Module returning logits "
         "or a fitted scikit-learn classifier with predict_proba"
     )
-

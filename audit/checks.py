@@ -30,9 +30,7 @@ BUDGETS: tuple[str, ...] = ("smoke", "standard", "thorough")
 
 def check_budget(budget: str) -> BudgetName:
     if budget not in BUDGETS:
-        raise InvalidConfigError(
-            f"unknown budget {budget!r}: expected one of {', '.join(BUDGETS)}"
-        )
+        raise InvalidConfigError(f"unknown budget {budget!r}: expected one of {', '.join(BUDGETS)}")
     return budget  # type: ignore[return-value]
 
 
@@ -54,8 +52,12 @@ class Artifacts:
         path = self.folder / name
         path.write_bytes(data)
         rel = path.relative_to(self.run_dir).as_posix()
-        return Artifact(path=rel, sha256=hashlib.sha256(data).hexdigest(), caption=caption,
-                        media_type=media_type)
+        return Artifact(
+            path=rel,
+            sha256=hashlib.sha256(data).hexdigest(),
+            caption=caption,
+            media_type=media_type,
+        )
 
     def figure(self, fig: Figure, name: str, caption: str) -> Artifact:
         """Save a matplotlib figure as PNG (deterministic bytes) and close it."""
@@ -63,8 +65,9 @@ class Artifacts:
 
         buf = io.BytesIO()
         try:
-            fig.savefig(buf, format="png", dpi=110, bbox_inches="tight",
-                        metadata={"Software": None})
+            fig.savefig(
+                buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None}
+            )
         finally:
             plt.close(fig)
         return self._artifact(f"{name}.png", buf.getvalue(), caption, "image/png")

@@ -30,8 +30,14 @@ app = typer.Typer(
 out_console = Console()
 err_console = Console(stderr=True)
 
-_VERDICT_STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "error": "magenta",
-                  "skipped": "dim", None: "dim"}
+_VERDICT_STYLE = {
+    "pass": "green",
+    "warn": "yellow",
+    "fail": "red",
+    "error": "magenta",
+    "skipped": "dim",
+    None: "dim",
+}
 
 
 def _parse_options(items: list[str] | None, flag: str) -> dict[str, Any]:
@@ -79,20 +85,40 @@ def _print_summary(report: Any, out: Path) -> None:
 
 @app.command(epilog="Example: rai-audit train --arch lenet5 --dataset digits --out runs/lenet5")
 def train(
-    arch: Annotated[str, typer.Option(help="Architecture: mlp, lenet5, vgg11, resnet18 or tv:NAME.")],
-    dataset: Annotated[str, typer.Option(help="Data set: digits, digits32, adult, german_credit, compas, csv:PATH, folder:PATH.")],
+    arch: Annotated[
+        str, typer.Option(help="Architecture: mlp, lenet5, vgg11, resnet18 or tv:NAME.")
+    ],
+    dataset: Annotated[
+        str,
+        typer.Option(
+            help="Data set: digits, digits32, adult, german_credit, compas, csv:PATH, folder:PATH."
+        ),
+    ],
     out: Annotated[Path, typer.Option(help="Checkpoint folder to write (replaced atomically).")],
-    epochs: Annotated[int | None, typer.Option(help="Maximum epochs (default: the recipe's).")] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="Maximum epochs (default: the recipe's).")
+    ] = None,
     batch_size: Annotated[int | None, typer.Option(help="Mini-batch size.")] = None,
     lr: Annotated[float | None, typer.Option(help="Learning rate.")] = None,
     weight_decay: Annotated[float | None, typer.Option(help="L2 weight decay.")] = None,
-    patience: Annotated[int | None, typer.Option(help="Early-stopping patience in epochs (0: off).")] = None,
+    patience: Annotated[
+        int | None, typer.Option(help="Early-stopping patience in epochs (0: off).")
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed of initialization, shuffling and dropout.")] = 0,
     split_seed: Annotated[int, typer.Option(help="Seed of the train/val/test/holdout split.")] = 0,
-    option: Annotated[list[str] | None, typer.Option("--option", "-o", help="Architecture option key=value, e.g. -o hidden=[64,32] -o dropout=0.2.")] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            "-o",
+            help="Architecture option key=value, e.g. -o hidden=[64,32] -o dropout=0.2.",
+        ),
+    ] = None,
     target: Annotated[str | None, typer.Option(help="CSV only: the label column.")] = None,
-    sensitive: Annotated[str | None, typer.Option(help="CSV only: sensitive columns, comma-separated.")] = None,
+    sensitive: Annotated[
+        str | None, typer.Option(help="CSV only: sensitive columns, comma-separated.")
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Train a registered architecture on a data set and save a checkpoint folder.
@@ -102,13 +128,24 @@ def train(
     """
     from models.pipeline import train_and_save  # noqa: PLC0415
 
-    overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr,
-                 "weight_decay": weight_decay, "patience": patience, "seed": seed}
-    loaded, result = train_and_save(
-        arch=arch, dataset=dataset, out=out, overrides=overrides,
+    overrides = {
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "weight_decay": weight_decay,
+        "patience": patience,
+        "seed": seed,
+    }
+    loaded, _ = train_and_save(
+        arch=arch,
+        dataset=dataset,
+        out=out,
+        overrides=overrides,
         arch_kwargs=_parse_options(option, "--option"),
-        dataset_options=_csv_options(target, sensitive, dataset), split_seed=split_seed,
-        device=device, progress=not quiet,
+        dataset_options=_csv_options(target, sensitive, dataset),
+        split_seed=split_seed,
+        device=device,
+        progress=not quiet,
     )
     m = loaded.meta["metrics"]
     out_console.print(
@@ -119,34 +156,56 @@ def train(
     out_console.print(f"checkpoint: {out}")
 
 
-@app.command(epilog=(
-    "Examples:\n\n"
-    "  rai-audit run --model runs/lenet5 --out runs/lenet5-audit\n\n"
-    "  rai-audit run --model model.ts --dataset csv:data.csv --target y --sensitive sex "
-    "--out audit1\n\n"
-    "  rai-audit run --config audit.yaml --out audit2 --budget standard"
-))
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  rai-audit run --model runs/lenet5 --out runs/lenet5-audit\n\n"
+        "  rai-audit run --model model.ts --dataset csv:data.csv --target y --sensitive sex "
+        "--out audit1\n\n"
+        "  rai-audit run --config audit.yaml --out audit2 --budget standard"
+    )
+)
 def run(
     out: Annotated[Path, typer.Option(help="Run folder to write (replaced atomically).")],
-    model: Annotated[str | None, typer.Option(help="Checkpoint folder, TorchScript file or .safetensors (with --arch).")] = None,
-    dataset: Annotated[str | None, typer.Option(help="Data set name (default: the checkpoint's).")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Checkpoint folder, TorchScript file or .safetensors (with --arch)."),
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="Data set name (default: the checkpoint's).")
+    ] = None,
     config: Annotated[Path | None, typer.Option(help="Audit configuration YAML.")] = None,
-    policy: Annotated[Path | None, typer.Option(help="Policy YAML (default: the built-in policy).")] = None,
+    policy: Annotated[
+        Path | None, typer.Option(help="Policy YAML (default: the built-in policy).")
+    ] = None,
     budget: Annotated[str | None, typer.Option(help="smoke, standard or thorough.")] = None,
-    checks: Annotated[str | None, typer.Option(help="Comma-separated checks to run (default: all).")] = None,
+    checks: Annotated[
+        str | None, typer.Option(help="Comma-separated checks to run (default: all).")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Base seed of every check.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps.")] = None,
     arch: Annotated[str | None, typer.Option(help=".safetensors only: architecture name.")] = None,
-    input_shape: Annotated[str | None, typer.Option(help=".safetensors only: input shape, e.g. 1,8,8.")] = None,
-    num_classes: Annotated[int | None, typer.Option(help=".safetensors only: number of classes.")] = None,
+    input_shape: Annotated[
+        str | None, typer.Option(help=".safetensors only: input shape, e.g. 1,8,8.")
+    ] = None,
+    num_classes: Annotated[
+        int | None, typer.Option(help=".safetensors only: number of classes.")
+    ] = None,
     target: Annotated[str | None, typer.Option(help="CSV only: the label column.")] = None,
-    sensitive: Annotated[str | None, typer.Option(help="CSV only: sensitive columns, comma-separated.")] = None,
+    sensitive: Annotated[
+        str | None, typer.Option(help="CSV only: sensitive columns, comma-separated.")
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Audit a model: run the checks, apply the policy, write report.json, report.html and
     artifacts/ into the run folder. Gate on the result with 'rai-audit check'."""
     from audit.config import (  # noqa: PLC0415
-        DataConfig, ModelConfig, build_checks, build_policy, build_target, load_config,
+        DataConfig,
+        ModelConfig,
+        build_checks,
+        build_policy,
+        build_target,
+        load_config,
     )
     from audit.runner import run_audit  # noqa: PLC0415
 
@@ -155,7 +214,9 @@ def run(
         shape = [int(s) for s in input_shape.split(",")] if input_shape else None
         cfg.model = ModelConfig(path=model, arch=arch, input_shape=shape, num_classes=num_classes)
     if cfg.model is None:
-        raise InvalidConfigError("no model to audit: pass --model PATH or set model.path in --config")
+        raise InvalidConfigError(
+            "no model to audit: pass --model PATH or set model.path in --config"
+        )
     if dataset is not None:
         cfg.data = DataConfig(name=dataset, options=_csv_options(target, sensitive, dataset))
     if budget is not None:
@@ -172,8 +233,14 @@ def run(
     pol = build_policy(cfg.policy)
     tgt = build_target(cfg.model, cfg.data, device=cfg.device)
     report = run_audit(
-        tgt, check_list, out=out, seed=cfg.seed, budget=cfg.budget, policy=pol,
-        config=cfg.model_dump(mode="json"), progress=not quiet,
+        tgt,
+        check_list,
+        out=out,
+        seed=cfg.seed,
+        budget=cfg.budget,
+        policy=pol,
+        config=cfg.model_dump(mode="json"),
+        progress=not quiet,
         command=shlex.join(["rai-audit", *sys.argv[1:]]),
     )
     _print_summary(report, out)
@@ -181,11 +248,15 @@ def run(
 
 @app.command(epilog="Example: rai-audit demo --out rai-audit-demo")
 def demo(
-    out: Annotated[Path, typer.Option(help="Folder for the demo's models and runs.")] = Path("rai-audit-demo"),
+    out: Annotated[Path, typer.Option(help="Folder for the demo's models and runs.")] = Path(
+        "rai-audit-demo"
+    ),
     budget: Annotated[str, typer.Option(help="smoke, standard or thorough.")] = "smoke",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
     seed: Annotated[int, typer.Option(help="Base seed.")] = 0,
-    retrain: Annotated[bool, typer.Option(help="Train again even if the models are cached.")] = False,
+    retrain: Annotated[
+        bool, typer.Option(help="Train again even if the models are cached.")
+    ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
     """Train (or reuse) the built-in defaults, LeNet-5 on digits and an MLP on Adult, and audit
@@ -193,23 +264,42 @@ def demo(
     from audit.demo import run_demo  # noqa: PLC0415
 
     t0 = time.perf_counter()
-    reports = run_demo(out, budget=budget, device=device, seed=seed, retrain=retrain,
-                       progress=not quiet, command=shlex.join(["rai-audit", *sys.argv[1:]]))
+    reports = run_demo(
+        out,
+        budget=budget,
+        device=device,
+        seed=seed,
+        retrain=retrain,
+        progress=not quiet,
+        command=shlex.join(["rai-audit", *sys.argv[1:]]),
+    )
     table = Table(title="RAI Audit demo")
     for col in ("model", "data", "verdict", "key results", "report"):
         table.add_column(col, overflow="fold")
     for run_dir, rep in reports:
-        table.add_row(rep.manifest.model.name, rep.manifest.data.name, _verdict(rep.verdict),
-                      " ".join(r.summary for r in rep.results), str(run_dir / "report.html"))
+        table.add_row(
+            rep.manifest.model.name,
+            rep.manifest.data.name,
+            _verdict(rep.verdict),
+            " ".join(r.summary for r in rep.results),
+            str(run_dir / "report.html"),
+        )
     out_console.print(table)
-    out_console.print(f"demo finished in {time.perf_counter() - t0:.1f}s; "
-                      f"gate a run with: rai-audit check {reports[0][0]}")
+    out_console.print(
+        f"demo finished in {time.perf_counter() - t0:.1f}s; "
+        f"gate a run with: rai-audit check {reports[0][0]}"
+    )
 
 
 @app.command(epilog="Example: rai-audit check runs/lenet5-audit --policy policy.yaml")
 def check(
     run_dir: Annotated[Path, typer.Argument(help="A run folder written by 'rai-audit run'.")],
-    policy: Annotated[Path | None, typer.Option(help="Re-evaluate under this policy YAML (default: the verdicts stored in the run).")] = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            help="Re-evaluate under this policy YAML (default: the verdicts stored in the run)."
+        ),
+    ] = None,
 ) -> None:
     """Print the scorecard of a run and exit 0 if every verdict passes (or only warns),
     1 if any fails or errored, 2 on bad input."""
@@ -221,7 +311,9 @@ def check(
         pol = Policy.load(policy)
         report = pol.apply(report)
         for rule in pol.unmatched(report):
-            err_console.print(f"[yellow]warning:[/] policy rule {rule} matches no metric in the run")
+            err_console.print(
+                f"[yellow]warning:[/] policy rule {rule} matches no metric in the run"
+            )
     table = Table(title=f"scorecard: {report.manifest.model.name} on {report.manifest.data.name}")
     for col in ("section", "metric", "value", "CI", "threshold", "verdict"):
         table.add_column(col)
@@ -229,7 +321,9 @@ def check(
     for row in rows:
         value = "" if row["value"] is None else f"{row['value']:.4g}"
         ci = "" if row["ci"] is None else f"[{row['ci'][0]:.4g}, {row['ci'][1]:.4g}]"
-        table.add_row(row["section"], row["metric"], value, ci, row["threshold"], _verdict(row["verdict"]))
+        table.add_row(
+            row["section"], row["metric"], value, ci, row["threshold"], _verdict(row["verdict"])
+        )
     out_console.print(table)
     if not rows:
         out_console.print("no metric is gated by the policy")
@@ -239,9 +333,11 @@ def check(
         raise typer.Exit(1)
 
 
-@app.command(name="list")
+@app.command(name="list", epilog="Example: rai-audit list architectures")
 def list_(
-    what: Annotated[str, typer.Argument(help="architectures, datasets, checks or budgets.")] = "all",
+    what: Annotated[
+        str, typer.Argument(help="architectures, datasets, checks or budgets.")
+    ] = "all",
 ) -> None:
     """List what the suite offers: architectures, data sets, checks, budgets."""
     from audit.checks import BUDGETS, all_checks  # noqa: PLC0415
@@ -269,8 +365,12 @@ def main(argv: list[str] | None = None) -> int:
     except typer.TyperException as exc:  # usage errors of typer's vendored click
         ctx = getattr(exc, "ctx", None)
         cmd = ctx.command_path if ctx is not None else "rai-audit"
-        err_console.print(f"rai-audit: error: {exc.format_message()} (see '{cmd} --help')",
-                          markup=False, highlight=False, soft_wrap=True)
+        err_console.print(
+            f"rai-audit: error: {exc.format_message()} (see '{cmd} --help')",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
         return 2 if getattr(exc, "exit_code", 2) in (1, 2) else int(exc.exit_code)
     except typer.Abort:
         err_console.print("rai-audit: interrupted", markup=False)

@@ -106,7 +106,7 @@ def load_config(path: str | Path | None) -> tuple[AuditConfig, Path | None]:
     if cfg.data is not None:
         for prefix in ("csv:", "folder:"):
             if cfg.data.name.startswith(prefix):
-                cfg.data.name = prefix + _resolve(base, cfg.data.name[len(prefix):])
+                cfg.data.name = prefix + _resolve(base, cfg.data.name[len(prefix) :])
     if isinstance(cfg.policy, str):
         cfg.policy = _resolve(base, cfg.policy)
     return cfg, base
@@ -139,8 +139,11 @@ def build_target(
 ) -> AuditTarget:
     """Load the model and its data and validate them together."""
     loaded = load_model(
-        model.path, arch=model.arch, input_shape=model.input_shape,
-        num_classes=model.num_classes, arch_kwargs=model.arch_kwargs,
+        model.path,
+        arch=model.arch,
+        input_shape=model.input_shape,
+        num_classes=model.num_classes,
+        arch_kwargs=model.arch_kwargs,
     )
     recorded = loaded.meta.get("dataset") or {}
     if data is None:
@@ -154,18 +157,26 @@ def build_target(
     else:
         pre = loaded.meta.get("preprocessing")
         pre = pre if pre and pre.get("type") == "tabular" else None
-        bundle = load_dataset(data.name, split_seed=data.split_seed, preprocessing=pre,
-                              **data.options)
+        bundle = load_dataset(
+            data.name, split_seed=data.split_seed, preprocessing=pre, **data.options
+        )
     target = AuditTarget.from_loaded(loaded, bundle, name=model.name, device=device)
     if model.output == "probabilities":
         from audit.adapters import TorchAdapter  # noqa: PLC0415
 
-        target.model = TorchAdapter(loaded.module, device=device, output="probabilities",
-                                    name=target.model_info.name)
+        target.model = TorchAdapter(
+            loaded.module, device=device, output="probabilities", name=target.model_info.name
+        )
     return target
 
 
 __all__ = [
-    "BUDGETS", "AuditConfig", "DataConfig", "ModelConfig", "build_checks", "build_policy",
-    "build_target", "load_config",
+    "BUDGETS",
+    "AuditConfig",
+    "DataConfig",
+    "ModelConfig",
+    "build_checks",
+    "build_policy",
+    "build_target",
+    "load_config",
 ]

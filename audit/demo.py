@@ -36,13 +36,25 @@ def run_demo(
     for arch, dataset in DEMO_MODELS:
         name = f"{arch}-{dataset}"
         loaded, _ = train_and_save(
-            arch=arch, dataset=dataset, out=out / "models" / name, device=device,
-            progress=progress, reuse=not retrain,
+            arch=arch,
+            dataset=dataset,
+            out=out / "models" / name,
+            device=device,
+            progress=progress,
+            reuse=not retrain,
         )
         target = AuditTarget.from_loaded(loaded, loaded.load_data(), name=name, device=device)
         run_dir = out / "runs" / name
-        report = run_audit(target, checks, out=run_dir, seed=seed, budget=budget, policy=policy,
-                           command=command, progress=progress,
-                           config={"demo": True, "arch": arch, "dataset": dataset})
+        report = run_audit(
+            target,
+            checks,
+            out=run_dir,
+            seed=seed,
+            budget=budget,
+            policy=policy,
+            command=command,
+            progress=progress,
+            config={"demo": True, "arch": arch, "dataset": dataset},
+        )
         results.append((run_dir, report))
     return results

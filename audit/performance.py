@@ -18,7 +18,12 @@ from sklearn.metrics import (
 
 from audit import plots
 from audit.checks import Artifacts, BudgetName, Check, register
-from audit.stats import calibration_bins, expected_calibration_error, max_calibration_error, wilson_interval
+from audit.stats import (
+    calibration_bins,
+    expected_calibration_error,
+    max_calibration_error,
+    wilson_interval,
+)
 from audit.target import AuditTarget
 from models.errors import InvalidConfigError
 from reports.schema import Metric, PerformanceResult, ReliabilityBin, Table
@@ -55,10 +60,15 @@ class PerformanceCheck(Check):
     ci_level: float = 0.95
 
     def __post_init__(self) -> None:
-        if isinstance(self.n_bins, bool) or not isinstance(self.n_bins, int) or not 2 <= self.n_bins <= 100:
+        if (
+            isinstance(self.n_bins, bool)
+            or not isinstance(self.n_bins, int)
+            or not 2 <= self.n_bins <= 100
+        ):
             raise InvalidConfigError(f"n_bins must be an integer in 2..100, got {self.n_bins!r}")
         if self.max_samples is not None and (
-            isinstance(self.max_samples, bool) or not isinstance(self.max_samples, int)
+            isinstance(self.max_samples, bool)
+            or not isinstance(self.max_samples, int)
             or self.max_samples < 10
         ):
             raise InvalidConfigError(
@@ -98,45 +108,95 @@ class PerformanceCheck(Check):
         lo, hi = wilson_interval(correct, n, self.ci_level)
         present = np.unique(y)
         metrics = [
-            Metric(name="accuracy", value=acc, ci_low=lo, ci_high=hi, ci_level=self.ci_level,
-                   ci_method="wilson", n=n, higher_is_better=True, unit="fraction",
-                   description=f"share of correct top-1 predictions on the {self.split} split"),
-            Metric(name="balanced_accuracy",
-                   value=_balanced_accuracy(y, pred), n=n, higher_is_better=True,
-                   unit="fraction",
-                   description="mean recall over the classes present (robust to imbalance)"),
+            Metric(
+                name="accuracy",
+                value=acc,
+                ci_low=lo,
+                ci_high=hi,
+                ci_level=self.ci_level,
+                ci_method="wilson",
+                n=n,
+                higher_is_better=True,
+                unit="fraction",
+                description=f"share of correct top-1 predictions on the {self.split} split",
+            ),
+            Metric(
+                name="balanced_accuracy",
+                value=_balanced_accuracy(y, pred),
+                n=n,
+                higher_is_better=True,
+                unit="fraction",
+                description="mean recall over the classes present (robust to imbalance)",
+            ),
         ]
         prec, rec, f1, support = precision_recall_fscore_support(
             y, pred, labels=labels, zero_division=np.nan
         )
         macro_f1 = np.nanmean(f1[np.isin(labels, present)]) if len(present) else np.nan
-        metrics.append(Metric(name="macro_f1", value=_none_if_nan(macro_f1), n=n,
-                              higher_is_better=True, unit="fraction",
-                              description="unweighted mean F1 over classes present"))
+        metrics.append(
+            Metric(
+                name="macro_f1",
+                value=_none_if_nan(macro_f1),
+                n=n,
+                higher_is_better=True,
+                unit="fraction",
+                description="unweighted mean F1 over classes present",
+            )
+        )
         ece = expected_calibration_error(proba, y, self.n_bins)
         clipped = np.clip(proba, 1e-15, 1.0)
         clipped = clipped / clipped.sum(axis=1, keepdims=True)
         metrics += [
-            Metric(name="ece", value=ece, n=n, higher_is_better=False, unit="fraction",
-                   description=f"expected calibration error, {self.n_bins} equal-width bins "
-                               "(Guo et al., 2017)"),
-            Metric(name="mce", value=max_calibration_error(proba, y, self.n_bins), n=n,
-                   higher_is_better=False, unit="fraction",
-                   description="largest calibration gap of any non-empty bin"),
-            Metric(name="log_loss", value=float(log_loss(y, clipped, labels=labels)),
-                   n=n, higher_is_better=False, unit="nats",
-                   description="mean negative log-likelihood of the true class"),
-            Metric(name="brier", value=float(np.mean(np.sum((proba - np.eye(k)[y]) ** 2, axis=1))),
-                   n=n, higher_is_better=False,
-                   description="multi-class Brier score: mean squared error of the probabilities"),
+            Metric(
+                name="ece",
+                value=ece,
+                n=n,
+                higher_is_better=False,
+                unit="fraction",
+                description=f"expected calibration error, {self.n_bins} equal-width bins "
+                "(Guo et al., 2017)",
+            ),
+            Metric(
+                name="mce",
+                value=max_calibration_error(proba, y, self.n_bins),
+                n=n,
+                higher_is_better=False,
+                unit="fraction",
+                description="largest calibration gap of any non-empty bin",
+            ),
+            Metric(
+                name="log_loss",
+                value=float(log_loss(y, clipped, labels=labels)),
+                n=n,
+                higher_is_better=False,
+                unit="nats",
+                description="mean negative log-likelihood of the true class",
+            ),
+            Metric(
+                name="brier",
+                value=float(np.mean(np.sum((proba - np.eye(k)[y]) ** 2, axis=1))),
+                n=n,
+                higher_is_better=False,
+                description="multi-class Brier score: mean squared error of the probabilities",
+            ),
         ]
         auc: float | None = None
         if len(present) == k:
-            auc = float(roc_auc_score(y, proba[:, 1]) if k == 2
-                        else roc_auc_score(y, proba, multi_class="ovr", average="macro", labels=labels))
-        metrics.append(Metric(name="roc_auc", value=auc, n=n, higher_is_better=True,
-                              description="area under the ROC curve (one-vs-rest macro for "
-                                          "several classes); undefined if a class is absent"))
+            auc = float(
+                roc_auc_score(y, proba[:, 1])
+                if k == 2
+                else roc_auc_score(y, proba, multi_class="ovr", average="macro", labels=labels)
+            )
+        metrics.append(
+            Metric(
+                name="roc_auc",
+                value=auc,
+                n=n,
+                higher_is_better=True,
+                description="area under the ROC curve (one-vs-rest macro for "
+                "several classes); undefined if a class is absent",
+            )
+        )
         warnings: list[str] = []
         train_acc = None
         if "train" in target.splits and self.split != "train":
@@ -144,13 +204,22 @@ class PerformanceCheck(Check):
             trows = self._rows(len(tr), seed + 1)
             train_acc = float((target.model.predict(tr.X[trows]) == tr.y[trows]).mean())
             metrics += [
-                Metric(name="train_accuracy", value=train_acc, n=len(trows),
-                       higher_is_better=True, unit="fraction",
-                       description="accuracy on the train split (the data the model was fit on)"),
-                Metric(name="train_test_gap", value=train_acc - acc, higher_is_better=False,
-                       unit="fraction",
-                       description="train accuracy minus test accuracy: overfitting, and a "
-                                   "first sign of membership leakage"),
+                Metric(
+                    name="train_accuracy",
+                    value=train_acc,
+                    n=len(trows),
+                    higher_is_better=True,
+                    unit="fraction",
+                    description="accuracy on the train split (the data the model was fit on)",
+                ),
+                Metric(
+                    name="train_test_gap",
+                    value=train_acc - acc,
+                    higher_is_better=False,
+                    unit="fraction",
+                    description="train accuracy minus test accuracy: overfitting, and a "
+                    "first sign of membership leakage",
+                ),
             ]
         else:
             warnings.append("no train split: the train-test gap is not measured")
@@ -162,31 +231,56 @@ class PerformanceCheck(Check):
         per_class = Table(
             title="Per-class precision, recall and F1",
             columns=["class", "precision", "recall", "f1", "support"],
-            rows=[[target.class_names[c], _none_if_nan(prec[c]), _none_if_nan(rec[c]),
-                   _none_if_nan(f1[c]), int(support[c])] for c in labels],
+            rows=[
+                [
+                    target.class_names[c],
+                    _none_if_nan(prec[c]),
+                    _none_if_nan(rec[c]),
+                    _none_if_nan(f1[c]),
+                    int(support[c]),
+                ]
+                for c in labels
+            ],
             description="n/a where the class was never predicted (precision) or never present.",
         )
         figures = [
             artifacts.figure(
-                plots.reliability_diagram(bins, ece, f"Reliability, {target.data_name} {self.split}"),
-                "reliability", "Reliability diagram: accuracy against confidence per bin",
+                plots.reliability_diagram(
+                    bins, ece, f"Reliability, {target.data_name} {self.split}"
+                ),
+                "reliability",
+                "Reliability diagram: accuracy against confidence per bin",
             ),
             artifacts.figure(
-                plots.confusion_matrix_figure(cm, target.class_names, f"Confusion matrix ({self.split})"),
-                "confusion_matrix", "Confusion matrix, rows normalized, counts in cells",
+                plots.confusion_matrix_figure(
+                    cm, target.class_names, f"Confusion matrix ({self.split})"
+                ),
+                "confusion_matrix",
+                "Confusion matrix, rows normalized, counts in cells",
             ),
         ]
         if target.model_info.history:
-            figures.append(artifacts.figure(
-                plots.training_curves(target.model_info.history, "Training history"),
-                "training_curves", "Loss and accuracy per epoch (train and validation)",
-            ))
+            figures.append(
+                artifacts.figure(
+                    plots.training_curves(target.model_info.history, "Training history"),
+                    "training_curves",
+                    "Loss and accuracy per epoch (train and validation)",
+                )
+            )
         gap_text = f", {train_acc - acc:+.1%} below train" if train_acc is not None else ""
-        summary = (f"Accuracy {acc:.1%} ({self.ci_level:.0%} CI {lo:.1%}-{hi:.1%}) on {n} {self.split} rows"
-                   f"{gap_text}; ECE {ece:.3f}.")
+        summary = (
+            f"Accuracy {acc:.1%} ({self.ci_level:.0%} CI {lo:.1%}-{hi:.1%}) on {n} {self.split} rows"
+            f"{gap_text}; ECE {ece:.3f}."
+        )
         return PerformanceResult(
-            title=self.title, summary=summary, config=self.config(), metrics=metrics,
-            tables=[per_class], figures=figures, warnings=warnings,
-            class_names=list(target.class_names), confusion_matrix=cm.astype(int).tolist(),
+            title=self.title,
+            summary=summary,
+            config=self.config(),
+            metrics=metrics,
+            tables=[per_class],
+            figures=figures,
+            warnings=warnings,
+            class_names=list(target.class_names),
+            confusion_matrix=cm.astype(int).tolist(),
             reliability=[ReliabilityBin(**b) for b in bins],  # type: ignore[arg-type]
         )

@@ -8,9 +8,9 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
 
 
 def reliability_diagram(bins: Sequence[Mapping[str, Any]], ece: float, title: str) -> Figure:
@@ -22,14 +22,28 @@ def reliability_diagram(bins: Sequence[Mapping[str, Any]], ece: float, title: st
     width = bins[0]["upper"] - bins[0]["lower"] if bins else 0.1
     acc = [b["accuracy"] if b["accuracy"] is not None else 0.0 for b in bins]  # empty: no bar
     conf = [b["confidence"] if b["confidence"] is not None else c for b, c in zip(bins, centres)]
-    ax.bar(centres, acc, width=width * 0.95, color="#4c72b0", edgecolor="white",
-           label="accuracy in bin")
+    ax.bar(
+        centres,
+        acc,
+        width=width * 0.95,
+        color="#4c72b0",
+        edgecolor="white",
+        label="accuracy in bin",
+    )
     gap_bottom = np.minimum(acc, conf)
     gap_height = np.abs(np.asarray(conf) - np.asarray(acc))
     mask = [b["count"] > 0 for b in bins]
-    ax.bar(np.asarray(centres)[mask], gap_height[mask], bottom=gap_bottom[mask],
-           width=width * 0.95, fill=False, hatch="///", edgecolor="#c44e52", lw=0.8,
-           label="gap between accuracy and confidence")
+    ax.bar(
+        np.asarray(centres)[mask],
+        gap_height[mask],
+        bottom=gap_bottom[mask],
+        width=width * 0.95,
+        fill=False,
+        hatch="///",
+        edgecolor="#c44e52",
+        lw=0.8,
+        label="gap between accuracy and confidence",
+    )
     ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
     ax.set_ylim(0, 1)
     ax.set_xlim(0, 1)
@@ -53,7 +67,9 @@ def confusion_matrix_figure(cm: np.ndarray, class_names: Sequence[str], title: s
     norm = np.divide(cm, rows, out=np.zeros_like(cm, dtype=float), where=rows > 0)
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of true class")
-    ax.set_xticks(range(k), labels=class_names, rotation=45 if k > 6 else 0, ha="right" if k > 6 else "center")
+    ax.set_xticks(
+        range(k), labels=class_names, rotation=45 if k > 6 else 0, ha="right" if k > 6 else "center"
+    )
     ax.set_yticks(range(k), labels=class_names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
@@ -61,8 +77,15 @@ def confusion_matrix_figure(cm: np.ndarray, class_names: Sequence[str], title: s
     if k <= 20:
         for i in range(k):
             for j in range(k):
-                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=8,
-                        color="white" if norm[i, j] > 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(int(cm[i, j])),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if norm[i, j] > 0.5 else "black",
+                )
     fig.tight_layout()
     return fig
 

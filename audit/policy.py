@@ -95,8 +95,13 @@ class Rule:
         return "pass" if ok else self.severity
 
     def threshold(self) -> Threshold:
-        return Threshold(min=self.min, max=self.max, severity=self.severity, use_ci=self.use_ci,
-                         rule=self.describe())
+        return Threshold(
+            min=self.min,
+            max=self.max,
+            severity=self.severity,
+            use_ci=self.use_ci,
+            rule=self.describe(),
+        )
 
 
 @dataclass(frozen=True)
@@ -163,8 +168,10 @@ class Policy:
     def to_json(self) -> dict[str, Any]:
         return {
             "source": self.source,
-            "rules": {r.metric: {"min": r.min, "max": r.max, "severity": r.severity,
-                                 "use_ci": r.use_ci} for r in self.rules},
+            "rules": {
+                r.metric: {"min": r.min, "max": r.max, "severity": r.severity, "use_ci": r.use_ci}
+                for r in self.rules
+            },
         }
 
     def rule_for(self, section: str, metric: str) -> Rule | None:
@@ -186,8 +193,9 @@ class Policy:
             if rule is None:
                 metrics.append(m.model_copy(update={"verdict": None, "threshold": None}))
             else:
-                metrics.append(m.model_copy(update={"verdict": rule.verdict(m),
-                                                    "threshold": rule.threshold()}))
+                metrics.append(
+                    m.model_copy(update={"verdict": rule.verdict(m), "threshold": rule.threshold()})
+                )
         verdict = worst_verdict([m.verdict for m in metrics]) or "pass"
         return result.model_copy(update={"metrics": metrics, "verdict": verdict})
 
@@ -195,10 +203,13 @@ class Policy:
         """The report with every verdict recomputed under this policy."""
         results = [self.apply_to_result(r) for r in report.results]
         manifest = report.manifest.model_copy(update={"policy": self.to_json()})
-        return report.model_copy(update={
-            "results": results, "manifest": manifest,
-            "verdict": worst_verdict([r.verdict for r in results]) or "pass",
-        })
+        return report.model_copy(
+            update={
+                "results": results,
+                "manifest": manifest,
+                "verdict": worst_verdict([r.verdict for r in results]) or "pass",
+            }
+        )
 
     def unmatched(self, report: AuditReport) -> list[str]:
         """Rules whose section ran but whose metric it did not report (likely a typo)."""
@@ -216,7 +227,11 @@ def _bound_text(t: Threshold | None) -> str:
         return ""
     parts = [f">= {t.min:g}"] if t.min is not None else []
     parts += [f"<= {t.max:g}"] if t.max is not None else []
-    return " and ".join(parts) + (" (warn)" if t.severity == "warn" else "") + (" on CI" if t.use_ci else "")
+    return (
+        " and ".join(parts)
+        + (" (warn)" if t.severity == "warn" else "")
+        + (" on CI" if t.use_ci else "")
+    )
 
 
 def scorecard_rows(report: AuditReport) -> list[dict[str, Any]]:
@@ -224,15 +239,33 @@ def scorecard_rows(report: AuditReport) -> list[dict[str, Any]]:
     rows = []
     for r in report.results:
         if r.status != "ok":
-            rows.append({"section": r.kind if r.kind not in ("error", "skipped") else getattr(r, "check", r.kind),
-                         "metric": "(section)", "value": None, "ci": None, "threshold": "",
-                         "verdict": r.verdict, "note": r.error or r.summary})
+            rows.append(
+                {
+                    "section": r.kind
+                    if r.kind not in ("error", "skipped")
+                    else getattr(r, "check", r.kind),
+                    "metric": "(section)",
+                    "value": None,
+                    "ci": None,
+                    "threshold": "",
+                    "verdict": r.verdict,
+                    "note": r.error or r.summary,
+                }
+            )
             continue
         for m in r.metrics:
             if m.verdict is None:
                 continue
             ci = (m.ci_low, m.ci_high) if m.ci_low is not None and m.ci_high is not None else None
-            rows.append({"section": r.kind, "metric": m.name, "value": m.value, "ci": ci,
-                         "threshold": _bound_text(m.threshold),
-                         "verdict": m.verdict, "note": m.description})
+            rows.append(
+                {
+                    "section": r.kind,
+                    "metric": m.name,
+                    "value": m.value,
+                    "ci": ci,
+                    "threshold": _bound_text(m.threshold),
+                    "verdict": m.verdict,
+                    "note": m.description,
+                }
+            )
     return rows

@@ -29,9 +29,9 @@ from audit.policy import Policy
 from audit.target import AuditTarget
 from models.errors import AuditError
 from models.versions import library_versions, platform_info
+from reports.atomic import atomic_directory
 from reports.html import render_html
 from reports.json_io import report_to_json
-from reports.atomic import atomic_directory
 from reports.schema import (
     AuditReport,
     Compute,
@@ -96,17 +96,25 @@ class PeakMemory:
 def _model_info(target: AuditTarget) -> ModelInfo:
     info = target.model_info
     return ModelInfo(
-        name=info.name, arch=info.arch, source=info.source, path=info.path,
-        sha256=target.model.sha256, parameters=target.model.parameters,
-        class_names=list(target.class_names), input_shape=list(target.input_shape),
-        train_config=dict(info.train_config), history=[dict(h) for h in info.history],
+        name=info.name,
+        arch=info.arch,
+        source=info.source,
+        path=info.path,
+        sha256=target.model.sha256,
+        parameters=target.model.parameters,
+        class_names=list(target.class_names),
+        input_shape=list(target.input_shape),
+        train_config=dict(info.train_config),
+        history=[dict(h) for h in info.history],
     )
 
 
 def _data_info(target: AuditTarget) -> DataInfo:
     d = target.data_info
     return DataInfo(
-        name=target.data_name, kind=target.kind, sha256=target.data_sha256,
+        name=target.data_name,
+        kind=target.kind,
+        sha256=target.data_sha256,
         split_seed=d.get("split_seed"),
         split_sizes={k: len(s) for k, s in target.splits.items()},
         sensitive_features=target.sensitive_features(),
@@ -119,8 +127,9 @@ def run_check(check: Check, target: AuditTarget, *, seed: int, run_dir: Path) ->
     """Run one check with timing, memory sampling, error capture and a model-integrity guard."""
     reason = check.skip_reason(target)
     if reason is not None:
-        return SkippedResult(check=check.name, title=check.title, summary=reason,
-                             config=check.config())
+        return SkippedResult(
+            check=check.name, title=check.title, summary=reason, config=check.config()
+        )
     before = target.model.state_fingerprint()
     t0 = time.perf_counter()
     with PeakMemory() as mem:
@@ -131,7 +140,9 @@ def run_check(check: Check, target: AuditTarget, *, seed: int, run_dir: Path) ->
             Artifacts(run_dir, "errors").text(f"{check.name}.txt", tb, "traceback")
             kind = "invalid input" if isinstance(exc, AuditError) else "internal error"
             result = ErrorResult(
-                check=check.name, title=check.title, config=check.config(),
+                check=check.name,
+                title=check.title,
+                config=check.config(),
                 error=f"{kind}: {type(exc).__name__}: {exc}",
                 summary=f"The {check.name} check failed: {exc}",
             )
@@ -143,10 +154,14 @@ def run_check(check: Check, target: AuditTarget, *, seed: int, run_dir: Path) ->
             "the model's weights, mode flags or requires_grad flags changed during this check; "
             "this is a bug in the check: later results may be affected"
         )
-    return result.model_copy(update={
-        "warnings": warnings,
-        "compute": Compute(wall_time_s=wall, device=target.model.device, peak_rss_mb=mem.peak_mb),
-    })
+    return result.model_copy(
+        update={
+            "warnings": warnings,
+            "compute": Compute(
+                wall_time_s=wall, device=target.model.device, peak_rss_mb=mem.peak_mb
+            ),
+        }
+    )
 
 
 def run_audit(
@@ -183,10 +198,14 @@ def run_audit(
     created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     t_start = time.perf_counter()
     results: list[ResultBase] = []
-    with atomic_directory(out) as stage:
+    with atomic_directory(out, marker="report.json") as stage:
         with Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(), disable=not progress, transient=True,
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            disable=not progress,
+            transient=True,
         ) as bar:
             task = bar.add_task(f"audit {target.model_info.name}", total=len(checks))
             for check in checks:
@@ -194,16 +213,26 @@ def run_audit(
                 results.append(run_check(check, target, seed=seed, run_dir=stage))
                 bar.advance(task)
         manifest = Manifest(
-            run_id=run_id, created_at=created, seed=seed, budget=budget,
-            command=command if command is not None else shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-            versions=library_versions(), platform=platform_info(), device=target.model.device,
-            model=_model_info(target), data=_data_info(target), config=dict(config or {}),
+            run_id=run_id,
+            created_at=created,
+            seed=seed,
+            budget=budget,
+            command=command
+            if command is not None
+            else shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+            versions=library_versions(),
+            platform=platform_info(),
+            device=target.model.device,
+            model=_model_info(target),
+            data=_data_info(target),
+            config=dict(config or {}),
             wall_time_s=time.perf_counter() - t_start,
         )
         report = AuditReport(manifest=manifest, results=results)
         report = policy.apply(report)
-        report = report.model_copy(update={
-            "verdict": worst_verdict([r.verdict for r in report.results]) or "pass"})
+        report = report.model_copy(
+            update={"verdict": worst_verdict([r.verdict for r in report.results]) or "pass"}
+        )
         (stage / "report.json").write_text(report_to_json(report), encoding="utf-8")
         (stage / "report.html").write_text(render_html(report), encoding="utf-8")
     return report

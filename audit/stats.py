@@ -55,13 +55,15 @@ def calibration_bins(
     out: list[dict[str, float | int | None]] = []
     for b in range(n_bins):
         c = int(count[b])
-        out.append({
-            "lower": float(edges[b]),
-            "upper": float(edges[b + 1]),
-            "count": c,
-            "confidence": float(conf_sum[b] / c) if c else None,
-            "accuracy": float(acc_sum[b] / c) if c else None,
-        })
+        out.append(
+            {
+                "lower": float(edges[b]),
+                "upper": float(edges[b + 1]),
+                "count": c,
+                "confidence": float(conf_sum[b] / c) if c else None,
+                "accuracy": float(acc_sum[b] / c) if c else None,
+            }
+        )
     return out
 
 
@@ -69,15 +71,22 @@ def expected_calibration_error(proba: np.ndarray, y: np.ndarray, n_bins: int = 1
     """ECE (Guo et al., 2017): sum over bins of ``|B|/N * |accuracy(B) - confidence(B)|``."""
     bins = calibration_bins(proba, y, n_bins)
     n = len(y)
-    return float(sum(
-        b["count"] / n * abs(b["accuracy"] - b["confidence"])  # type: ignore[operator]
-        for b in bins if b["count"]
-    ))
+    return float(
+        sum(
+            b["count"] / n * abs(b["accuracy"] - b["confidence"])  # type: ignore[operator]
+            for b in bins
+            if b["count"]
+        )
+    )
 
 
 def max_calibration_error(proba: np.ndarray, y: np.ndarray, n_bins: int = 15) -> float:
     """MCE: the largest ``|accuracy(B) - confidence(B)|`` over non-empty bins."""
     bins = calibration_bins(proba, y, n_bins)
-    return float(max(
-        abs(b["accuracy"] - b["confidence"]) for b in bins if b["count"]  # type: ignore[operator]
-    ))
+    return float(
+        max(
+            abs(b["accuracy"] - b["confidence"])
+            for b in bins
+            if b["count"]  # type: ignore[operator]
+        )
+    )

@@ -135,7 +135,11 @@ class AuditTarget:
 
     @classmethod
     def from_loaded(
-        cls, loaded: LoadedModel, data: DataBundle, *, name: str | None = None,
+        cls,
+        loaded: LoadedModel,
+        data: DataBundle,
+        *,
+        name: str | None = None,
         device: str = "auto",
     ) -> AuditTarget:
         """Target for a loaded checkpoint/TorchScript/safetensors model on ``data``."""
@@ -164,9 +168,7 @@ class AuditTarget:
         if len(y) == 0:
             raise InvalidDataError(f"split {name!r} is empty; every split needs at least one row")
         if X.shape[0] != y.shape[0]:
-            raise InvalidDataError(
-                f"split {name!r}: {X.shape[0]} inputs but {y.shape[0]} labels"
-            )
+            raise InvalidDataError(f"split {name!r}: {X.shape[0]} inputs but {y.shape[0]} labels")
         if tuple(X.shape[1:]) != self.input_shape:
             raise InvalidDataError(
                 f"split {name!r}: inputs are shaped {tuple(X.shape[1:])} per row but the target "
@@ -208,8 +210,10 @@ class AuditTarget:
                     "pixel space and put normalization inside the model"
                 )
         return Split(
-            X=X.astype(np.float32, copy=False), y=y.astype(np.int64, copy=False),
-            indices=np.asarray(split.indices), sensitive=dict(split.sensitive),
+            X=X.astype(np.float32, copy=False),
+            y=y.astype(np.int64, copy=False),
+            indices=np.asarray(split.indices),
+            sensitive=dict(split.sensitive),
             extras=dict(split.extras),
         )
 

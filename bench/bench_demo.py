@@ -14,13 +14,32 @@ def demo_times() -> list[dict[str, object]]:
     out = Path(tempfile.mkdtemp(prefix="rai-bench-demo-"))
     rows = []
     try:
-        for label, extra in (("cold: train both models + audit", ["--retrain"]),
-                             ("warm: reuse cached models + audit", [])):
+        for label, extra in (
+            ("cold: train both models + audit", ["--retrain"]),
+            ("warm: reuse cached models + audit", []),
+        ):
             t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "audit.cli", "demo", "--out", str(out / "d"),
-                            "--quiet", *extra], check=True, capture_output=True)
-            rows.append({"row": "rai-audit demo --budget smoke", "variant": label,
-                         "wall_s": time.perf_counter() - t0})
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "audit.cli",
+                    "demo",
+                    "--out",
+                    str(out / "d"),
+                    "--quiet",
+                    *extra,
+                ],
+                check=True,
+                capture_output=True,
+            )
+            rows.append(
+                {
+                    "row": "rai-audit demo --budget smoke",
+                    "variant": label,
+                    "wall_s": time.perf_counter() - t0,
+                }
+            )
     finally:
         shutil.rmtree(out, ignore_errors=True)
     return rows

@@ -35,8 +35,9 @@ def training_row(arch: str, size: int, n_train: int | None, bs: int = 32, **kw) 
     data = load_digits(size=size)
     if n_train is not None:
         tr = data.splits["train"]
-        sub = dataclasses.replace(tr, X=tr.X[:n_train], y=tr.y[:n_train],
-                                  indices=tr.indices[:n_train])
+        sub = dataclasses.replace(
+            tr, X=tr.X[:n_train], y=tr.y[:n_train], indices=tr.indices[:n_train]
+        )
         data = dataclasses.replace(data, splits={**data.splits, "train": sub})
     torch.manual_seed(0)
     ours_model = build_model(arch, data.input_shape, 10, **kw)
@@ -49,12 +50,19 @@ def training_row(arch: str, size: int, n_train: int | None, bs: int = 32, **kw) 
     n = len(y)
     return Row(
         title=f"train {arch} on digits {size}x{size}, 1 epoch, batch {bs}",
-        unit="epoch", per=n,
+        unit="epoch",
+        per=n,
         variants=[
-            Variant("rai-audit train_model", lambda: train_model(
-                ours_model, data, cfg, device="cpu", progress=False), "ours"),
-            Variant("bare loop (fwd+bwd+step)", lambda: _bare_epoch(
-                bare_model, X, y, bs, bare_opt), "bare"),
+            Variant(
+                "rai-audit train_model",
+                lambda: train_model(ours_model, data, cfg, device="cpu", progress=False),
+                "ours",
+            ),
+            Variant(
+                "bare loop (fwd+bwd+step)",
+                lambda: _bare_epoch(bare_model, X, y, bs, bare_opt),
+                "bare",
+            ),
         ],
         note=f"{n} train images; ours adds one validation pass of {len(data.splits['val'])}",
     )

@@ -54,10 +54,17 @@ class Row:
         out = []
         for v in self.variants:
             med = statistics.median(v.times)
-            out.append({
-                "row": self.title, "variant": v.name, "role": v.role,
-                "median_s": med, "per_item_ms": 1000 * med / self.per,
-                "throughput": self.per / med, "x_bare": med / bare,
-                "peak_rss_mb": v.peak_mb, "repeats": len(v.times),
-            })
+            out.append(
+                {
+                    "row": self.title,
+                    "variant": v.name,
+                    "role": v.role,
+                    "median_s": med,
+                    "per_item_ms": 1000 * med / self.per,
+                    "throughput": self.per / med,
+                    "x_bare": med / bare,
+                    "peak_rss_mb": v.peak_mb,
+                    "repeats": len(v.times),
+                }
+            )
         return out

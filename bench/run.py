@@ -30,11 +30,18 @@ def default_recipes() -> list[dict[str, object]]:
     with tempfile.TemporaryDirectory() as tmp:
         for arch, ds in (("lenet5", "digits"), ("mlp", "adult")):
             t0 = time.perf_counter()
-            loaded, result = train_and_save(arch=arch, dataset=ds, out=Path(tmp) / arch,
-                                            progress=False)
-            out.append({"model": f"{arch} on {ds}", "wall_s": time.perf_counter() - t0,
-                        "train_s": result.wall_time_s, "epochs": len(result.history),
-                        "test_accuracy": loaded.meta["metrics"]["test_accuracy"]})
+            loaded, result = train_and_save(
+                arch=arch, dataset=ds, out=Path(tmp) / arch, progress=False
+            )
+            out.append(
+                {
+                    "model": f"{arch} on {ds}",
+                    "wall_s": time.perf_counter() - t0,
+                    "train_s": result.wall_time_s,
+                    "epochs": len(result.history),
+                    "test_accuracy": loaded.meta["metrics"]["test_accuracy"],
+                }
+            )
     return out
 
 
@@ -47,7 +54,7 @@ def main() -> None:
     results: dict[str, object] = {
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch "
-                   f"{torch.__version__}, {torch.get_num_threads()} threads",
+        f"{torch.__version__}, {torch.get_num_threads()} threads",
         "versions": library_versions(),
         "training": [line for r in training_rows(args.quick) for line in r.run(repeats).table()],
         "recipes": default_recipes(),
@@ -78,9 +85,11 @@ def write_readme(res: dict) -> None:
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for t in res["training"]:
-        lines.append(f"| {t['row']} | {t['variant']} | {t['median_s']:.3f} | "
-                     f"{t['per_item_ms']:.3f} | {t['throughput']:.0f} | {t['x_bare']:.2f} | "
-                     f"{t['peak_rss_mb']:.0f} |")
+        lines.append(
+            f"| {t['row']} | {t['variant']} | {t['median_s']:.3f} | "
+            f"{t['per_item_ms']:.3f} | {t['throughput']:.0f} | {t['x_bare']:.2f} | "
+            f"{t['peak_rss_mb']:.0f} |"
+        )
     lines += [
         "",
         "Ours runs one validation pass per epoch for early stopping, and tracks loss and accuracy;",
@@ -92,10 +101,17 @@ def write_readme(res: dict) -> None:
         "| --- | ---: | ---: | ---: | ---: |",
     ]
     for r in res["recipes"]:
-        lines.append(f"| {r['model']} | {r['wall_s']:.1f} | {r['train_s']:.1f} | {r['epochs']} | "
-                     f"{r['test_accuracy']:.1%} |")
-    lines += ["", "## `rai-audit demo` wall time (smoke budget, subprocess)", "",
-              "| variant | wall s |", "| --- | ---: |"]
+        lines.append(
+            f"| {r['model']} | {r['wall_s']:.1f} | {r['train_s']:.1f} | {r['epochs']} | "
+            f"{r['test_accuracy']:.1%} |"
+        )
+    lines += [
+        "",
+        "## `rai-audit demo` wall time (smoke budget, subprocess)",
+        "",
+        "| variant | wall s |",
+        "| --- | ---: |",
+    ]
     for d in res["demo"]:
         lines.append(f"| {d['variant']} | {d['wall_s']:.1f} |")
     lines.append("")

@@ -42,7 +42,11 @@ FORMAT_VERSION = 1
 WEIGHTS = "weights.safetensors"
 META = "model.json"
 SPLITS = "splits.npz"
-PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".pth", ".ckpt", ".bin"}
+_REFUSED_PICKLE = (
+    "pickles can run arbitrary code when loaded, so it is refused. Save the state dict with "
+    "safetensors (safetensors.torch.save_file(model.state_dict(), 'w.safetensors')) and pass "
+    "--arch, or export TorchScript (torch.jit.script(model).save('model.ts'))"
+)
 
 
 @dataclass
@@ -79,7 +83,9 @@ class LoadedModel:
         options = dict(ds.get("options", {}))
         options.update(overrides)
         return load_dataset(
-            ds["name"], split_seed=int(ds.get("split_seed", 0)), indices=self.splits,
+            ds["name"],
+            split_seed=int(ds.get("split_seed", 0)),
+            indices=self.splits,
             preprocessing=self.meta.get("preprocessing") if ds.get("kind") == "tabular" else None,
             **options,
         )
@@ -109,7 +115,7 @@ def save_checkpoint(
     mean = normalize.mean.flatten().tolist() if normalize is not None else None
     std = normalize.std.flatten().tolist() if normalize is not None else None
     target = Path(path)
-    with atomic_directory(target) as tmp:
+    with atomic_directory(target, marker=META) as tmp:
         save_file(state, str(tmp / WEIGHTS))
         np.savez(tmp / SPLITS, **{k: v.astype(np.int64) for k, v in data.split_indices().items()})
         meta: dict[str, Any] = {
@@ -199,8 +205,12 @@ def _load_checkpoint_folder(folder: Path) -> LoadedModel:
     norm = meta.get("normalization") or {}
     try:
         module = build_model(
-            meta["arch"], meta["input_shape"], int(meta["num_classes"]),
-            mean=norm.get("mean"), std=norm.get("std"), **meta.get("arch_kwargs", {}),
+            meta["arch"],
+            meta["input_shape"],
+            int(meta["num_classes"]),
+            mean=norm.get("mean"),
+            std=norm.get("std"),
+            **meta.get("arch_kwargs", {}),
         )
     except InvalidConfigError as exc:
         raise CheckpointError(f"checkpoint {str(folder)!r}: {exc}") from exc
@@ -233,14 +243,16 @@ def _load_torchscript(file: Path) -> LoadedModel:
             "folder. Export with torch.jit.script(model).save(path), or save weights with "
             "safetensors and pass --arch"
         )
-    is_script = any("/code/" in n for n in names) and any(n.endswith("constants.pkl") for n in names)
+    is_script = any("/code/" in n for n in names) and any(
+        n.endswith("constants.pkl") for n in names
+    )
     if not is_script:
-        raise CheckpointError(
-            f"{str(file)!r} is a pickled torch.save file, which could run arbitrary code when "
-            "loaded, so it is refused. Save the state dict with safetensors "
-            "(safetensors.torch.save_file(model.state_dict(), 'w.safetensors')) and pass --arch, "
-            "or export TorchScript (torch.jit.script(model).save('model.ts'))"
-        )
+        if any(n.endswith("models/model.json") for n in names):
+            raise CheckpointError(
+                f"{str(file)!r} is a torch.export archive; torch.export.load falls back to full "
+                "unpickling, so it is refused. Export TorchScript or save weights with safetensors"
+            )
+        raise CheckpointError(f"{str(file)!r} is a pickled torch.save file: {_REFUSED_PICKLE}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -249,6 +261,28 @@ def _load_torchscript(file: Path) -> LoadedModel:
         raise CheckpointError(f"cannot load TorchScript archive {str(file)!r}: {exc}") from exc
     module.eval()
     return LoadedModel(module, "torchscript", file, sha256_file(file))
+
+
+def sniff_model_file(path: Path) -> str:
+    """What a model file is, from its first bytes (never from its name alone).
+
+    Returns ``safetensors`` (8-byte little-endian header length, then a JSON object), ``zip``
+    (TorchScript, ``torch.save`` or ``torch.export`` archives: told apart by their entries),
+    ``pickle`` (protocol 2+ opcode ``0x80``) or ``unknown``.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if head[:4] == b"PK\x03\x04":
+        return "zip"
+    if head[:1] == b"\x80":
+        return "pickle"
+    if len(head) >= 9 and head[8:9] == b"{":
+        n = int.from_bytes(head[:8], "little")
+        if 2 <= n <= path.stat().st_size - 8:
+            return "safetensors"
+    if path.suffix.lower() == ".safetensors":
+        return "safetensors"  # let the safetensors reader say what is wrong with it
+    return "unknown"
 
 
 def load_model(
@@ -282,27 +316,19 @@ def load_model(
                 "'rai-audit train' or pass a TorchScript or safetensors file"
             )
         return _load_checkpoint_folder(p)
-    suffix = p.suffix.lower()
-    if suffix in PICKLE_SUFFIXES:
-        raise CheckpointError(
-            f"{str(p)!r} looks like a pickle ({suffix}); pickles can run arbitrary code and are "
-            "never loaded. Save the state dict with safetensors and pass --arch, or export "
-            "TorchScript"
-        )
-    if suffix == ".pt2":
-        raise CheckpointError(
-            f"{str(p)!r} is a torch.export archive; torch.export.load falls back to full "
-            "unpickling, so it is refused. Export TorchScript or save weights with safetensors"
-        )
-    if suffix == ".safetensors":
+    kind = sniff_model_file(p)
+    if kind == "pickle":
+        raise CheckpointError(f"{str(p)!r} is a raw pickle: {_REFUSED_PICKLE}")
+    if kind == "safetensors":
         if arch is None or input_shape is None or num_classes is None:
             raise CheckpointError(
                 f"{str(p)!r} holds weights only: also give the architecture, input shape and "
                 "class count (--arch, --input-shape, --num-classes)"
             )
         try:
-            module = build_model(arch, input_shape, int(num_classes), mean=mean, std=std,
-                                 **dict(arch_kwargs or {}))
+            module = build_model(
+                arch, input_shape, int(num_classes), mean=mean, std=std, **dict(arch_kwargs or {})
+            )
         except InvalidConfigError as exc:
             raise CheckpointError(str(exc)) from exc
         state = _load_state(p)
@@ -313,7 +339,11 @@ def load_model(
             state.update({f"normalize.{k}": v for k, v in module.normalize.state_dict().items()})
         _apply_state(module, state, p)
         module.eval()
-        meta = {"arch": arch, "arch_kwargs": dict(arch_kwargs or {}),
-                "input_shape": list(input_shape), "num_classes": int(num_classes)}
+        meta = {
+            "arch": arch,
+            "arch_kwargs": dict(arch_kwargs or {}),
+            "input_shape": list(input_shape),
+            "num_classes": int(num_classes),
+        }
         return LoadedModel(module, "safetensors", p, sha256_file(p), meta)
     return _load_torchscript(p)

@@ -220,7 +220,9 @@ def _image_bundle(
         extras={},
         indices=idx,
         split_seed=split_seed,
-        feature_names=tuple(f"c{ci}_y{yi}_x{xi}" for ci in range(c) for yi in range(h) for xi in range(w)),
+        feature_names=tuple(
+            f"c{ci}_y{yi}_x{xi}" for ci in range(c) for yi in range(h) for xi in range(w)
+        ),
         class_names=tuple(class_names),
         input_shape=(c, h, w),
         domain_low=(0.0,),
@@ -241,7 +243,12 @@ def load_digits(
     X, y = _digits_arrays(size)
     name = "digits" if size == 8 else f"digits{size}"
     return _image_bundle(
-        name, X, y, [str(i) for i in range(10)], split_seed, indices,
+        name,
+        X,
+        y,
+        [str(i) for i in range(10)],
+        split_seed,
+        indices,
         "UCI optical digits via scikit-learn (Alpaydin and Kaynak, 1998), CC BY 4.0",
         {"size": size},
     )
@@ -300,8 +307,14 @@ def load_image_folder(
     X = np.stack(images).astype(np.float32)
     y = np.asarray(labels, dtype=np.int64)
     return _image_bundle(
-        f"folder:{root.name}", X, y, classes, split_seed, indices, f"image folder {root}",
-        {"path": str(root), "size": size, "grayscale": grayscale},
+        f"folder:{root}",
+        X,
+        y,
+        classes,
+        split_seed,
+        indices,
+        f"image folder {root}",
+        {"size": size, "grayscale": grayscale},
     )
 
 
@@ -321,8 +334,7 @@ def load_torchvision(
         import torchvision.datasets as tvd  # noqa: PLC0415
     except Exception as exc:
         raise MissingDependencyError(
-            "torchvision data sets need a working torchvision; install the 'vision' extra "
-            f"({exc})"
+            f"torchvision data sets need a working torchvision; install the 'vision' extra ({exc})"
         ) from exc
     cls = getattr(tvd, name, None)
     if cls is None:
@@ -347,7 +359,13 @@ def load_torchvision(
     y = np.concatenate(labels)
     classes = classes or [str(i) for i in range(int(y.max()) + 1)]
     return _image_bundle(
-        f"tv:{name}", X, y, classes, split_seed, indices, f"torchvision.datasets.{name}",
+        f"tv:{name}",
+        X,
+        y,
+        classes,
+        split_seed,
+        indices,
+        f"torchvision.datasets.{name}",
         {"root": str(root)},
     )
 
@@ -410,15 +428,29 @@ def _tabular_bundle(
 
 
 _ADULT_COLUMNS = [
-    "age", "workclass", "fnlwgt", "education", "education_num", "marital_status", "occupation",
-    "relationship", "race", "sex", "capital_gain", "capital_loss", "hours_per_week",
-    "native_country", "income",
+    "age",
+    "workclass",
+    "fnlwgt",
+    "education",
+    "education_num",
+    "marital_status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "capital_gain",
+    "capital_loss",
+    "hours_per_week",
+    "native_country",
+    "income",
 ]
 
 
 def _age_group(age: pd.Series, cuts: Sequence[int] = (25, 45)) -> np.ndarray:
     a = pd.to_numeric(age, errors="coerce").to_numpy()
-    labels = [f"<{cuts[0]}"] + [f"{lo}-{hi - 1}" for lo, hi in zip(cuts, cuts[1:])] + [f">={cuts[-1]}"]
+    labels = (
+        [f"<{cuts[0]}"] + [f"{lo}-{hi - 1}" for lo, hi in zip(cuts, cuts[1:])] + [f">={cuts[-1]}"]
+    )
     bins = np.digitize(a, cuts)
     return np.asarray([labels[b] for b in bins], dtype=str)
 
@@ -441,8 +473,13 @@ def load_adult(
     for fname, skip in (("adult.data.gz", 0), ("adult.test.gz", 1)):
         raw = gzip.decompress(_package_file(fname)).decode("utf-8")
         part = pd.read_csv(
-            io.StringIO(raw), header=None, names=_ADULT_COLUMNS, skiprows=skip,
-            skipinitialspace=True, na_values=[], keep_default_na=False,
+            io.StringIO(raw),
+            header=None,
+            names=_ADULT_COLUMNS,
+            skiprows=skip,
+            skipinitialspace=True,
+            na_values=[],
+            keep_default_na=False,
         )
         parts.append(part)
     frame = pd.concat(parts, ignore_index=True)
@@ -459,21 +496,48 @@ def load_adult(
         "age_group": _age_group(frame["age"]),
     }
     return _tabular_bundle(
-        name="adult", frame=frame, y=y, class_names=("<=50K", ">50K"),
-        numeric=numeric, categorical=categorical, sensitive=sensitive,
-        sensitive_in_features={"sex": include_sensitive, "race": include_sensitive,
-                               "age_group": True},
-        split_seed=split_seed, indices=indices, preprocessing=preprocessing,
+        name="adult",
+        frame=frame,
+        y=y,
+        class_names=("<=50K", ">50K"),
+        numeric=numeric,
+        categorical=categorical,
+        sensitive=sensitive,
+        sensitive_in_features={
+            "sex": include_sensitive,
+            "race": include_sensitive,
+            "age_group": True,
+        },
+        split_seed=split_seed,
+        indices=indices,
+        preprocessing=preprocessing,
         source="UCI Adult (Becker and Kohavi, 1996), UCI Machine Learning Repository, CC BY 4.0",
         options={"include_sensitive": include_sensitive},
     )
 
 
 _GERMAN_COLUMNS = [
-    "status", "duration", "credit_history", "purpose", "credit_amount", "savings",
-    "present_employment", "installment_rate", "status_sex", "other_debtors", "residence_since",
-    "property", "age", "installment_plans", "housing", "existing_credits", "job",
-    "num_people_liable", "telephone", "foreign_worker", "credit",
+    "status",
+    "duration",
+    "credit_history",
+    "purpose",
+    "credit_amount",
+    "savings",
+    "present_employment",
+    "installment_rate",
+    "status_sex",
+    "other_debtors",
+    "residence_since",
+    "property",
+    "age",
+    "installment_plans",
+    "housing",
+    "existing_credits",
+    "job",
+    "num_people_liable",
+    "telephone",
+    "foreign_worker",
+    "credit",
 ]
 
 
@@ -498,19 +562,43 @@ def load_german_credit(
     for col, mapping in maps.items():
         if col in frame.columns and col != "credit":
             frame[col] = frame[col].map(lambda v, m=mapping: m.get(v, v)).astype(str)
-    numeric = ["duration", "credit_amount", "installment_rate", "residence_since", "age",
-               "existing_credits", "num_people_liable"]
-    categorical = ["status", "credit_history", "purpose", "savings", "present_employment",
-                   "other_debtors", "property", "installment_plans", "housing", "job",
-                   "telephone", "foreign_worker"]
+    numeric = [
+        "duration",
+        "credit_amount",
+        "installment_rate",
+        "residence_since",
+        "age",
+        "existing_credits",
+        "num_people_liable",
+    ]
+    categorical = [
+        "status",
+        "credit_history",
+        "purpose",
+        "savings",
+        "present_employment",
+        "other_debtors",
+        "property",
+        "installment_plans",
+        "housing",
+        "job",
+        "telephone",
+        "foreign_worker",
+    ]
     if include_sensitive:
         categorical.append("status_sex")
     return _tabular_bundle(
-        name="german_credit", frame=frame, y=y, class_names=("bad", "good"),
-        numeric=numeric, categorical=categorical,
+        name="german_credit",
+        frame=frame,
+        y=y,
+        class_names=("bad", "good"),
+        numeric=numeric,
+        categorical=categorical,
         sensitive={"sex": sex, "age_group": age_group},
         sensitive_in_features={"sex": include_sensitive, "age_group": True},
-        split_seed=split_seed, indices=indices, preprocessing=preprocessing,
+        split_seed=split_seed,
+        indices=indices,
+        preprocessing=preprocessing,
         source="UCI Statlog German Credit (Hofmann, 1994), UCI ML Repository, CC BY 4.0",
         options={"include_sensitive": include_sensitive},
     )
@@ -543,23 +631,38 @@ def load_compas(
     )
     frame = frame[keep].reset_index(drop=True)
     y = frame["two_year_recid"].to_numpy().astype(np.int64)
-    numeric = ["age", "juv_fel_count", "juv_misd_count", "juv_other_count", "priors_count",
-               "c_jail_days"]
+    numeric = [
+        "age",
+        "juv_fel_count",
+        "juv_misd_count",
+        "juv_other_count",
+        "priors_count",
+        "c_jail_days",
+    ]
     categorical = ["c_charge_degree"]
     if include_sensitive:
         categorical += ["race", "sex"]
     high = frame["score_text"].astype(str).isin(["Medium", "High"]).to_numpy().astype(np.int64)
     return _tabular_bundle(
-        name="compas", frame=frame, y=y, class_names=("no_recid", "recid"),
-        numeric=numeric, categorical=categorical,
+        name="compas",
+        frame=frame,
+        y=y,
+        class_names=("no_recid", "recid"),
+        numeric=numeric,
+        categorical=categorical,
         sensitive={
             "race": frame["race"].astype(str).to_numpy(),
             "sex": frame["sex"].astype(str).to_numpy(),
             "age_group": frame["age_cat"].astype(str).to_numpy(),
         },
-        sensitive_in_features={"race": include_sensitive, "sex": include_sensitive,
-                               "age_group": True},
-        split_seed=split_seed, indices=indices, preprocessing=preprocessing,
+        sensitive_in_features={
+            "race": include_sensitive,
+            "sex": include_sensitive,
+            "age_group": True,
+        },
+        split_seed=split_seed,
+        indices=indices,
+        preprocessing=preprocessing,
         source="ProPublica COMPAS analysis, compas-scores-two-years (Angwin et al., 2016)",
         options={"include_sensitive": include_sensitive},
         extras={"compas_high_risk": high, "decile_score": frame["decile_score"].to_numpy()},
@@ -621,15 +724,26 @@ def load_csv(
         categorical = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c])]
     numeric = [c for c in features if c not in set(categorical)]
     return _tabular_bundle(
-        name=f"csv:{p.name}", frame=frame, y=y, class_names=tuple(classes),
-        numeric=numeric, categorical=list(categorical),
+        name=f"csv:{p}",
+        frame=frame,
+        y=y,
+        class_names=tuple(classes),
+        numeric=numeric,
+        categorical=list(categorical),
         sensitive={c: frame[c].astype(str).to_numpy() for c in sensitive},
         sensitive_in_features={c: c in set(features) for c in sensitive},
-        split_seed=split_seed, indices=indices, preprocessing=preprocessing,
+        split_seed=split_seed,
+        indices=indices,
+        preprocessing=preprocessing,
         source=f"user CSV {p}",
-        options={"path": str(p), "target": target, "sensitive": list(sensitive),
-                 "features": list(features), "categorical": list(categorical),
-                 "include_sensitive": include_sensitive, "encoding": encoding},
+        options={
+            "target": target,
+            "sensitive": list(sensitive),
+            "features": list(features),
+            "categorical": list(categorical),
+            "include_sensitive": include_sensitive,
+            "encoding": encoding,
+        },
         standardize=encoding == "standardize",
     )
 
@@ -662,8 +776,9 @@ def load_dataset(
         preprocessing: a stored tabular encoder (from a checkpoint) to use instead of a new fit.
     """
     if name.startswith("csv:"):
-        return load_csv(name[4:], split_seed=split_seed, indices=indices,
-                        preprocessing=preprocessing, **options)
+        return load_csv(
+            name[4:], split_seed=split_seed, indices=indices, preprocessing=preprocessing, **options
+        )
     if name.startswith("folder:"):
         return load_image_folder(name[7:], split_seed=split_seed, indices=indices, **options)
     if name.startswith("tv:"):

@@ -25,8 +25,9 @@ DEFAULT_RECIPES: dict[tuple[str, str], TrainConfig] = {
     ("lenet5", "digits"): TrainConfig(epochs=40, batch_size=32, lr=2e-3, patience=6),
     ("mlp", "adult"): TrainConfig(epochs=12, batch_size=256, lr=1e-3, patience=3),
     ("mlp", "compas"): TrainConfig(epochs=30, batch_size=128, lr=1e-3, patience=4),
-    ("mlp", "german_credit"): TrainConfig(epochs=60, batch_size=32, lr=1e-3, patience=8,
-                                          weight_decay=1e-4),
+    ("mlp", "german_credit"): TrainConfig(
+        epochs=60, batch_size=32, lr=1e-3, patience=8, weight_decay=1e-4
+    ),
     ("mlp", "tabular"): TrainConfig(epochs=30, batch_size=128, lr=1e-3, patience=4),
     ("mlp", "image"): TrainConfig(epochs=30, batch_size=64, lr=1e-3, patience=5),
     ("lenet5", "image"): TrainConfig(epochs=30, batch_size=64, lr=2e-3, patience=5),
@@ -39,9 +40,7 @@ FALLBACK = TrainConfig(epochs=20, batch_size=64, lr=1e-3, patience=4)
 def default_recipe(arch: str, data: DataBundle) -> TrainConfig:
     """The default recipe for ``arch`` on ``data`` (by data set name, then by kind)."""
     return (
-        DEFAULT_RECIPES.get((arch, data.name))
-        or DEFAULT_RECIPES.get((arch, data.kind))
-        or FALLBACK
+        DEFAULT_RECIPES.get((arch, data.name)) or DEFAULT_RECIPES.get((arch, data.kind)) or FALLBACK
     )
 
 
@@ -106,10 +105,21 @@ def train_and_save(
         f"{name}_accuracy": accuracy(model, data.splits[name].X, data.splits[name].y)
         for name in ("train", "val", "test")
     }
-    metrics.update(best_epoch=result.best_epoch, epochs_run=len(result.history),
-                   wall_time_s=result.wall_time_s, device=result.device)
+    metrics.update(
+        best_epoch=result.best_epoch,
+        epochs_run=len(result.history),
+        wall_time_s=result.wall_time_s,
+        device=result.device,
+    )
     save_checkpoint(
-        out, model, arch=arch, arch_kwargs=kwargs, data=data, train_config=cfg.to_json(),
-        history=result.history, metrics=metrics, extra={"recipe_hash": rhash},
+        out,
+        model,
+        arch=arch,
+        arch_kwargs=kwargs,
+        data=data,
+        train_config=cfg.to_json(),
+        history=result.history,
+        metrics=metrics,
+        extra={"recipe_hash": rhash},
     )
     return load_model(out), result

@@ -63,7 +63,11 @@ class TrainConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise InvalidConfigError(f"{name} must be a positive integer, got {v!r}")
-        if isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 0:
+        if (
+            isinstance(self.patience, bool)
+            or not isinstance(self.patience, int)
+            or self.patience < 0
+        ):
             raise InvalidConfigError(f"patience must be an integer >= 0, got {self.patience!r}")
         if not float(self.lr) > 0:
             raise InvalidConfigError(f"lr must be positive, got {self.lr!r}")
@@ -157,8 +161,9 @@ def _epoch_eval(
 def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, nesterov=True,
-                               weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(
+            params, lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay
+        )
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -208,8 +213,13 @@ def train_model(
     best_loss, best_state, bad_epochs = float("inf"), None, 0
     t_start = time.perf_counter()
     seen = 0
-    bar = tqdm(range(1, config.epochs + 1), desc=f"train {data.name}", unit="epoch",
-               disable=not progress, leave=False)
+    bar = tqdm(
+        range(1, config.epochs + 1),
+        desc=f"train {data.name}",
+        unit="epoch",
+        disable=not progress,
+        leave=False,
+    )
     for epoch in bar:
         t0 = time.perf_counter()
         model.train()
@@ -240,7 +250,9 @@ def train_model(
         bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_acc=f"{val_acc:.3f}")
         if val_loss < best_loss - 1e-6:
             best_loss, bad_epochs, result.best_epoch = val_loss, 0, epoch
-            best_state = copy.deepcopy({k: v.detach().clone() for k, v in model.state_dict().items()})
+            best_state = copy.deepcopy(
+                {k: v.detach().clone() for k, v in model.state_dict().items()}
+            )
         else:
             bad_epochs += 1
             if config.patience and bad_epochs >= config.patience:

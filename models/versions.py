@@ -9,9 +9,22 @@ from importlib import metadata
 from pathlib import Path
 
 TRACKED = (
-    "rai-audit", "torch", "numpy", "scikit-learn", "pandas", "captum", "shap", "lime", "fairlearn",
-    "adversarial-robustness-toolbox", "opacus", "safetensors", "pydantic", "matplotlib",
-    "streamlit", "reportlab",
+    "rai-audit",
+    "torch",
+    "numpy",
+    "scikit-learn",
+    "pandas",
+    "captum",
+    "shap",
+    "lime",
+    "fairlearn",
+    "adversarial-robustness-toolbox",
+    "opacus",
+    "safetensors",
+    "pydantic",
+    "matplotlib",
+    "streamlit",
+    "reportlab",
 )
 
 
@@ -27,8 +40,11 @@ def library_versions() -> dict[str, str]:
 
 
 def platform_info() -> dict[str, str]:
-    return {"python": sys.version.split()[0], "platform": platform.platform(),
-            "machine": platform.machine()}
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+    }
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -3,4 +3,11 @@
 from reports.json_io import load_report, write_report
 from reports.schema import SCHEMA_VERSION, AuditReport, Metric, worst_verdict
 
-__all__ = ["SCHEMA_VERSION", "AuditReport", "Metric", "load_report", "worst_verdict", "write_report"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "AuditReport",
+    "Metric",
+    "load_report",
+    "worst_verdict",
+    "write_report",
+]

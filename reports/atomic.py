@@ -39,8 +39,14 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_directory(path: str | Path) -> Iterator[Path]:
+def atomic_directory(path: str | Path, *, marker: str | None = None) -> Iterator[Path]:
     """Build a folder in a staging sibling; on success it replaces ``path``.
+
+    Args:
+        path: the folder to create or replace.
+        marker: a file name (e.g. ``report.json``) that an existing folder must contain to be
+            replaced. An existing folder that is neither empty nor holds the marker is refused,
+            so a mistyped ``--out`` can never wipe unrelated files.
 
     Usage::
 
@@ -53,6 +59,16 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
     target = Path(path)
     if target.exists() and not target.is_dir():
         raise FileExistsError(f"{str(target)!r} exists and is not a folder; choose another path")
+    if (
+        marker is not None
+        and target.is_dir()
+        and any(target.iterdir())
+        and not (target / marker).is_file()
+    ):
+        raise FileExistsError(
+            f"{str(target)!r} already exists and is not an earlier output of this kind (it has "
+            f"no {marker}); it would be replaced as a whole, so choose a new or empty folder"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex[:12]
     staging = target.parent / f".{target.name}.staging-{token}"

@@ -14,8 +14,12 @@ from collections.abc import Iterable
 from reports.schema import AuditReport, Metric, ResultBase, Table
 
 _COLOURS = {
-    "pass": "#1a7f37", "warn": "#9a6700", "fail": "#cf222e", "error": "#8250df",
-    "skipped": "#6e7781", None: "#6e7781",
+    "pass": "#1a7f37",
+    "warn": "#9a6700",
+    "fail": "#cf222e",
+    "error": "#8250df",
+    "skipped": "#6e7781",
+    None: "#6e7781",
 }
 
 _CSS = """
@@ -126,8 +130,11 @@ def _section(r: ResultBase) -> str:
             f"<figcaption>{_e(f.caption)}</figcaption></figure>"
         )
     if r.compute:
-        peak = (f", peak memory +{r.compute.peak_rss_mb:.0f} MB"
-                if r.compute.peak_rss_mb is not None else "")
+        peak = (
+            f", peak memory +{r.compute.peak_rss_mb:.0f} MB"
+            if r.compute.peak_rss_mb is not None
+            else ""
+        )
         out.append(
             f"<p class='muted'>Compute: {r.compute.wall_time_s:.2f} s on {_e(r.compute.device)}"
             f"{peak}.</p>"
@@ -144,10 +151,15 @@ def render_html(report: AuditReport) -> str:
         for r in report.results
     )
     manifest_rows = [
-        ("run id", m.run_id), ("created", m.created_at), ("command", m.command),
-        ("seed", m.seed), ("budget", m.budget), ("device", m.device),
+        ("run id", m.run_id),
+        ("created", m.created_at),
+        ("command", m.command),
+        ("seed", m.seed),
+        ("budget", m.budget),
+        ("device", m.device),
         ("model", f"{m.model.name} ({m.model.arch}, {m.model.source})"),
-        ("model sha256", m.model.sha256), ("data", f"{m.data.name} ({m.data.kind})"),
+        ("model sha256", m.model.sha256),
+        ("data", f"{m.data.name} ({m.data.kind})"),
         ("data sha256", m.data.sha256),
         ("splits", ", ".join(f"{k}: {v}" for k, v in m.data.split_sizes.items())),
         ("sensitive features", ", ".join(m.data.sensitive_features) or "none"),

@@ -128,7 +128,9 @@ class ResultBase(_Frozen):
         for m in self.metrics:
             if m.name == name:
                 return m
-        raise KeyError(f"{self.kind} has no metric {name!r}; it has {[m.name for m in self.metrics]}")
+        raise KeyError(
+            f"{self.kind} has no metric {name!r}; it has {[m.name for m in self.metrics]}"
+        )
 
 
 class ReliabilityBin(_Frozen):

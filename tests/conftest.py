@@ -33,8 +33,9 @@ def lenet_checkpoint(tmp_path_factory, digits) -> Path:
     from models.pipeline import train_and_save
 
     out = tmp_path_factory.mktemp("ckpt") / "lenet5-digits"
-    train_and_save(arch="lenet5", dataset=digits, out=out, overrides={"epochs": 6, "seed": 0},
-                   progress=False)
+    train_and_save(
+        arch="lenet5", dataset=digits, out=out, overrides={"epochs": 6, "seed": 0}, progress=False
+    )
     return out
 
 
@@ -43,8 +44,9 @@ def mlp_checkpoint(tmp_path_factory, german) -> Path:
     from models.pipeline import train_and_save
 
     out = tmp_path_factory.mktemp("ckpt") / "mlp-german"
-    train_and_save(arch="mlp", dataset=german, out=out, overrides={"epochs": 10, "seed": 0},
-                   progress=False)
+    train_and_save(
+        arch="mlp", dataset=german, out=out, overrides={"epochs": 10, "seed": 0}, progress=False
+    )
     return out
 
 

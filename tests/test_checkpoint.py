@@ -20,8 +20,19 @@ def test_round_trip_is_bit_identical(lenet_checkpoint, digits):
     for (k, a), b in zip(loaded.module.state_dict().items(), again.module.state_dict().values()):
         assert torch.equal(a, b), k
     meta = json.loads((lenet_checkpoint / "model.json").read_text())
-    for key in ("arch", "arch_kwargs", "dataset", "preprocessing", "class_names", "metrics",
-                "versions", "weights_sha256", "history", "train_config", "splits_file"):
+    for key in (
+        "arch",
+        "arch_kwargs",
+        "dataset",
+        "preprocessing",
+        "class_names",
+        "metrics",
+        "versions",
+        "weights_sha256",
+        "history",
+        "train_config",
+        "splits_file",
+    ):
         assert key in meta
     assert meta["dataset"]["split_seed"] == 0
     assert loaded.splits is not None
@@ -32,8 +43,7 @@ def test_round_trip_is_bit_identical(lenet_checkpoint, digits):
 
 
 def test_save_then_load_preserves_predictions(tmp_path, lenet, digits):
-    out = save_checkpoint(tmp_path / "c", lenet.module, arch="lenet5", arch_kwargs={},
-                          data=digits)
+    out = save_checkpoint(tmp_path / "c", lenet.module, arch="lenet5", arch_kwargs={}, data=digits)
     again = load_model(out)
     x = torch.as_tensor(digits.splits["test"].X[:16])
     with torch.no_grad():
@@ -63,9 +73,69 @@ def test_pickles_are_refused_and_never_loaded(tmp_path, lenet):
         load_model(pt)
     pkl = tmp_path / "model.pkl"
     pkl.write_bytes(pickle.dumps(Evil()))
-    with pytest.raises(CheckpointError, match="looks like a pickle"):
+    with pytest.raises(CheckpointError, match="is a raw pickle"):
         load_model(pkl)
+    disguised = tmp_path / "weights.safetensors"
+    disguised.write_bytes(pickle.dumps(Evil()))
+    with pytest.raises(CheckpointError, match="is a raw pickle"):
+        load_model(disguised, arch="lenet5", input_shape=(1, 8, 8), num_classes=10)
     assert not marker.exists()
+
+
+def test_format_is_told_by_content_not_name(tmp_path, lenet):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.script(lenet.module).save(str(tmp_path / "model.pth"))
+    assert load_model(tmp_path / "model.pth").source == "torchscript"
+    save_file(lenet.module.state_dict(), str(tmp_path / "weights.bin"))
+    st = load_model(tmp_path / "weights.bin", arch="lenet5", input_shape=(1, 8, 8), num_classes=10)
+    assert st.source == "safetensors"
+
+
+def test_torch_export_archives_are_refused(tmp_path):
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    ep = torch.export.export(model, (torch.rand(2, 3),))
+    torch.export.save(ep, str(tmp_path / "m.pt2"))
+    with pytest.raises(CheckpointError, match="torch.export archive"):
+        load_model(tmp_path / "m.pt2")
+
+
+def test_saving_over_an_unrelated_folder_is_refused(tmp_path, lenet, digits):
+    precious = tmp_path / "home"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    with pytest.raises(FileExistsError, match="choose a new or empty folder"):
+        save_checkpoint(precious, lenet.module, arch="lenet5", arch_kwargs={}, data=digits)
+    assert (precious / "thesis.tex").read_text() == "years of work"
+
+
+def test_csv_checkpoint_reloads_its_data(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from models.pipeline import train_and_save
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {
+            "a": rng.normal(size=200),
+            "c": rng.choice(["u", "v"], 200),
+            "s": rng.choice(["f", "m"], 200),
+        }
+    )
+    df["y"] = (df["a"] > 0).astype(int)
+    df.to_csv(tmp_path / "d.csv", index=False)
+    loaded, _ = train_and_save(
+        arch="mlp",
+        dataset=f"csv:{tmp_path / 'd.csv'}",
+        dataset_options={"target": "y", "sensitive": ["s"]},
+        out=tmp_path / "m",
+        overrides={"epochs": 2},
+        progress=False,
+    )
+    again = load_model(tmp_path / "m").load_data()
+    assert again.feature_names == loaded.load_data().feature_names
+    assert again.sha256 == loaded.meta["dataset"]["sha256"]
 
 
 def test_torchscript_and_bare_safetensors(tmp_path, lenet, digits):
@@ -82,25 +152,25 @@ def test_torchscript_and_bare_safetensors(tmp_path, lenet, digits):
     save_file(lenet.module.state_dict(), str(tmp_path / "w.safetensors"))
     with pytest.raises(CheckpointError, match="also give the architecture"):
         load_model(tmp_path / "w.safetensors")
-    st = load_model(tmp_path / "w.safetensors", arch="lenet5", input_shape=(1, 8, 8),
-                    num_classes=10)
+    st = load_model(
+        tmp_path / "w.safetensors", arch="lenet5", input_shape=(1, 8, 8), num_classes=10
+    )
     with torch.no_grad():
         assert torch.equal(st.module(x), lenet.module(x))
     # the bare network's own state dict (no normalize layer) also loads
     save_file(lenet.module.net.state_dict(), str(tmp_path / "net.safetensors"))
-    net = load_model(tmp_path / "net.safetensors", arch="lenet5", input_shape=(1, 8, 8),
-                     num_classes=10)
+    net = load_model(
+        tmp_path / "net.safetensors", arch="lenet5", input_shape=(1, 8, 8), num_classes=10
+    )
     assert net.source == "safetensors"
 
 
 def test_mismatched_architecture_names_the_fix(tmp_path, lenet):
     save_file(lenet.module.state_dict(), str(tmp_path / "w.safetensors"))
     with pytest.raises(CheckpointError, match="do not fit the architecture"):
-        load_model(tmp_path / "w.safetensors", arch="vgg11", input_shape=(1, 8, 8),
-                   num_classes=10)
+        load_model(tmp_path / "w.safetensors", arch="vgg11", input_shape=(1, 8, 8), num_classes=10)
     with pytest.raises(CheckpointError, match="has shape"):
-        load_model(tmp_path / "w.safetensors", arch="lenet5", input_shape=(1, 8, 8),
-                   num_classes=3)
+        load_model(tmp_path / "w.safetensors", arch="lenet5", input_shape=(1, 8, 8), num_classes=3)
 
 
 def test_bad_paths(tmp_path):
@@ -113,13 +183,15 @@ def test_bad_paths(tmp_path):
         load_model(tmp_path / "junk.ts")
     (tmp_path / "bad.safetensors").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="not a valid safetensors"):
-        load_model(tmp_path / "bad.safetensors", arch="lenet5", input_shape=(1, 8, 8),
-                   num_classes=10)
+        load_model(
+            tmp_path / "bad.safetensors", arch="lenet5", input_shape=(1, 8, 8), num_classes=10
+        )
 
 
 def test_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, lenet, digits, monkeypatch):
-    out = save_checkpoint(tmp_path / "c", lenet.module, arch="lenet5", arch_kwargs={},
-                          data=digits, metrics={"run": 1})
+    out = save_checkpoint(
+        tmp_path / "c", lenet.module, arch="lenet5", arch_kwargs={}, data=digits, metrics={"run": 1}
+    )
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
     def boom(*args, **kwargs):
@@ -127,7 +199,8 @@ def test_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, lenet, digi
 
     monkeypatch.setattr("models.checkpoint.sha256_file", boom)
     with pytest.raises(RuntimeError, match="disk full"):
-        save_checkpoint(out, lenet.module, arch="lenet5", arch_kwargs={}, data=digits,
-                        metrics={"run": 2})
+        save_checkpoint(
+            out, lenet.module, arch="lenet5", arch_kwargs={}, data=digits, metrics={"run": 2}
+        )
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]

@@ -32,8 +32,10 @@ def test_json_round_trip_determinism_and_model_untouched(name, digits_target, tm
     module.train()  # the check must restore whatever mode it found
     weights = {k: v.clone() for k, v in module.state_dict().items()}
     grads = [p.requires_grad for p in module.parameters()]
-    hooks_before = sum(len(m._forward_hooks) + len(m._backward_hooks) +
-                       len(m._forward_pre_hooks) for m in module.modules())
+    hooks_before = sum(
+        len(m._forward_hooks) + len(m._backward_hooks) + len(m._forward_pre_hooks)
+        for m in module.modules()
+    )
 
     r1 = check.run(digits_target, seed=7, artifacts=Artifacts(tmp_path / "a", name))
     r2 = check.run(digits_target, seed=7, artifacts=Artifacts(tmp_path / "b", name))
@@ -46,8 +48,10 @@ def test_json_round_trip_determinism_and_model_untouched(name, digits_target, tm
     assert [p.requires_grad for p in module.parameters()] == grads
     for k, v in module.state_dict().items():
         assert torch.equal(v, weights[k]), k
-    hooks_after = sum(len(m._forward_hooks) + len(m._backward_hooks) +
-                      len(m._forward_pre_hooks) for m in module.modules())
+    hooks_after = sum(
+        len(m._forward_hooks) + len(m._backward_hooks) + len(m._forward_pre_hooks)
+        for m in module.modules()
+    )
     assert hooks_after == hooks_before
     for f in r1.figures:
         assert (tmp_path / "a" / f.path).is_file()

@@ -7,8 +7,13 @@ import pytest
 from models.datasets import DATASETS, load_csv, load_dataset, load_image_folder, make_splits
 from models.errors import InvalidConfigError, InvalidDataError
 
-EXPECTED_ROWS = {"digits": 1797, "digits32": 1797, "adult": 48842, "german_credit": 1000,
-                 "compas": 6172}
+EXPECTED_ROWS = {
+    "digits": 1797,
+    "digits32": 1797,
+    "adult": 48842,
+    "german_credit": 1000,
+    "compas": 6172,
+}
 
 
 @pytest.fixture(scope="module", params=sorted(DATASETS))
@@ -32,16 +37,18 @@ def test_splits_are_disjoint_cover_everything_and_are_stratified(bundle):
             assert len(values) == len(split)
 
 
-def test_images_are_in_pixel_space(bundle):
-    if bundle.kind != "image":
-        pytest.skip("tabular")
+@pytest.mark.parametrize("name", ["digits", "digits32"])
+def test_images_are_in_pixel_space(name):
+    bundle = load_dataset(name)
+    assert bundle.kind == "image"
     for s in bundle.splits.values():
         assert s.X.min() >= 0.0 and s.X.max() <= 1.0
 
 
-def test_tabular_encoder_is_fitted_on_train_only(bundle):
-    if bundle.kind != "tabular":
-        pytest.skip("images")
+@pytest.mark.parametrize("name", ["adult", "german_credit", "compas"])
+def test_tabular_encoder_is_fitted_on_train_only(name):
+    bundle = load_dataset(name)
+    assert bundle.kind == "tabular"
     n_num = len(bundle.preprocessing["numeric"])
     train_means = bundle.splits["train"].X[:, :n_num].mean(axis=0)
     np.testing.assert_allclose(train_means, 0.0, atol=1e-4)
@@ -59,8 +66,9 @@ def test_same_seed_same_splits_and_hash_other_seed_differs():
 
 def test_stored_indices_and_preprocessing_reproduce_the_bundle():
     a = load_dataset("compas", split_seed=3)
-    b = load_dataset("compas", split_seed=3, indices=a.split_indices(),
-                     preprocessing=a.preprocessing)
+    b = load_dataset(
+        "compas", split_seed=3, indices=a.split_indices(), preprocessing=a.preprocessing
+    )
     np.testing.assert_array_equal(a.splits["test"].X, b.splits["test"].X)
     assert a.sha256 == b.sha256
 
@@ -92,12 +100,14 @@ def test_unknown_dataset_names_the_choices():
 
 def _write_csv(path, rows=200, seed=0):
     rng = np.random.default_rng(seed)
-    df = pd.DataFrame({
-        "income": rng.normal(50, 10, rows),
-        "city": rng.choice(["a", "b", "c"], rows),
-        "sex": rng.choice(["f", "m"], rows),
-        "label": rng.choice(["no", "yes"], rows),
-    })
+    df = pd.DataFrame(
+        {
+            "income": rng.normal(50, 10, rows),
+            "city": rng.choice(["a", "b", "c"], rows),
+            "sex": rng.choice(["f", "m"], rows),
+            "label": rng.choice(["no", "yes"], rows),
+        }
+    )
     df.to_csv(path, index=False)
     return df
 
@@ -108,8 +118,9 @@ def test_user_csv_with_named_target_and_sensitive_columns(tmp_path):
     assert d.class_names == ("no", "yes")
     assert "city=b" in d.feature_names and "sex=m" in d.feature_names
     assert set(d.splits["test"].sensitive["sex"]) <= {"f", "m"}
-    hidden = load_csv(tmp_path / "d.csv", target="label", sensitive=["sex"],
-                      include_sensitive=False)
+    hidden = load_csv(
+        tmp_path / "d.csv", target="label", sensitive=["sex"], include_sensitive=False
+    )
     assert not any(f.startswith("sex") for f in hidden.feature_names)
 
 
@@ -161,3 +172,16 @@ def test_image_folder(tmp_path):
 def test_image_folder_needs_class_subfolders(tmp_path):
     with pytest.raises(InvalidDataError, match="one subfolder per class"):
         load_image_folder(tmp_path)
+
+
+def test_torchvision_data_sets_are_optional_and_never_downloaded(tmp_path):
+    from models.errors import MissingDependencyError
+
+    try:
+        import torchvision.datasets  # noqa: F401
+    except Exception:
+        with pytest.raises(MissingDependencyError, match="vision"):
+            load_dataset("tv:MNIST", root=tmp_path)
+    else:
+        with pytest.raises(InvalidDataError, match="downloads are disabled"):
+            load_dataset("tv:MNIST", root=tmp_path)

@@ -17,8 +17,9 @@ def _naive_ece(proba, y, n_bins):
     total, n = 0.0, len(y)
     for b in range(n_bins):
         lo, hi = b / n_bins, (b + 1) / n_bins
-        members = [i for i in range(n)
-                   if (lo < proba[i].max() <= hi) or (b == 0 and proba[i].max() == 0.0)]
+        members = [
+            i for i in range(n) if (lo < proba[i].max() <= hi) or (b == 0 and proba[i].max() == 0.0)
+        ]
         if not members:
             continue
         conf = sum(proba[i].max() for i in members) / len(members)
@@ -34,7 +35,8 @@ def test_ece_matches_an_independent_loop(rng):
         y = rng.integers(0, k, 400)
         for bins in (5, 15):
             assert expected_calibration_error(proba, y, bins) == pytest.approx(
-                _naive_ece(proba, y, bins), abs=1e-12)
+                _naive_ece(proba, y, bins), abs=1e-12
+            )
 
 
 def test_ece_of_a_perfectly_calibrated_hand_case():
@@ -55,24 +57,32 @@ def test_wilson_interval_known_values():
 
 
 def test_performance_metrics_match_sklearn(digits_target, tmp_path):
-    res = PerformanceCheck().run(digits_target, seed=0, artifacts=Artifacts(tmp_path, "performance"))
+    res = PerformanceCheck().run(
+        digits_target, seed=0, artifacts=Artifacts(tmp_path, "performance")
+    )
     test = digits_target.split("test")
     proba = digits_target.model.predict_proba(test.X)
     pred = proba.argmax(1)
     assert res.metric("accuracy").value == pytest.approx(accuracy_score(test.y, pred))
-    assert res.metric("balanced_accuracy").value == pytest.approx(balanced_accuracy_score(test.y, pred))
+    assert res.metric("balanced_accuracy").value == pytest.approx(
+        balanced_accuracy_score(test.y, pred)
+    )
     assert res.metric("macro_f1").value == pytest.approx(f1_score(test.y, pred, average="macro"))
     assert res.metric("ece").value == pytest.approx(_naive_ece(proba, test.y, 15), abs=1e-6)
     train = digits_target.split("train")
-    gap = accuracy_score(train.y, digits_target.model.predict(train.X)) - accuracy_score(test.y, pred)
+    gap = accuracy_score(train.y, digits_target.model.predict(train.X)) - accuracy_score(
+        test.y, pred
+    )
     assert res.metric("train_test_gap").value == pytest.approx(gap)
     cm = np.array(res.confusion_matrix)
     assert cm.sum() == len(test) and np.trace(cm) == (pred == test.y).sum()
     acc = res.metric("accuracy")
     assert acc.ci_low <= acc.value <= acc.ci_high
     assert {f.path for f in res.figures} == {
-        "artifacts/performance/reliability.png", "artifacts/performance/confusion_matrix.png",
-        "artifacts/performance/training_curves.png"}
+        "artifacts/performance/reliability.png",
+        "artifacts/performance/confusion_matrix.png",
+        "artifacts/performance/training_curves.png",
+    }
     for f in res.figures:
         assert (tmp_path / f.path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -85,8 +95,9 @@ def test_performance_on_a_sklearn_model_and_subsampling(german, tmp_path):
     assert res.metric("accuracy").n == 100
     assert res.metric("roc_auc").value is not None
     full = PerformanceCheck().run(target, seed=0, artifacts=Artifacts(tmp_path, "q"))
-    assert full.metric("accuracy").value == pytest.approx(clf.score(german.splits["test"].X,
-                                                                    german.splits["test"].y))
+    assert full.metric("accuracy").value == pytest.approx(
+        clf.score(german.splits["test"].X, german.splits["test"].y)
+    )
 
 
 def test_absent_class_makes_auc_undefined_not_nan(digits_target, tmp_path):

@@ -58,17 +58,28 @@ def test_run_writes_a_complete_folder_and_round_trips(digits_target, tmp_path):
 
 
 def test_same_seed_same_numbers(digits_target, tmp_path):
-    a = run_audit(digits_target, [PerformanceCheck(max_samples=100)], out=tmp_path / "a", seed=5,
-                  progress=False)
-    b = run_audit(digits_target, [PerformanceCheck(max_samples=100)], out=tmp_path / "b", seed=5,
-                  progress=False)
+    a = run_audit(
+        digits_target,
+        [PerformanceCheck(max_samples=100)],
+        out=tmp_path / "a",
+        seed=5,
+        progress=False,
+    )
+    b = run_audit(
+        digits_target,
+        [PerformanceCheck(max_samples=100)],
+        out=tmp_path / "b",
+        seed=5,
+        progress=False,
+    )
     assert a.results[0].metrics == b.results[0].metrics
     assert [f.sha256 for f in a.results[0].figures] == [f.sha256 for f in b.results[0].figures]
 
 
 def test_a_crashing_check_becomes_an_error_result_and_the_audit_goes_on(digits_target, tmp_path):
-    report = run_audit(digits_target, [ExplodingCheck(), PerformanceCheck()], out=tmp_path / "r",
-                       progress=False)
+    report = run_audit(
+        digits_target, [ExplodingCheck(), PerformanceCheck()], out=tmp_path / "r", progress=False
+    )
     err, perf = report.results
     assert err.kind == "error" and err.check == "exploding" and err.verdict == "error"
     assert "kaboom inside the check" in err.error
@@ -97,9 +108,21 @@ def test_interrupted_run_leaves_the_previous_run_intact(digits_target, tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"], "no staging folder left"
 
 
+def test_out_folder_that_is_not_a_run_is_never_replaced(digits_target, tmp_path):
+    (tmp_path / "notes.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="no report.json"):
+        run_audit(digits_target, [PerformanceCheck()], out=tmp_path, progress=False)
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    run_audit(digits_target, [PerformanceCheck()], out=empty, progress=False)
+    assert (empty / "report.json").is_file()
+
+
 def test_policy_verdicts(digits_target, tmp_path):
-    report = run_audit(digits_target, [PerformanceCheck()], out=tmp_path / "r", policy=STRICT,
-                       progress=False)
+    report = run_audit(
+        digits_target, [PerformanceCheck()], out=tmp_path / "r", policy=STRICT, progress=False
+    )
     acc = report.results[0].metric("accuracy")
     assert acc.verdict == "fail" and acc.threshold.min == 0.999
     assert report.results[0].metric("ece").verdict is None
@@ -107,13 +130,16 @@ def test_policy_verdicts(digits_target, tmp_path):
     relaxed = Policy.from_mapping({"rules": {"performance.accuracy": {"min": 0.5}}}).apply(report)
     assert relaxed.verdict == "pass"
     assert Policy.from_mapping({"rules": {"performance.acc": {"min": 0.5}}}).unmatched(report) == [
-        "performance.acc"]
+        "performance.acc"
+    ]
 
 
 def test_reports_import_without_torch():
-    code = ("import sys, reports, reports.html, reports.json_io, reports.schema; "
-            "bad = [m for m in ('torch', 'audit', 'models', 'explain', 'attacks', 'shap', 'art') "
-            "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, reports, reports.html, reports.json_io, reports.schema; "
+        "bad = [m for m in ('torch', 'audit', 'models', 'explain', 'attacks', 'shap', 'art') "
+        "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 

@@ -14,8 +14,14 @@ from models.errors import IncompatibleModelError, InvalidDataError
 
 
 def _target(model, splits, **kw):
-    base = dict(model=model, splits=splits, class_names=[str(i) for i in range(10)],
-                kind="image", input_shape=(1, 8, 8), device="cpu")
+    base = dict(
+        model=model,
+        splits=splits,
+        class_names=[str(i) for i in range(10)],
+        kind="image",
+        input_shape=(1, 8, 8),
+        device="cpu",
+    )
     base.update(kw)
     return AuditTarget(**base)
 
@@ -37,8 +43,11 @@ def test_valid_target(digits_target):
         (lambda X, y: (X, -y - 1), InvalidDataError, "labels range over"),
         (lambda X, y: (X[:0], y[:0]), InvalidDataError, "split 'test' is empty"),
         (lambda X, y: (X, y[:-1]), InvalidDataError, "inputs but .* labels"),
-        (lambda X, y: (np.where(np.arange(X.size).reshape(X.shape) == 5, np.nan, X), y),
-         InvalidDataError, "contain NaN or infinite"),
+        (
+            lambda X, y: (np.where(np.arange(X.size).reshape(X.shape) == 5, np.nan, X), y),
+            InvalidDataError,
+            "contain NaN or infinite",
+        ),
         (lambda X, y: (X * 255.0, y), InvalidDataError, "put normalization inside the model"),
         (lambda X, y: (X, y + 0.5), InvalidDataError, "labels must be integers"),
     ],
@@ -113,8 +122,9 @@ def test_torch_adapter_restores_mode_and_batches(lenet, digits):
     module.eval()
     with torch.no_grad():
         np.testing.assert_allclose(out, module(torch.as_tensor(X)).numpy(), rtol=1e-5, atol=1e-5)
-    probs = TorchAdapter(torch.nn.Sequential(module, torch.nn.Softmax(1)), device="cpu",
-                         output="probabilities")
+    probs = TorchAdapter(
+        torch.nn.Sequential(module, torch.nn.Softmax(1)), device="cpu", output="probabilities"
+    )
     np.testing.assert_allclose(probs.predict_proba(X), adapter.predict_proba(X), atol=1e-5)
 
 

@@ -13,8 +13,9 @@ from models.training import TrainConfig, accuracy, train_model
 def _fit(data, seed):
     torch.manual_seed(seed)
     model = build_model("lenet5", data.input_shape, data.num_classes)
-    result = train_model(model, data, TrainConfig(epochs=2, seed=seed), device="cpu",
-                         progress=False)
+    result = train_model(
+        model, data, TrainConfig(epochs=2, seed=seed), device="cpu", progress=False
+    )
     return model, result
 
 
@@ -25,8 +26,9 @@ def test_same_seed_gives_bit_identical_weights_and_history(digits):
         assert torch.equal(a, b), k
     assert r1.history == [dict(h, seconds=h2["seconds"]) for h, h2 in zip(r2.history, r1.history)]
     m3, _ = _fit(digits, 4)
-    assert not torch.equal(m1.state_dict()["net.features.0.weight"],
-                           m3.state_dict()["net.features.0.weight"])
+    assert not torch.equal(
+        m1.state_dict()["net.features.0.weight"], m3.state_dict()["net.features.0.weight"]
+    )
 
 
 def test_history_and_early_stopping_restores_best_weights(digits):
@@ -41,8 +43,9 @@ def test_history_and_early_stopping_restores_best_weights(digits):
     from models.training import _epoch_eval
 
     val = digits.splits["val"]
-    loss, acc = _epoch_eval(model, torch.as_tensor(val.X), torch.as_tensor(val.y), 512,
-                            torch.device("cpu"))
+    loss, _ = _epoch_eval(
+        model, torch.as_tensor(val.X), torch.as_tensor(val.y), 512, torch.device("cpu")
+    )
     assert loss == pytest.approx(best["val_loss"], rel=1e-5)
     assert not model.training
 
@@ -55,17 +58,21 @@ def test_default_recipes_reach_sensible_accuracy(tmp_path, digits):
     assert mlp.meta["metrics"]["test_accuracy"] >= 0.84
     data = mlp.load_data()
     assert accuracy(mlp.module, data.splits["test"].X, data.splits["test"].y) == pytest.approx(
-        mlp.meta["metrics"]["test_accuracy"])
+        mlp.meta["metrics"]["test_accuracy"]
+    )
 
 
 def test_reuse_skips_training_only_for_the_same_recipe(tmp_path, german):
     out = tmp_path / "m"
-    _, r1 = train_and_save(arch="mlp", dataset=german, out=out, overrides={"epochs": 2},
-                           progress=False, reuse=True)
-    _, r2 = train_and_save(arch="mlp", dataset=german, out=out, overrides={"epochs": 2},
-                           progress=False, reuse=True)
-    _, r3 = train_and_save(arch="mlp", dataset=german, out=out, overrides={"epochs": 3},
-                           progress=False, reuse=True)
+    _, r1 = train_and_save(
+        arch="mlp", dataset=german, out=out, overrides={"epochs": 2}, progress=False, reuse=True
+    )
+    _, r2 = train_and_save(
+        arch="mlp", dataset=german, out=out, overrides={"epochs": 2}, progress=False, reuse=True
+    )
+    _, r3 = train_and_save(
+        arch="mlp", dataset=german, out=out, overrides={"epochs": 3}, progress=False, reuse=True
+    )
     assert r1 is not None and r2 is None and r3 is not None
 
 
