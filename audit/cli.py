@@ -273,18 +273,16 @@ def demo(
         progress=not quiet,
         command=shlex.join(["rai-audit", *sys.argv[1:]]),
     )
-    table = Table(title="RAI Audit demo")
-    for col in ("model", "data", "verdict", "key results", "report"):
+    table = Table(title="RAI Audit demo", show_lines=True)
+    for col in ("model", "section", "verdict", "summary"):
         table.add_column(col, overflow="fold")
-    for run_dir, rep in reports:
-        table.add_row(
-            rep.manifest.model.name,
-            rep.manifest.data.name,
-            _verdict(rep.verdict),
-            " ".join(r.summary for r in rep.results),
-            str(run_dir / "report.html"),
-        )
+    for _, rep in reports:
+        for i, r in enumerate(rep.results):
+            name = f"{rep.manifest.model.name}\n(overall {rep.verdict})" if i == 0 else ""
+            table.add_row(name, r.title, _verdict(r.verdict), r.summary)
     out_console.print(table)
+    for run_dir, _ in reports:
+        out_console.print(f"report: {run_dir / 'report.html'}")
     out_console.print(
         f"demo finished in {time.perf_counter() - t0:.1f}s; "
         f"gate a run with: rai-audit check {reports[0][0]}"

@@ -17,6 +17,7 @@ metric verdict (``error`` if it crashed); the run's verdict is the worst section
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -29,6 +30,11 @@ from models.errors import InvalidConfigError
 from reports.schema import AuditReport, Metric, ResultBase, Threshold, Verdict, worst_verdict
 
 _RULE_KEYS = {"min", "max", "severity", "use_ci"}
+
+
+def _wildcard(name: str) -> re.Pattern[str]:
+    return re.compile(".".join("[^.]+" if part == "*" else re.escape(part)
+                               for part in name.split(".")))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -175,9 +181,14 @@ class Policy:
         }
 
     def rule_for(self, section: str, metric: str) -> Rule | None:
+        """The rule for ``section.metric``: an exact rule first, else the first wildcard rule
+        (``*`` matches within one name part, e.g. ``explainability.*.marker_share``)."""
         key = f"{section}.{metric}"
         for r in self.rules:
             if r.metric == key:
+                return r
+        for r in self.rules:
+            if "*" in r.metric and _wildcard(r.metric).fullmatch(key):
                 return r
         return None
 
@@ -212,12 +223,15 @@ class Policy:
         )
 
     def unmatched(self, report: AuditReport) -> list[str]:
-        """Rules whose section ran but whose metric it did not report (likely a typo)."""
+        """Rules whose section ran but that match none of its metrics (likely a typo)."""
         out = []
         kinds = {r.kind: r for r in report.results}
         for rule in self.rules:
             res = kinds.get(rule.section)
-            if res is not None and rule.metric_name not in {m.name for m in res.metrics}:
+            if res is None:
+                continue
+            pattern = _wildcard(rule.metric)
+            if not any(pattern.fullmatch(f"{res.kind}.{m.name}") for m in res.metrics):
                 out.append(rule.metric)
         return out
 

@@ -68,6 +68,7 @@ class DataBundle:
     sha256: str
     source: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
+    annotations: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:
@@ -90,6 +91,7 @@ class DataBundle:
             "sensitive_features": sorted({k for s in self.splits.values() for k in s.sensitive}),
             "sensitive_in_features": dict(self.sensitive_in_features),
             "source": self.source,
+            "annotations": dict(self.annotations),
         }
 
 
@@ -208,6 +210,7 @@ def _image_bundle(
     indices: Mapping[str, np.ndarray] | None,
     source: str,
     options: Mapping[str, Any],
+    annotations: Mapping[str, Any] | None = None,
 ) -> DataBundle:
     idx = _check_indices(indices, len(y)) if indices is not None else make_splits(y, split_seed)
     c, h, w = X.shape[1:]
@@ -231,6 +234,7 @@ def _image_bundle(
         preprocessing={"type": "image", "range": [0.0, 1.0], "shape": [c, h, w]},
         source=source,
         options=options,
+        annotations=dict(annotations or {}),
     )
 
 
@@ -259,6 +263,37 @@ def load_digits32(
 ) -> DataBundle:
     """Digits upsampled to 32x32 for deeper CNNs (VGG, ResNet)."""
     return load_digits(split_seed=split_seed, indices=indices, size=32)
+
+
+MARKER_REGION = (0, 2, 0, 2)  # rows 0-1, columns 0-1: a corner that is dark in every digit
+
+
+def load_digits_marker(
+    *,
+    split_seed: int = 0,
+    indices: Mapping[str, np.ndarray] | None = None,
+    marker_class: int = 8,
+) -> DataBundle:
+    """Digits with a spurious marker: a bright 2x2 patch in the top-left corner of every image
+    of ``marker_class`` (all splits), like scanner markings that give a diagnosis away.
+
+    The default class, 8, is the one a LeNet-5 most confuses with others: trained on this data it
+    comes to rely on the patch alone (its class-8 accuracy falls from 100 % to 0 % when the patch
+    is removed), which makes it a real test case. The explainability
+    check measures the share of attribution inside ``options['marker']['region']``
+    (``[row0, row1, col0, col1]``).
+    """
+    if not 0 <= int(marker_class) <= 9:
+        raise InvalidConfigError(f"marker_class must be a digit 0..9, got {marker_class!r}")
+    X, y = _digits_arrays(8)
+    r0, r1, c0, c1 = MARKER_REGION
+    X[y == marker_class, :, r0:r1, c0:c1] = 1.0
+    return _image_bundle(
+        "digits_marker", X, y, [str(i) for i in range(10)], split_seed, indices,
+        "UCI optical digits via scikit-learn, with a planted 2x2 marker on one class",
+        {"marker_class": int(marker_class)},
+        {"marker": {"class": int(marker_class), "region": list(MARKER_REGION)}},
+    )
 
 
 def load_image_folder(
@@ -748,9 +783,12 @@ def load_csv(
     )
 
 
+_TABULAR_LOADERS = {load_adult, load_german_credit, load_compas}
+
 DATASETS: dict[str, Callable[..., DataBundle]] = {
     "digits": load_digits,
     "digits32": load_digits32,
+    "digits_marker": load_digits_marker,
     "adult": load_adult,
     "german_credit": load_german_credit,
     "compas": load_compas,
@@ -790,7 +828,7 @@ def load_dataset(
             "csv:PATH, folder:PATH or tv:NAME"
         )
     kwargs: dict[str, Any] = {"split_seed": split_seed, "indices": indices, **options}
-    if preprocessing is not None and name not in ("digits", "digits32"):
+    if preprocessing is not None and DATASETS[name] in _TABULAR_LOADERS:
         kwargs["preprocessing"] = preprocessing
     try:
         return loader(**kwargs)

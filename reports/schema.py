@@ -152,6 +152,33 @@ class PerformanceResult(ResultBase):
     reliability: list[ReliabilityBin] = Field(default_factory=list)
 
 
+class ExplainerSummary(_Frozen):
+    """One explanation method as run in the audit."""
+
+    method: str
+    status: Literal["ok", "error"]
+    error: str | None = None
+    wall_time_s: float | None = None
+    n_explained: int = 0
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class CurvePoint(_Frozen):
+    x: float
+    y: float | None
+
+
+class ExplainabilityResult(ResultBase):
+    """Explanation methods, and how far each can be trusted (faithfulness, sanity, stability)."""
+
+    kind: Literal["explainability"] = "explainability"
+    methods: list[ExplainerSummary] = Field(default_factory=list)
+    sanity: dict[str, list[CurvePoint]] = Field(default_factory=dict)
+    deletion: dict[str, list[CurvePoint]] = Field(default_factory=dict)
+    insertion: dict[str, list[CurvePoint]] = Field(default_factory=dict)
+    global_importance: list[dict[str, Any]] = Field(default_factory=list)
+
+
 class ErrorResult(ResultBase):
     """A check that raised: the audit goes on and the gates see ``verdict='error'``."""
 
@@ -171,7 +198,8 @@ class SkippedResult(ResultBase):
 
 
 CheckResult = Annotated[
-    PerformanceResult | ErrorResult | SkippedResult, Field(discriminator="kind")
+    PerformanceResult | ExplainabilityResult | ErrorResult | SkippedResult,
+    Field(discriminator="kind"),
 ]
 
 

@@ -1,0 +1,491 @@
+"""The ``explainability`` check: explanations, and measurements of how far each can be trusted.
+
+For each method that applies (gradient methods need a torch model; Grad-CAM needs a
+convolution; permutation SHAP is for tabular rows; LIME works for everything):
+
+- faithfulness: deletion and insertion areas against a random order on the same inputs
+  (``deletion_gain = random AUC - AUC``, ``insertion_gain = AUC - random AUC``; > 0 beats random);
+- sanity: Spearman correlation with the trained model's explanation after cascading
+  randomization of every layer (Adebayo et al., 2018; high means the explanation ignores what
+  the model learned);
+- stability: rank correlation under small input noise, and across seeds for sampling methods;
+- completeness (IG) and additivity (SHAP) errors, relative to the output difference explained;
+  LIME's surrogate R^2;
+- for data sets annotated with a spurious marker: the share of attribution inside it.
+
+A method that cannot run (no convolution, not differentiable, unknown layer) becomes an error row
+naming the fix, and the other methods still run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from audit import explain_plots
+from audit.adapters import TorchAdapter
+from audit.checks import Artifacts, BudgetName, Check, register
+from audit.target import AuditTarget
+from explain.base import EXPLAINERS, Explainer, Explanation, ModelView
+from explain.metrics import (
+    cascading_randomization,
+    deletion_insertion,
+    feature_scores,
+    marker_share,
+    random_scores,
+    rowwise_spearman,
+)
+from models.errors import AuditError, InvalidConfigError
+from reports.schema import CurvePoint, ExplainabilityResult, ExplainerSummary, Metric, Table
+
+STOCHASTIC = {"expected_gradients", "shap_permutation", "lime"}
+IMAGE_ONLY = {"gradcam", "gradcam++"}
+TABULAR_ONLY = {"shap_permutation"}
+
+_BUDGETS: dict[str, dict[str, Any]] = {
+    "smoke": dict(n_explain=12, n_background=32, ig_steps=16, eg_samples=128, lime_samples=200,
+                  shap_max_evals=0, deletion_steps=10, sanity_inputs=6, stability_inputs=6),
+    "standard": dict(n_explain=64, n_background=100, ig_steps=32, eg_samples=100,
+                     lime_samples=1000, shap_max_evals=500, deletion_steps=20, sanity_inputs=16,
+                     stability_inputs=16),
+    "thorough": dict(n_explain=256, n_background=200, ig_steps=64, eg_samples=200,
+                     lime_samples=2000, shap_max_evals=1000, deletion_steps=32, sanity_inputs=32,
+                     stability_inputs=32),
+}
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class ExplainabilityCheck(Check):
+    """Explanations and their quality.
+
+    Attributes:
+        methods: method names to run (see ``explain.EXPLAINERS``); empty = every one that applies.
+        split: the split whose rows are explained.
+        n_explain: rows explained (seeded; wrong predictions are included when there are any).
+        n_background: train rows used as SHAP background and removal baseline.
+        ig_steps, eg_samples, lime_samples, shap_max_evals: method budgets
+            (``shap_max_evals`` 0 = the minimum, ``2 * n_features + 1``).
+        deletion_steps: points on the deletion and insertion curves.
+        sanity_inputs: rows for the randomization sanity check (0 disables it).
+        sanity_layers: layers randomized from the top (0 = all).
+        stability_inputs: rows for the noise and seed stability measures (0 disables them).
+        noise: standard deviation of the stability noise, as a share of each feature's range.
+        target_layer: Grad-CAM layer name ("" = the last convolutional block).
+    """
+
+    name = "explainability"
+    title = "Explainability"
+
+    methods: tuple[str, ...] = ()
+    split: str = "test"
+    n_explain: int = 12
+    n_background: int = 32
+    ig_steps: int = 16
+    eg_samples: int = 32
+    lime_samples: int = 200
+    shap_max_evals: int = 0
+    deletion_steps: int = 10
+    sanity_inputs: int = 6
+    sanity_layers: int = 0
+    stability_inputs: int = 6
+    noise: float = 0.02
+    target_layer: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.methods, str) or not isinstance(self.methods, (tuple, list)):
+            raise InvalidConfigError(f"methods must be a list of names, got {self.methods!r}")
+        object.__setattr__(self, "methods", tuple(self.methods))
+        unknown = sorted(set(self.methods) - set(EXPLAINERS))
+        if unknown:
+            raise InvalidConfigError(
+                f"unknown explanation method(s) {unknown}: expected {sorted(EXPLAINERS)}"
+            )
+        for f, lo in (("n_explain", 1), ("n_background", 1), ("ig_steps", 2), ("eg_samples", 1),
+                      ("lime_samples", 10), ("shap_max_evals", 0), ("deletion_steps", 2),
+                      ("sanity_inputs", 0), ("sanity_layers", 0), ("stability_inputs", 0)):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                raise InvalidConfigError(f"{f} must be an integer >= {lo}, got {v!r}")
+        if not 0.0 <= float(self.noise) <= 0.5:
+            raise InvalidConfigError(f"noise must be in [0, 0.5], got {self.noise!r}")
+        if not isinstance(self.target_layer, str):
+            raise InvalidConfigError(f"target_layer must be a layer name, got {self.target_layer!r}")
+
+    @classmethod
+    def budget_defaults(cls, budget: BudgetName) -> dict[str, Any]:
+        return dict(_BUDGETS[budget])
+
+    def skip_reason(self, target: AuditTarget) -> str | None:
+        if self.split not in target.splits:
+            return f"the target has no {self.split!r} split"
+        return None
+
+    # ------------------------------------------------------------------ configuration
+
+    def _explainer(self, name: str, kind: str, n_features: int) -> Explainer:
+        cls = EXPLAINERS[name]
+        opts: dict[str, Any] = {}
+        if name in IMAGE_ONLY:
+            opts["target_layer"] = self.target_layer
+        elif name == "integrated_gradients":
+            opts["n_steps"] = self.ig_steps
+        elif name == "expected_gradients":
+            opts["n_samples"] = self.eg_samples
+        elif name == "lime":
+            opts["num_samples"] = self.lime_samples
+        elif name == "shap_permutation":
+            opts["max_evals"] = max(self.shap_max_evals, 2 * n_features + 1)
+            opts["n_background"] = min(self.n_background, 50)
+        return cls(**opts)
+
+    def _plan(self, target: AuditTarget) -> list[tuple[str, str | None]]:
+        """(method, reason it cannot run or None) for every method to attempt."""
+        names = list(self.methods) or list(EXPLAINERS)
+        plan = []
+        for n in names:
+            cls = EXPLAINERS[n]
+            reason = None
+            if cls.requires in ("gradients", "conv") and not target.model.differentiable:
+                reason = (f"{n} needs gradients, but this model is not a differentiable torch "
+                          "module; the model-agnostic methods shap_permutation (tabular) and "
+                          "lime apply")
+            elif n in IMAGE_ONLY and target.kind != "image":
+                reason = f"{n} explains images; for tabular models use integrated_gradients or SHAP"
+            elif n in TABULAR_ONLY and target.kind != "tabular":
+                reason = f"{n} explains tabular rows; for images use expected_gradients or lime"
+            if reason is None or self.methods:
+                plan.append((n, reason))
+        return plan
+
+    # ------------------------------------------------------------------ run
+
+    def run(self, target: AuditTarget, *, seed: int, artifacts: Artifacts) -> ExplainabilityResult:
+        rng = np.random.default_rng(seed)
+        split = target.split(self.split)
+        proba_all = target.model.predict_proba(split.X)
+        pred_all = proba_all.argmax(axis=1)
+        rows = _pick_rows(pred_all == split.y, self.n_explain, rng)
+        X = split.X[rows]
+        y = split.y[rows]
+        targets = pred_all[rows]
+        train = target.split("train") if "train" in target.splits else split
+        bg_rows = rng.choice(len(train), min(self.n_background, len(train)), replace=False)
+        background = train.X[np.sort(bg_rows)]
+        view = _view(target, background)
+        base = (np.zeros_like(X) if target.kind == "image"
+                else np.broadcast_to(background.mean(axis=0), X.shape).astype(np.float32))
+        n_features = int(np.prod(target.input_shape))
+        steps = self.deletion_steps
+        rand = deletion_insertion(view.predict_proba, X, random_scores((len(X), _n_scores(X)), seed),
+                                  targets, base, steps=steps)
+        metrics: list[Metric] = []
+        summaries: list[ExplainerSummary] = []
+        explanations: dict[str, Explanation] = {}
+        deletion_curves: dict[str, np.ndarray] = {}
+        insertion_curves: dict[str, np.ndarray] = {}
+        sanity_curves: dict[str, list[tuple[str, float]]] = {}
+        warnings: list[str] = []
+        marker = (target.data_info.get("annotations") or {}).get("marker")
+        marker_X = None
+        if marker and target.kind == "image":
+            marked = split.y == int(marker["class"])
+            marker_X = split.X[marked][: max(self.n_explain, 8)]
+        shares: dict[str, float] = {}
+        marker_attr: dict[str, np.ndarray] = {}
+
+        for name, reason in self._plan(target):
+            if reason is not None:
+                summaries.append(ExplainerSummary(method=name, status="error", error=reason))
+                continue
+            explainer = self._explainer(name, target.kind, n_features)
+            t0 = time.perf_counter()
+            try:
+                exp = explainer.explain(view, X, targets, seed=seed)
+            except (AuditError, RuntimeError, ValueError) as exc:
+                summaries.append(ExplainerSummary(method=name, status="error",
+                                                  error=f"{type(exc).__name__}: {exc}"))
+                continue
+            wall = time.perf_counter() - t0
+            explanations[name] = exp
+            curves = deletion_insertion(view.predict_proba, X, feature_scores(exp.attributions),
+                                        targets, base, steps=steps)
+            deletion_curves[name] = curves.deletion.mean(axis=0)
+            insertion_curves[name] = curves.insertion.mean(axis=0)
+            detail: dict[str, Any] = {}
+            m = _metric_factory(name, len(X))
+            metrics += [
+                m("deletion_auc", curves.deletion_auc, False,
+                  "area under the deletion curve (probability as top features are removed)"),
+                m("insertion_auc", curves.insertion_auc, True,
+                  "area under the insertion curve (probability as top features are added)"),
+                m("deletion_gain", rand.deletion_auc - curves.deletion_auc, True,
+                  "random-order deletion AUC minus this method's: > 0 beats random"),
+                m("insertion_gain", curves.insertion_auc - rand.insertion_auc, True,
+                  "this method's insertion AUC minus random order's: > 0 beats random"),
+            ]
+            metrics += self._method_diagnostics(name, exp, view, X, targets, detail, m)
+            n_stab = min(self.stability_inputs, len(X))
+            if n_stab:
+                noisy = _perturb(X[:n_stab], target, self.noise, seed)
+                again = explainer.explain(view, noisy, targets[:n_stab], seed=seed)
+                rho = rowwise_spearman(feature_scores(exp.attributions[:n_stab]),
+                                       feature_scores(again.attributions))
+                metrics.append(m("noise_stability", float(rho.mean()), True,
+                                 f"Spearman correlation of feature rankings under noise of "
+                                 f"{self.noise:.0%} of each feature's range", n=n_stab))
+                if name in STOCHASTIC:
+                    other = explainer.explain(view, X[:n_stab], targets[:n_stab], seed=seed + 1)
+                    rho = rowwise_spearman(feature_scores(exp.attributions[:n_stab]),
+                                           feature_scores(other.attributions))
+                    metrics.append(m("seed_stability", float(rho.mean()), True,
+                                     "Spearman correlation of feature rankings across two seeds",
+                                     n=n_stab))
+            n_san = min(self.sanity_inputs, len(X))
+            if n_san and isinstance(target.model, TorchAdapter):
+                curve = _sanity(explainer, target, view, X[:n_san], targets[:n_san], seed,
+                                self.sanity_layers or None)
+                sanity_curves[name] = curve
+                metrics.append(m("sanity_rank_correlation", curve[-1][1], False,
+                                 "Spearman correlation of |attributions| with the trained model's "
+                                 "after randomizing every layer: high = the explanation ignores "
+                                 "what the model learned (methods that multiply by x - baseline "
+                                 "keep the input's structure; Adebayo et al. saw the same)",
+                                 n=n_san))
+            if marker_X is not None and len(marker_X):
+                mt = np.full(len(marker_X), int(marker["class"]))
+                mexp = explainer.explain(view, marker_X, mt, seed=seed)
+                mask = _region_mask(target.input_shape, marker["region"])
+                share = float(marker_share(mexp.attributions, mask).mean())
+                shares[name] = share
+                marker_attr[name] = mexp.attributions[0]
+                metrics.append(m("marker_share", share, False,
+                                 f"share of |attribution| inside the planted marker "
+                                 f"({mask.mean():.1%} of the image) on class "
+                                 f"{marker['class']} images", n=len(marker_X)))
+            summaries.append(ExplainerSummary(method=name, status="ok", wall_time_s=wall,
+                                              n_explained=len(X), detail=detail))
+
+        if not explanations:
+            warnings.append("no explanation method could run on this model; see the method table")
+        failed = [s for s in summaries if s.status == "error"]
+        for s in failed:
+            warnings.append(f"{s.method} did not run: {s.error}")
+        figures = self._figures(target, artifacts, X, y, targets, explanations, rand,
+                                deletion_curves, insertion_curves, sanity_curves, marker_X,
+                                marker_attr, shares, marker)
+        importance = _global_importance(explanations, target) if target.kind == "tabular" else []
+        tables = [_method_table(summaries, metrics)]
+        if sanity_curves:
+            layers = max(sanity_curves.values(), key=len)
+            tables.append(Table(
+                title="Cascading randomization: rank correlation after randomizing down to layer",
+                columns=["layer", *sanity_curves],
+                rows=[[layer] + [c[i][1] if i < len(c) else None for c in sanity_curves.values()]
+                      for i, (layer, _) in enumerate(layers)],
+            ))
+        if importance:
+            tables.append(Table(title="Global feature importance (mean |SHAP value|)",
+                                columns=["feature", "mean |SHAP|"],
+                                rows=[[k, v] for k, v in importance]))
+        summary = _summary(summaries, metrics, shares)
+        fr = np.linspace(0, 1, steps + 1)
+        return ExplainabilityResult(
+            title=self.title, summary=summary, config=_jsonable(self.config()), metrics=metrics,
+            tables=tables, figures=figures, warnings=warnings, methods=summaries,
+            sanity={k: [CurvePoint(x=i + 1, y=v) for i, (_, v) in enumerate(c)]
+                    for k, c in sanity_curves.items()},
+            deletion={k: [CurvePoint(x=float(a), y=float(b)) for a, b in zip(fr, c)]
+                      for k, c in deletion_curves.items()},
+            insertion={k: [CurvePoint(x=float(a), y=float(b)) for a, b in zip(fr, c)]
+                       for k, c in insertion_curves.items()},
+            global_importance=[{"feature": k, "mean_abs_shap": v} for k, v in importance],
+        )
+
+    def _method_diagnostics(self, name: str, exp: Explanation, view: ModelView, X: np.ndarray,
+                            targets: np.ndarray, detail: dict[str, Any], m: Any) -> list[Metric]:
+        out: list[Metric] = []
+        if name == "integrated_gradients" and view.module is not None:
+            with torch.no_grad():
+                fx = view.module(torch.as_tensor(X, device=view.device))
+                fb = view.module(torch.as_tensor(exp.extras["baseline_inputs"], device=view.device))
+            idx = torch.as_tensor(targets, device=view.device)[:, None]
+            diff = (fx.gather(1, idx) - fb.gather(1, idx)).squeeze(1).cpu().numpy()
+            delta = np.abs(exp.extras["completeness_delta"])
+            rel = float(delta.mean() / max(np.abs(diff).mean(), 1e-12))
+            detail["baseline"] = exp.extras["baseline"]
+            out.append(m("completeness_error", rel, False,
+                         "mean |sum(attributions) - (f(x) - f(baseline))| relative to the mean "
+                         f"|f(x) - f(baseline)| (Gauss-Legendre, {self.ig_steps} steps)"))
+        if name in ("expected_gradients", "shap_permutation"):
+            total = exp.attributions.reshape(len(X), -1).sum(axis=1)
+            explained = exp.extras["outputs"] - exp.extras["base_values"]
+            rel = float(np.abs(total - explained).mean() / max(np.abs(explained).mean(), 1e-12))
+            space = "logit" if name == "expected_gradients" else "probability"
+            out.append(m("additivity_error", rel, False,
+                         f"mean |sum(SHAP values) - (f(x) - E[f(background)])| relative to the "
+                         f"mean |f(x) - E[f]| ({space} space)"))
+        if name == "lime":
+            out.append(m("surrogate_r2", float(np.mean(exp.extras["score"])), True,
+                         "weighted R^2 of LIME's local linear surrogate (its fidelity)"))
+            if "segments" in exp.extras:
+                detail["segments"] = exp.extras["segments"]
+                detail["cell_px"] = exp.extras["cell"]
+        if name.startswith("gradcam"):
+            detail["layer"] = exp.extras["layer"]
+            detail["layer_shape"] = exp.extras["layer_shape"]
+        return out
+
+    def _figures(self, target, artifacts, X, y, targets, explanations, rand, deletion_curves,
+                 insertion_curves, sanity_curves, marker_X, marker_attr, shares, marker):
+        figures = []
+        if target.kind == "image" and explanations:
+            wrong = np.flatnonzero(targets != y)[:2]
+            right = np.flatnonzero(targets == y)[: 6 - len(wrong)]
+            order = np.r_[right, wrong].astype(int)
+            shown = {k: explanations[k].attributions[order]
+                     for k in ("gradcam", "integrated_gradients", "expected_gradients", "lime")
+                     if k in explanations}
+            labels = [f"true {target.class_names[y[i]]}, pred {target.class_names[targets[i]]}"
+                      + ("" if y[i] == targets[i] else " (wrong)") for i in order]
+            figures.append(artifacts.figure(
+                explain_plots.overlay_grid(X[order], shown, labels,
+                                           "Explanations of the predicted class"),
+                "overlays", "Inputs with Grad-CAM, Integrated Gradients, SHAP and LIME overlays; "
+                "correct predictions first, then wrong ones"))
+        if target.kind == "tabular":
+            shap_name = next((k for k in ("shap_permutation", "expected_gradients")
+                              if k in explanations), None)
+            if shap_name:
+                e = explanations[shap_name]
+                figures.append(artifacts.figure(
+                    explain_plots.beeswarm(e.attributions, X, target.feature_names,
+                                           f"SHAP summary ({explain_plots.LABELS[shap_name]})"),
+                    "shap_beeswarm", "SHAP summary: per-row impact of the top features"))
+                imp = _global_importance({shap_name: e}, target)
+                figures.append(artifacts.figure(
+                    explain_plots.importance_bars(imp, "Global importance (mean |SHAP|)"),
+                    "global_importance", "Global feature importance, mean |SHAP value|"))
+        if deletion_curves:
+            fr = np.linspace(0, 1, self.deletion_steps + 1)
+            figures.append(artifacts.figure(
+                explain_plots.faithfulness_curves(fr, deletion_curves, insertion_curves,
+                                                  rand.deletion.mean(axis=0),
+                                                  rand.insertion.mean(axis=0)),
+                "faithfulness", "Deletion and insertion curves against a random order"))
+        if sanity_curves:
+            figures.append(artifacts.figure(explain_plots.sanity_plot(sanity_curves), "sanity",
+                                            "Cascading model-randomization sanity check"))
+        if marker_X is not None and marker_attr:
+            figures.append(artifacts.figure(
+                explain_plots.marker_figure(marker_X[0], marker_attr, shares, marker["region"]),
+                "marker", "Attribution inside the planted marker, per method"))
+        return figures
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _pick_rows(correct: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Up to ``n`` rows, about a quarter of them wrong predictions when there are some."""
+    wrong = np.flatnonzero(~correct)
+    right = np.flatnonzero(correct)
+    n_wrong = min(len(wrong), max(1, n // 4) if len(wrong) else 0)
+    n_right = min(len(right), n - n_wrong)
+    picked = np.r_[rng.choice(right, n_right, replace=False) if n_right else [],
+                   rng.choice(wrong, n_wrong, replace=False) if n_wrong else []]
+    return np.sort(picked.astype(int))
+
+
+def _n_scores(X: np.ndarray) -> int:
+    return X.shape[2] * X.shape[3] if X.ndim == 4 else int(np.prod(X.shape[1:]))
+
+
+def _view(target: AuditTarget, background: np.ndarray) -> ModelView:
+    module = target.model.module if isinstance(target.model, TorchAdapter) else None
+    device = target.model.torch_device if isinstance(target.model, TorchAdapter) else torch.device("cpu")
+    return ModelView(predict_proba=target.model.predict_proba, module=module,
+                     background=background, kind=target.kind, device=device,
+                     feature_names=tuple(target.feature_names))
+
+
+def _perturb(X: np.ndarray, target: AuditTarget, noise: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed + 7919)
+    low = target.domain_low.reshape(target.input_shape)
+    high = target.domain_high.reshape(target.input_shape)
+    span = np.maximum(high - low, 1e-6)
+    return np.clip(X + rng.normal(size=X.shape) * noise * span, low, high).astype(np.float32)
+
+
+def _sanity(explainer: Explainer, target: AuditTarget, view: ModelView, X: np.ndarray,
+            targets: np.ndarray, seed: int, max_layers: int | None) -> list[tuple[str, float]]:
+    def explain_with(module: torch.nn.Module) -> np.ndarray:
+        adapter = TorchAdapter(module, device=view.device)
+        v = ModelView(predict_proba=adapter.predict_proba, module=module,
+                      background=view.background, kind=view.kind, device=view.device,
+                      feature_names=view.feature_names)
+        return explainer.explain(v, X, targets, seed=seed).attributions
+
+    return cascading_randomization(view.module, explain_with, seed=seed, max_layers=max_layers)
+
+
+def _region_mask(shape: tuple[int, ...], region: list[int]) -> np.ndarray:
+    mask = np.zeros(shape[1:], dtype=bool)
+    r0, r1, c0, c1 = region
+    mask[r0:r1, c0:c1] = True
+    return mask
+
+
+def _metric_factory(method: str, n: int):
+    def make(name: str, value: float | None, higher: bool, description: str,
+             n: int = n) -> Metric:
+        return Metric(name=f"{method}.{name}", value=value, n=n, higher_is_better=higher,
+                      description=description)
+
+    return make
+
+
+def _global_importance(explanations: dict[str, Explanation], target: AuditTarget,
+                       top: int = 15) -> list[tuple[str, float]]:
+    name = next((k for k in ("shap_permutation", "expected_gradients") if k in explanations), None)
+    if name is None:
+        return []
+    imp = np.abs(explanations[name].attributions).mean(axis=0).reshape(-1)
+    order = np.argsort(-imp)[:top]
+    return [(target.feature_names[j], float(imp[j])) for j in order]
+
+
+def _method_table(summaries: list[ExplainerSummary], metrics: list[Metric]) -> Table:
+    cols = ["deletion_gain", "insertion_gain", "sanity_rank_correlation", "noise_stability",
+            "seed_stability", "marker_share"]
+    by = {m.name: m.value for m in metrics}
+    rows = []
+    for s in summaries:
+        rows.append([s.method, s.status, s.wall_time_s,
+                     *[by.get(f"{s.method}.{c}") for c in cols], s.error or ""])
+    return Table(title="Methods and their quality", columns=["method", "status", "seconds", *cols,
+                                                              "note"], rows=rows)
+
+
+def _summary(summaries: list[ExplainerSummary], metrics: list[Metric],
+             shares: dict[str, float]) -> str:
+    ok = [s.method for s in summaries if s.status == "ok"]
+    by = {m.name: m.value for m in metrics}
+    beat = [n for n in ok if (by.get(f"{n}.deletion_gain") or 0) > 0]
+    insane = [n for n in ok if (by.get(f"{n}.sanity_rank_correlation") or 0) > 0.5]
+    parts = [f"{len(ok)} method(s) ran; {len(beat)} beat a random order at deletion"]
+    if insane:
+        parts.append(f"{', '.join(insane)} barely change when the model is randomized")
+    if shares:
+        worst = max(shares, key=shares.get)  # type: ignore[arg-type]
+        parts.append(f"up to {shares[worst]:.0%} of attribution sits on the planted marker "
+                     f"({worst})")
+    return "; ".join(parts) + "."
+
+
+def _jsonable(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
