@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
 from audit import plots  # noqa: F401  (selects the Agg backend)
-import matplotlib.pyplot as plt  # noqa: E402
 
 _COLOURS = plt.get_cmap("tab10").colors
 
 LABELS = {
-    "gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "integrated_gradients": "Integrated Gradients",
-    "saliency": "Saliency", "expected_gradients": "SHAP (expected gradients)",
-    "shap_permutation": "SHAP (permutation)", "lime": "LIME",
+    "gradcam": "Grad-CAM",
+    "gradcam++": "Grad-CAM++",
+    "integrated_gradients": "Integrated Gradients",
+    "saliency": "Saliency",
+    "expected_gradients": "SHAP (expected gradients)",
+    "shap_permutation": "SHAP (permutation)",
+    "lime": "LIME",
 }
 
 
@@ -41,8 +45,9 @@ def overlay_grid(
     """
     methods = list(attributions)
     n = len(X)
-    fig, axes = plt.subplots(n, len(methods) + 1, figsize=(1.9 * (len(methods) + 1), 1.95 * n),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        n, len(methods) + 1, figsize=(1.9 * (len(methods) + 1), 1.95 * n), squeeze=False
+    )
     gray = X.shape[1] == 1
     for i in range(n):
         img = _image(X[i])
@@ -58,8 +63,12 @@ def overlay_grid(
             else:
                 lim = max(float(np.abs(heat).max()), 1e-12)
                 ax.imshow(heat, cmap="bwr", vmin=-lim, vmax=lim)
-            ax.contour(outline, levels=[0.5], colors="#2f2f2f" if not m.startswith("gradcam")
-                       else "white", linewidths=0.7)
+            ax.contour(
+                outline,
+                levels=[0.5],
+                colors="#2f2f2f" if not m.startswith("gradcam") else "white",
+                linewidths=0.7,
+            )
             if i == 0:
                 ax.set_title(LABELS.get(m, m), fontsize=8)
     axes[0, 0].set_title("input", fontsize=8)
@@ -103,22 +112,30 @@ def sanity_plot(curves: Mapping[str, Sequence[tuple[str, float]]]) -> Figure:
     names: list[str] = []
     for k, (m, pts) in enumerate(curves.items()):
         names = [p[0] for p in pts] if len(pts) > len(names) else names
-        ax.plot(range(len(pts) + 1), [1.0] + [p[1] for p in pts], marker="o",
-                color=_COLOURS[k % 10], label=LABELS.get(m, m))
+        ax.plot(
+            range(len(pts) + 1),
+            [1.0] + [p[1] for p in pts],
+            marker="o",
+            color=_COLOURS[k % 10],
+            label=LABELS.get(m, m),
+        )
     ax.axhline(0.5, color="gray", ls=":", lw=1)
-    ax.set_xticks(range(len(names) + 1), ["trained", *names], rotation=30, ha="right",
-                  fontsize=7)
+    ax.set_xticks(range(len(names) + 1), ["trained", *names], rotation=30, ha="right", fontsize=7)
     ax.set_ylabel("Spearman correlation of |attribution|")
     ax.set_ylim(-0.2, 1.05)
-    ax.set_title("Model randomization sanity check (Adebayo et al., 2018): a trustworthy "
-                 "explanation falls towards 0", fontsize=9)
+    ax.set_title(
+        "Model randomization sanity check (Adebayo et al., 2018): a trustworthy "
+        "explanation falls towards 0",
+        fontsize=9,
+    )
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
 
-def beeswarm(values: np.ndarray, features: np.ndarray, names: Sequence[str], title: str,
-             top: int = 15) -> Figure:
+def beeswarm(
+    values: np.ndarray, features: np.ndarray, names: Sequence[str], title: str, top: int = 15
+) -> Figure:
     """SHAP summary plot: one dot per row and feature, coloured by the feature's value."""
     order = np.argsort(-np.abs(values).mean(axis=0))[:top][::-1]
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(order) + 1.5))
@@ -128,8 +145,15 @@ def beeswarm(values: np.ndarray, features: np.ndarray, names: Sequence[str], tit
         f = features[:, j]
         span = np.ptp(f)
         colour = (f - f.min()) / span if span > 0 else np.full_like(f, 0.5)
-        ax.scatter(v, row + rng.uniform(-0.25, 0.25, len(v)), c=colour, cmap="coolwarm", s=10,
-                   vmin=0, vmax=1)
+        ax.scatter(
+            v,
+            row + rng.uniform(-0.25, 0.25, len(v)),
+            c=colour,
+            cmap="coolwarm",
+            s=10,
+            vmin=0,
+            vmax=1,
+        )
     ax.axvline(0, color="gray", lw=0.8)
     ax.set_yticks(range(len(order)), [names[j] for j in order], fontsize=8)
     ax.set_xlabel("SHAP value (impact on the explained class probability)")
@@ -153,8 +177,12 @@ def importance_bars(importance: Sequence[tuple[str, float]], title: str) -> Figu
     return fig
 
 
-def marker_figure(x: np.ndarray, attributions: Mapping[str, np.ndarray], shares: Mapping[str, float],
-                  region: Sequence[int]) -> Figure:
+def marker_figure(
+    x: np.ndarray,
+    attributions: Mapping[str, np.ndarray],
+    shares: Mapping[str, float],
+    region: Sequence[int],
+) -> Figure:
     """A marked input with each method's map and its attribution share inside the marker."""
     methods = list(attributions)
     fig, axes = plt.subplots(1, len(methods) + 1, figsize=(2.1 * (len(methods) + 1), 2.5))
@@ -167,8 +195,11 @@ def marker_figure(x: np.ndarray, attributions: Mapping[str, np.ndarray], shares:
         ax.imshow(heat, cmap="magma")
         ax.set_title(f"{LABELS.get(m, m)}\n{shares[m]:.0%} in marker", fontsize=8)
     for ax in axes:
-        ax.add_patch(plt.Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0, r1 - r0, fill=False,
-                                   edgecolor="lime", lw=1.5))
+        ax.add_patch(
+            plt.Rectangle(
+                (c0 - 0.5, r0 - 0.5), c1 - c0, r1 - r0, fill=False, edgecolor="lime", lw=1.5
+            )
+        )
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()

@@ -47,14 +47,39 @@ IMAGE_ONLY = {"gradcam", "gradcam++"}
 TABULAR_ONLY = {"shap_permutation"}
 
 _BUDGETS: dict[str, dict[str, Any]] = {
-    "smoke": dict(n_explain=12, n_background=32, ig_steps=16, eg_samples=128, lime_samples=200,
-                  shap_max_evals=0, deletion_steps=10, sanity_inputs=6, stability_inputs=6),
-    "standard": dict(n_explain=64, n_background=100, ig_steps=32, eg_samples=100,
-                     lime_samples=1000, shap_max_evals=500, deletion_steps=20, sanity_inputs=16,
-                     stability_inputs=16),
-    "thorough": dict(n_explain=256, n_background=200, ig_steps=64, eg_samples=200,
-                     lime_samples=2000, shap_max_evals=1000, deletion_steps=32, sanity_inputs=32,
-                     stability_inputs=32),
+    "smoke": dict(
+        n_explain=12,
+        n_background=32,
+        ig_steps=16,
+        eg_samples=128,
+        lime_samples=200,
+        shap_max_evals=0,
+        deletion_steps=10,
+        sanity_inputs=6,
+        stability_inputs=6,
+    ),
+    "standard": dict(
+        n_explain=64,
+        n_background=100,
+        ig_steps=32,
+        eg_samples=100,
+        lime_samples=1000,
+        shap_max_evals=500,
+        deletion_steps=20,
+        sanity_inputs=16,
+        stability_inputs=16,
+    ),
+    "thorough": dict(
+        n_explain=256,
+        n_background=200,
+        ig_steps=64,
+        eg_samples=200,
+        lime_samples=2000,
+        shap_max_evals=1000,
+        deletion_steps=32,
+        sanity_inputs=32,
+        stability_inputs=32,
+    ),
 }
 
 
@@ -105,16 +130,27 @@ class ExplainabilityCheck(Check):
             raise InvalidConfigError(
                 f"unknown explanation method(s) {unknown}: expected {sorted(EXPLAINERS)}"
             )
-        for f, lo in (("n_explain", 1), ("n_background", 1), ("ig_steps", 2), ("eg_samples", 1),
-                      ("lime_samples", 10), ("shap_max_evals", 0), ("deletion_steps", 2),
-                      ("sanity_inputs", 0), ("sanity_layers", 0), ("stability_inputs", 0)):
+        for f, lo in (
+            ("n_explain", 1),
+            ("n_background", 1),
+            ("ig_steps", 2),
+            ("eg_samples", 1),
+            ("lime_samples", 10),
+            ("shap_max_evals", 0),
+            ("deletion_steps", 2),
+            ("sanity_inputs", 0),
+            ("sanity_layers", 0),
+            ("stability_inputs", 0),
+        ):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
                 raise InvalidConfigError(f"{f} must be an integer >= {lo}, got {v!r}")
         if not 0.0 <= float(self.noise) <= 0.5:
             raise InvalidConfigError(f"noise must be in [0, 0.5], got {self.noise!r}")
         if not isinstance(self.target_layer, str):
-            raise InvalidConfigError(f"target_layer must be a layer name, got {self.target_layer!r}")
+            raise InvalidConfigError(
+                f"target_layer must be a layer name, got {self.target_layer!r}"
+            )
 
     @classmethod
     def budget_defaults(cls, budget: BudgetName) -> dict[str, Any]:
@@ -144,21 +180,31 @@ class ExplainabilityCheck(Check):
         return cls(**opts)
 
     def _plan(self, target: AuditTarget) -> list[tuple[str, str | None]]:
-        """(method, reason it cannot run or None) for every method to attempt."""
+        """(method, reason it cannot run or None) for every method to attempt.
+
+        With the default method list, methods for the other data kind are left out, and gradient
+        methods on a non-differentiable model are listed with the reason; with an explicit list,
+        every method that cannot run is an error naming the fix.
+        """
         names = list(self.methods) or list(EXPLAINERS)
         plan = []
         for n in names:
             cls = EXPLAINERS[n]
             reason = None
             if cls.requires in ("gradients", "conv") and not target.model.differentiable:
-                reason = (f"{n} needs gradients, but this model is not a differentiable torch "
-                          "module; the model-agnostic methods shap_permutation (tabular) and "
-                          "lime apply")
+                reason = (
+                    f"{n} needs gradients, but this model is not a differentiable torch "
+                    "module; the model-agnostic methods shap_permutation (tabular) and "
+                    "lime apply"
+                )
             elif n in IMAGE_ONLY and target.kind != "image":
                 reason = f"{n} explains images; for tabular models use integrated_gradients or SHAP"
             elif n in TABULAR_ONLY and target.kind != "tabular":
                 reason = f"{n} explains tabular rows; for images use expected_gradients or lime"
-            if reason is None or self.methods:
+            kind_mismatch = (n in IMAGE_ONLY and target.kind != "image") or (
+                n in TABULAR_ONLY and target.kind != "tabular"
+            )
+            if reason is None or self.methods or not kind_mismatch:
                 plan.append((n, reason))
         return plan
 
@@ -177,12 +223,21 @@ class ExplainabilityCheck(Check):
         bg_rows = rng.choice(len(train), min(self.n_background, len(train)), replace=False)
         background = train.X[np.sort(bg_rows)]
         view = _view(target, background)
-        base = (np.zeros_like(X) if target.kind == "image"
-                else np.broadcast_to(background.mean(axis=0), X.shape).astype(np.float32))
+        base = (
+            np.zeros_like(X)
+            if target.kind == "image"
+            else np.broadcast_to(background.mean(axis=0), X.shape).astype(np.float32)
+        )
         n_features = int(np.prod(target.input_shape))
         steps = self.deletion_steps
-        rand = deletion_insertion(view.predict_proba, X, random_scores((len(X), _n_scores(X)), seed),
-                                  targets, base, steps=steps)
+        rand = deletion_insertion(
+            view.predict_proba,
+            X,
+            random_scores((len(X), _n_scores(X)), seed),
+            targets,
+            base,
+            steps=steps,
+        )
         metrics: list[Metric] = []
         summaries: list[ExplainerSummary] = []
         explanations: dict[str, Explanation] = {}
@@ -200,62 +255,112 @@ class ExplainabilityCheck(Check):
 
         for name, reason in self._plan(target):
             if reason is not None:
-                summaries.append(ExplainerSummary(method=name, status="error", error=reason))
+                status = "error" if self.methods else "skipped"
+                summaries.append(ExplainerSummary(method=name, status=status, error=reason))
                 continue
             explainer = self._explainer(name, target.kind, n_features)
             t0 = time.perf_counter()
             try:
                 exp = explainer.explain(view, X, targets, seed=seed)
             except (AuditError, RuntimeError, ValueError) as exc:
-                summaries.append(ExplainerSummary(method=name, status="error",
-                                                  error=f"{type(exc).__name__}: {exc}"))
+                summaries.append(
+                    ExplainerSummary(
+                        method=name, status="error", error=f"{type(exc).__name__}: {exc}"
+                    )
+                )
                 continue
             wall = time.perf_counter() - t0
             explanations[name] = exp
-            curves = deletion_insertion(view.predict_proba, X, feature_scores(exp.attributions),
-                                        targets, base, steps=steps)
+            curves = deletion_insertion(
+                view.predict_proba, X, feature_scores(exp.attributions), targets, base, steps=steps
+            )
             deletion_curves[name] = curves.deletion.mean(axis=0)
             insertion_curves[name] = curves.insertion.mean(axis=0)
             detail: dict[str, Any] = {}
             m = _metric_factory(name, len(X))
             metrics += [
-                m("deletion_auc", curves.deletion_auc, False,
-                  "area under the deletion curve (probability as top features are removed)"),
-                m("insertion_auc", curves.insertion_auc, True,
-                  "area under the insertion curve (probability as top features are added)"),
-                m("deletion_gain", rand.deletion_auc - curves.deletion_auc, True,
-                  "random-order deletion AUC minus this method's: > 0 beats random"),
-                m("insertion_gain", curves.insertion_auc - rand.insertion_auc, True,
-                  "this method's insertion AUC minus random order's: > 0 beats random"),
+                m(
+                    "deletion_auc",
+                    curves.deletion_auc,
+                    False,
+                    "area under the deletion curve (probability as top features are removed)",
+                ),
+                m(
+                    "insertion_auc",
+                    curves.insertion_auc,
+                    True,
+                    "area under the insertion curve (probability as top features are added)",
+                ),
+                m(
+                    "deletion_gain",
+                    rand.deletion_auc - curves.deletion_auc,
+                    True,
+                    "random-order deletion AUC minus this method's: > 0 beats random",
+                ),
+                m(
+                    "insertion_gain",
+                    curves.insertion_auc - rand.insertion_auc,
+                    True,
+                    "this method's insertion AUC minus random order's: > 0 beats random",
+                ),
             ]
             metrics += self._method_diagnostics(name, exp, view, X, targets, detail, m)
             n_stab = min(self.stability_inputs, len(X))
             if n_stab:
                 noisy = _perturb(X[:n_stab], target, self.noise, seed)
                 again = explainer.explain(view, noisy, targets[:n_stab], seed=seed)
-                rho = rowwise_spearman(feature_scores(exp.attributions[:n_stab]),
-                                       feature_scores(again.attributions))
-                metrics.append(m("noise_stability", float(rho.mean()), True,
-                                 f"Spearman correlation of feature rankings under noise of "
-                                 f"{self.noise:.0%} of each feature's range", n=n_stab))
+                rho = rowwise_spearman(
+                    feature_scores(exp.attributions[:n_stab]), feature_scores(again.attributions)
+                )
+                metrics.append(
+                    m(
+                        "noise_stability",
+                        float(rho.mean()),
+                        True,
+                        f"Spearman correlation of feature rankings under noise of "
+                        f"{self.noise:.0%} of each feature's range",
+                        n=n_stab,
+                    )
+                )
                 if name in STOCHASTIC:
                     other = explainer.explain(view, X[:n_stab], targets[:n_stab], seed=seed + 1)
-                    rho = rowwise_spearman(feature_scores(exp.attributions[:n_stab]),
-                                           feature_scores(other.attributions))
-                    metrics.append(m("seed_stability", float(rho.mean()), True,
-                                     "Spearman correlation of feature rankings across two seeds",
-                                     n=n_stab))
+                    rho = rowwise_spearman(
+                        feature_scores(exp.attributions[:n_stab]),
+                        feature_scores(other.attributions),
+                    )
+                    metrics.append(
+                        m(
+                            "seed_stability",
+                            float(rho.mean()),
+                            True,
+                            "Spearman correlation of feature rankings across two seeds",
+                            n=n_stab,
+                        )
+                    )
             n_san = min(self.sanity_inputs, len(X))
             if n_san and isinstance(target.model, TorchAdapter):
-                curve = _sanity(explainer, target, view, X[:n_san], targets[:n_san], seed,
-                                self.sanity_layers or None)
+                curve = _sanity(
+                    explainer,
+                    target,
+                    view,
+                    X[:n_san],
+                    targets[:n_san],
+                    seed,
+                    self.sanity_layers or None,
+                )
                 sanity_curves[name] = curve
-                metrics.append(m("sanity_rank_correlation", curve[-1][1], False,
-                                 "Spearman correlation of |attributions| with the trained model's "
-                                 "after randomizing every layer: high = the explanation ignores "
-                                 "what the model learned (methods that multiply by x - baseline "
-                                 "keep the input's structure; Adebayo et al. saw the same)",
-                                 n=n_san))
+                metrics.append(
+                    m(
+                        "sanity_rank_correlation",
+                        curve[-1][1],
+                        False,
+                        "Spearman correlation of |attributions| with the trained model's "
+                        "after randomizing every layer: high = the explanation ignores "
+                        "what the model learned (methods that multiply by x - baseline "
+                        "keep the input's structure; Adebayo et al. saw the same)",
+                        n=n_san,
+                    )
+                )
             if marker_X is not None and len(marker_X):
                 mt = np.full(len(marker_X), int(marker["class"]))
                 mexp = explainer.explain(view, marker_X, mt, seed=seed)
@@ -263,51 +368,102 @@ class ExplainabilityCheck(Check):
                 share = float(marker_share(mexp.attributions, mask).mean())
                 shares[name] = share
                 marker_attr[name] = mexp.attributions[0]
-                metrics.append(m("marker_share", share, False,
-                                 f"share of |attribution| inside the planted marker "
-                                 f"({mask.mean():.1%} of the image) on class "
-                                 f"{marker['class']} images", n=len(marker_X)))
-            summaries.append(ExplainerSummary(method=name, status="ok", wall_time_s=wall,
-                                              n_explained=len(X), detail=detail))
+                metrics.append(
+                    m(
+                        "marker_share",
+                        share,
+                        False,
+                        f"share of |attribution| inside the planted marker "
+                        f"({mask.mean():.1%} of the image) on class "
+                        f"{marker['class']} images",
+                        n=len(marker_X),
+                    )
+                )
+            summaries.append(
+                ExplainerSummary(
+                    method=name, status="ok", wall_time_s=wall, n_explained=len(X), detail=detail
+                )
+            )
 
         if not explanations:
             warnings.append("no explanation method could run on this model; see the method table")
         failed = [s for s in summaries if s.status == "error"]
         for s in failed:
             warnings.append(f"{s.method} did not run: {s.error}")
-        figures = self._figures(target, artifacts, X, y, targets, explanations, rand,
-                                deletion_curves, insertion_curves, sanity_curves, marker_X,
-                                marker_attr, shares, marker)
+        figures = self._figures(
+            target,
+            artifacts,
+            X,
+            y,
+            targets,
+            explanations,
+            rand,
+            deletion_curves,
+            insertion_curves,
+            sanity_curves,
+            marker_X,
+            marker_attr,
+            shares,
+            marker,
+        )
         importance = _global_importance(explanations, target) if target.kind == "tabular" else []
         tables = [_method_table(summaries, metrics)]
         if sanity_curves:
             layers = max(sanity_curves.values(), key=len)
-            tables.append(Table(
-                title="Cascading randomization: rank correlation after randomizing down to layer",
-                columns=["layer", *sanity_curves],
-                rows=[[layer] + [c[i][1] if i < len(c) else None for c in sanity_curves.values()]
-                      for i, (layer, _) in enumerate(layers)],
-            ))
+            tables.append(
+                Table(
+                    title="Cascading randomization: rank correlation after randomizing down to layer",
+                    columns=["layer", *sanity_curves],
+                    rows=[
+                        [layer] + [c[i][1] if i < len(c) else None for c in sanity_curves.values()]
+                        for i, (layer, _) in enumerate(layers)
+                    ],
+                )
+            )
         if importance:
-            tables.append(Table(title="Global feature importance (mean |SHAP value|)",
-                                columns=["feature", "mean |SHAP|"],
-                                rows=[[k, v] for k, v in importance]))
+            tables.append(
+                Table(
+                    title="Global feature importance (mean |SHAP value|)",
+                    columns=["feature", "mean |SHAP|"],
+                    rows=[[k, v] for k, v in importance],
+                )
+            )
         summary = _summary(summaries, metrics, shares)
         fr = np.linspace(0, 1, steps + 1)
         return ExplainabilityResult(
-            title=self.title, summary=summary, config=_jsonable(self.config()), metrics=metrics,
-            tables=tables, figures=figures, warnings=warnings, methods=summaries,
-            sanity={k: [CurvePoint(x=i + 1, y=v) for i, (_, v) in enumerate(c)]
-                    for k, c in sanity_curves.items()},
-            deletion={k: [CurvePoint(x=float(a), y=float(b)) for a, b in zip(fr, c)]
-                      for k, c in deletion_curves.items()},
-            insertion={k: [CurvePoint(x=float(a), y=float(b)) for a, b in zip(fr, c)]
-                       for k, c in insertion_curves.items()},
+            title=self.title,
+            summary=summary,
+            config=_jsonable(self.config()),
+            metrics=metrics,
+            tables=tables,
+            figures=figures,
+            warnings=warnings,
+            methods=summaries,
+            sanity={
+                k: [CurvePoint(x=i + 1, y=v) for i, (_, v) in enumerate(c)]
+                for k, c in sanity_curves.items()
+            },
+            deletion={
+                k: [CurvePoint(x=float(a), y=float(b)) for a, b in zip(fr, c)]
+                for k, c in deletion_curves.items()
+            },
+            insertion={
+                k: [CurvePoint(x=float(a), y=float(b)) for a, b in zip(fr, c)]
+                for k, c in insertion_curves.items()
+            },
             global_importance=[{"feature": k, "mean_abs_shap": v} for k, v in importance],
         )
 
-    def _method_diagnostics(self, name: str, exp: Explanation, view: ModelView, X: np.ndarray,
-                            targets: np.ndarray, detail: dict[str, Any], m: Any) -> list[Metric]:
+    def _method_diagnostics(
+        self,
+        name: str,
+        exp: Explanation,
+        view: ModelView,
+        X: np.ndarray,
+        targets: np.ndarray,
+        detail: dict[str, Any],
+        m: Any,
+    ) -> list[Metric]:
         out: list[Metric] = []
         if name == "integrated_gradients" and view.module is not None:
             with torch.no_grad():
@@ -318,20 +474,38 @@ class ExplainabilityCheck(Check):
             delta = np.abs(exp.extras["completeness_delta"])
             rel = float(delta.mean() / max(np.abs(diff).mean(), 1e-12))
             detail["baseline"] = exp.extras["baseline"]
-            out.append(m("completeness_error", rel, False,
-                         "mean |sum(attributions) - (f(x) - f(baseline))| relative to the mean "
-                         f"|f(x) - f(baseline)| (Gauss-Legendre, {self.ig_steps} steps)"))
+            out.append(
+                m(
+                    "completeness_error",
+                    rel,
+                    False,
+                    "mean |sum(attributions) - (f(x) - f(baseline))| relative to the mean "
+                    f"|f(x) - f(baseline)| (Gauss-Legendre, {self.ig_steps} steps)",
+                )
+            )
         if name in ("expected_gradients", "shap_permutation"):
             total = exp.attributions.reshape(len(X), -1).sum(axis=1)
             explained = exp.extras["outputs"] - exp.extras["base_values"]
             rel = float(np.abs(total - explained).mean() / max(np.abs(explained).mean(), 1e-12))
             space = "logit" if name == "expected_gradients" else "probability"
-            out.append(m("additivity_error", rel, False,
-                         f"mean |sum(SHAP values) - (f(x) - E[f(background)])| relative to the "
-                         f"mean |f(x) - E[f]| ({space} space)"))
+            out.append(
+                m(
+                    "additivity_error",
+                    rel,
+                    False,
+                    f"mean |sum(SHAP values) - (f(x) - E[f(background)])| relative to the "
+                    f"mean |f(x) - E[f]| ({space} space)",
+                )
+            )
         if name == "lime":
-            out.append(m("surrogate_r2", float(np.mean(exp.extras["score"])), True,
-                         "weighted R^2 of LIME's local linear surrogate (its fidelity)"))
+            out.append(
+                m(
+                    "surrogate_r2",
+                    float(np.mean(exp.extras["score"])),
+                    True,
+                    "weighted R^2 of LIME's local linear surrogate (its fidelity)",
+                )
+            )
             if "segments" in exp.extras:
                 detail["segments"] = exp.extras["segments"]
                 detail["cell_px"] = exp.extras["cell"]
@@ -340,50 +514,105 @@ class ExplainabilityCheck(Check):
             detail["layer_shape"] = exp.extras["layer_shape"]
         return out
 
-    def _figures(self, target, artifacts, X, y, targets, explanations, rand, deletion_curves,
-                 insertion_curves, sanity_curves, marker_X, marker_attr, shares, marker):
+    def _figures(
+        self,
+        target,
+        artifacts,
+        X,
+        y,
+        targets,
+        explanations,
+        rand,
+        deletion_curves,
+        insertion_curves,
+        sanity_curves,
+        marker_X,
+        marker_attr,
+        shares,
+        marker,
+    ):
         figures = []
         if target.kind == "image" and explanations:
             wrong = np.flatnonzero(targets != y)[:2]
             right = np.flatnonzero(targets == y)[: 6 - len(wrong)]
             order = np.r_[right, wrong].astype(int)
-            shown = {k: explanations[k].attributions[order]
-                     for k in ("gradcam", "integrated_gradients", "expected_gradients", "lime")
-                     if k in explanations}
-            labels = [f"true {target.class_names[y[i]]}, pred {target.class_names[targets[i]]}"
-                      + ("" if y[i] == targets[i] else " (wrong)") for i in order]
-            figures.append(artifacts.figure(
-                explain_plots.overlay_grid(X[order], shown, labels,
-                                           "Explanations of the predicted class"),
-                "overlays", "Inputs with Grad-CAM, Integrated Gradients, SHAP and LIME overlays; "
-                "correct predictions first, then wrong ones"))
+            shown = {
+                k: explanations[k].attributions[order]
+                for k in ("gradcam", "integrated_gradients", "expected_gradients", "lime")
+                if k in explanations
+            }
+            labels = [
+                f"true {target.class_names[y[i]]}, pred {target.class_names[targets[i]]}"
+                + ("" if y[i] == targets[i] else " (wrong)")
+                for i in order
+            ]
+            figures.append(
+                artifacts.figure(
+                    explain_plots.overlay_grid(
+                        X[order], shown, labels, "Explanations of the predicted class"
+                    ),
+                    "overlays",
+                    "Inputs with Grad-CAM, Integrated Gradients, SHAP and LIME overlays; "
+                    "correct predictions first, then wrong ones",
+                )
+            )
         if target.kind == "tabular":
-            shap_name = next((k for k in ("shap_permutation", "expected_gradients")
-                              if k in explanations), None)
+            shap_name = next(
+                (k for k in ("shap_permutation", "expected_gradients") if k in explanations), None
+            )
             if shap_name:
                 e = explanations[shap_name]
-                figures.append(artifacts.figure(
-                    explain_plots.beeswarm(e.attributions, X, target.feature_names,
-                                           f"SHAP summary ({explain_plots.LABELS[shap_name]})"),
-                    "shap_beeswarm", "SHAP summary: per-row impact of the top features"))
+                figures.append(
+                    artifacts.figure(
+                        explain_plots.beeswarm(
+                            e.attributions,
+                            X,
+                            target.feature_names,
+                            f"SHAP summary ({explain_plots.LABELS[shap_name]})",
+                        ),
+                        "shap_beeswarm",
+                        "SHAP summary: per-row impact of the top features",
+                    )
+                )
                 imp = _global_importance({shap_name: e}, target)
-                figures.append(artifacts.figure(
-                    explain_plots.importance_bars(imp, "Global importance (mean |SHAP|)"),
-                    "global_importance", "Global feature importance, mean |SHAP value|"))
+                figures.append(
+                    artifacts.figure(
+                        explain_plots.importance_bars(imp, "Global importance (mean |SHAP|)"),
+                        "global_importance",
+                        "Global feature importance, mean |SHAP value|",
+                    )
+                )
         if deletion_curves:
             fr = np.linspace(0, 1, self.deletion_steps + 1)
-            figures.append(artifacts.figure(
-                explain_plots.faithfulness_curves(fr, deletion_curves, insertion_curves,
-                                                  rand.deletion.mean(axis=0),
-                                                  rand.insertion.mean(axis=0)),
-                "faithfulness", "Deletion and insertion curves against a random order"))
+            figures.append(
+                artifacts.figure(
+                    explain_plots.faithfulness_curves(
+                        fr,
+                        deletion_curves,
+                        insertion_curves,
+                        rand.deletion.mean(axis=0),
+                        rand.insertion.mean(axis=0),
+                    ),
+                    "faithfulness",
+                    "Deletion and insertion curves against a random order",
+                )
+            )
         if sanity_curves:
-            figures.append(artifacts.figure(explain_plots.sanity_plot(sanity_curves), "sanity",
-                                            "Cascading model-randomization sanity check"))
+            figures.append(
+                artifacts.figure(
+                    explain_plots.sanity_plot(sanity_curves),
+                    "sanity",
+                    "Cascading model-randomization sanity check",
+                )
+            )
         if marker_X is not None and marker_attr:
-            figures.append(artifacts.figure(
-                explain_plots.marker_figure(marker_X[0], marker_attr, shares, marker["region"]),
-                "marker", "Attribution inside the planted marker, per method"))
+            figures.append(
+                artifacts.figure(
+                    explain_plots.marker_figure(marker_X[0], marker_attr, shares, marker["region"]),
+                    "marker",
+                    "Attribution inside the planted marker, per method",
+                )
+            )
         return figures
 
 
@@ -396,8 +625,10 @@ def _pick_rows(correct: np.ndarray, n: int, rng: np.random.Generator) -> np.ndar
     right = np.flatnonzero(correct)
     n_wrong = min(len(wrong), max(1, n // 4) if len(wrong) else 0)
     n_right = min(len(right), n - n_wrong)
-    picked = np.r_[rng.choice(right, n_right, replace=False) if n_right else [],
-                   rng.choice(wrong, n_wrong, replace=False) if n_wrong else []]
+    picked = np.r_[
+        rng.choice(right, n_right, replace=False) if n_right else [],
+        rng.choice(wrong, n_wrong, replace=False) if n_wrong else [],
+    ]
     return np.sort(picked.astype(int))
 
 
@@ -407,10 +638,17 @@ def _n_scores(X: np.ndarray) -> int:
 
 def _view(target: AuditTarget, background: np.ndarray) -> ModelView:
     module = target.model.module if isinstance(target.model, TorchAdapter) else None
-    device = target.model.torch_device if isinstance(target.model, TorchAdapter) else torch.device("cpu")
-    return ModelView(predict_proba=target.model.predict_proba, module=module,
-                     background=background, kind=target.kind, device=device,
-                     feature_names=tuple(target.feature_names))
+    device = (
+        target.model.torch_device if isinstance(target.model, TorchAdapter) else torch.device("cpu")
+    )
+    return ModelView(
+        predict_proba=target.model.predict_proba,
+        module=module,
+        background=background,
+        kind=target.kind,
+        device=device,
+        feature_names=tuple(target.feature_names),
+    )
 
 
 def _perturb(X: np.ndarray, target: AuditTarget, noise: float, seed: int) -> np.ndarray:
@@ -421,13 +659,25 @@ def _perturb(X: np.ndarray, target: AuditTarget, noise: float, seed: int) -> np.
     return np.clip(X + rng.normal(size=X.shape) * noise * span, low, high).astype(np.float32)
 
 
-def _sanity(explainer: Explainer, target: AuditTarget, view: ModelView, X: np.ndarray,
-            targets: np.ndarray, seed: int, max_layers: int | None) -> list[tuple[str, float]]:
+def _sanity(
+    explainer: Explainer,
+    target: AuditTarget,
+    view: ModelView,
+    X: np.ndarray,
+    targets: np.ndarray,
+    seed: int,
+    max_layers: int | None,
+) -> list[tuple[str, float]]:
     def explain_with(module: torch.nn.Module) -> np.ndarray:
         adapter = TorchAdapter(module, device=view.device)
-        v = ModelView(predict_proba=adapter.predict_proba, module=module,
-                      background=view.background, kind=view.kind, device=view.device,
-                      feature_names=view.feature_names)
+        v = ModelView(
+            predict_proba=adapter.predict_proba,
+            module=module,
+            background=view.background,
+            kind=view.kind,
+            device=view.device,
+            feature_names=view.feature_names,
+        )
         return explainer.explain(v, X, targets, seed=seed).attributions
 
     return cascading_randomization(view.module, explain_with, seed=seed, max_layers=max_layers)
@@ -441,16 +691,21 @@ def _region_mask(shape: tuple[int, ...], region: list[int]) -> np.ndarray:
 
 
 def _metric_factory(method: str, n: int):
-    def make(name: str, value: float | None, higher: bool, description: str,
-             n: int = n) -> Metric:
-        return Metric(name=f"{method}.{name}", value=value, n=n, higher_is_better=higher,
-                      description=description)
+    def make(name: str, value: float | None, higher: bool, description: str, n: int = n) -> Metric:
+        return Metric(
+            name=f"{method}.{name}",
+            value=value,
+            n=n,
+            higher_is_better=higher,
+            description=description,
+        )
 
     return make
 
 
-def _global_importance(explanations: dict[str, Explanation], target: AuditTarget,
-                       top: int = 15) -> list[tuple[str, float]]:
+def _global_importance(
+    explanations: dict[str, Explanation], target: AuditTarget, top: int = 15
+) -> list[tuple[str, float]]:
     name = next((k for k in ("shap_permutation", "expected_gradients") if k in explanations), None)
     if name is None:
         return []
@@ -460,19 +715,36 @@ def _global_importance(explanations: dict[str, Explanation], target: AuditTarget
 
 
 def _method_table(summaries: list[ExplainerSummary], metrics: list[Metric]) -> Table:
-    cols = ["deletion_gain", "insertion_gain", "sanity_rank_correlation", "noise_stability",
-            "seed_stability", "marker_share"]
+    cols = [
+        "deletion_gain",
+        "insertion_gain",
+        "sanity_rank_correlation",
+        "noise_stability",
+        "seed_stability",
+        "marker_share",
+    ]
     by = {m.name: m.value for m in metrics}
     rows = []
     for s in summaries:
-        rows.append([s.method, s.status, s.wall_time_s,
-                     *[by.get(f"{s.method}.{c}") for c in cols], s.error or ""])
-    return Table(title="Methods and their quality", columns=["method", "status", "seconds", *cols,
-                                                              "note"], rows=rows)
+        rows.append(
+            [
+                s.method,
+                s.status,
+                s.wall_time_s,
+                *[by.get(f"{s.method}.{c}") for c in cols],
+                s.error or "",
+            ]
+        )
+    return Table(
+        title="Methods and their quality",
+        columns=["method", "status", "seconds", *cols, "note"],
+        rows=rows,
+    )
 
 
-def _summary(summaries: list[ExplainerSummary], metrics: list[Metric],
-             shares: dict[str, float]) -> str:
+def _summary(
+    summaries: list[ExplainerSummary], metrics: list[Metric], shares: dict[str, float]
+) -> str:
     ok = [s.method for s in summaries if s.status == "ok"]
     by = {m.name: m.value for m in metrics}
     beat = [n for n in ok if (by.get(f"{n}.deletion_gain") or 0) > 0]
@@ -482,8 +754,9 @@ def _summary(summaries: list[ExplainerSummary], metrics: list[Metric],
         parts.append(f"{', '.join(insane)} barely change when the model is randomized")
     if shares:
         worst = max(shares, key=shares.get)  # type: ignore[arg-type]
-        parts.append(f"up to {shares[worst]:.0%} of attribution sits on the planted marker "
-                     f"({worst})")
+        parts.append(
+            f"up to {shares[worst]:.0%} of attribution sits on the planted marker ({worst})"
+        )
     return "; ".join(parts) + "."
 
 

@@ -33,8 +33,9 @@ _RULE_KEYS = {"min", "max", "severity", "use_ci"}
 
 
 def _wildcard(name: str) -> re.Pattern[str]:
-    return re.compile(".".join("[^.]+" if part == "*" else re.escape(part)
-                               for part in name.split(".")))
+    return re.compile(
+        ".".join("[^.]+" if part == "*" else re.escape(part) for part in name.split("."))
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

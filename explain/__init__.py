@@ -11,6 +11,15 @@ from explain.expected_gradients import ExpectedGradients
 from explain.gradcam import GradCAM, GradCAMPlusPlus
 
 __all__ = [
-    "EXPLAINERS", "ExpectedGradients", "Explainer", "Explanation", "GradCAM", "GradCAMPlusPlus",
-    "IntegratedGradients", "Lime", "ModelView", "Saliency", "ShapPermutation",
+    "EXPLAINERS",
+    "ExpectedGradients",
+    "Explainer",
+    "Explanation",
+    "GradCAM",
+    "GradCAMPlusPlus",
+    "IntegratedGradients",
+    "Lime",
+    "ModelView",
+    "Saliency",
+    "ShapPermutation",
 ]

@@ -77,14 +77,20 @@ class Lime(Explainer):
             return self._images(model, X, targets, seed)
         return self._tabular(model, X.reshape(len(X), -1), targets, seed)
 
-    def _tabular(self, model: ModelView, X: np.ndarray, targets: np.ndarray, seed: int) -> Explanation:
+    def _tabular(
+        self, model: ModelView, X: np.ndarray, targets: np.ndarray, seed: int
+    ) -> Explanation:
         from lime.lime_tabular import LimeTabularExplainer  # noqa: PLC0415
 
         names = list(model.feature_names) or [f"x{i}" for i in range(X.shape[1])]
         explainer = LimeTabularExplainer(
-            model.background.reshape(len(model.background), -1), mode="classification",
-            feature_names=names, discretize_continuous=False, sample_around_instance=True,
-            kernel_width=self.kernel_width or None, random_state=seed,
+            model.background.reshape(len(model.background), -1),
+            mode="classification",
+            feature_names=names,
+            discretize_continuous=False,
+            sample_around_instance=True,
+            kernel_width=self.kernel_width or None,
+            random_state=seed,
         )
         # lime fits its surrogate on z = (x - mean) / scale with its own StandardScaler; the
         # additive contribution of feature j to row x is then w_j * z_j (as for a linear model).
@@ -94,17 +100,23 @@ class Lime(Explainer):
         scores = np.zeros(len(X))
         for i, (row, t) in enumerate(zip(X, targets)):
             exp = explainer.explain_instance(
-                row, model.predict_proba, labels=(int(t),), num_features=X.shape[1],
+                row,
+                model.predict_proba,
+                labels=(int(t),),
+                num_features=X.shape[1],
                 num_samples=self.num_samples,
             )
             for j, w in exp.local_exp[int(t)]:
                 coefs[i, j] = w
             attrs[i] = coefs[i] * (row - mean) / scale
             scores[i] = exp.score
-        return Explanation(self.name, attrs, np.asarray(targets),
-                           {"score": scores, "coefficients": coefs})
+        return Explanation(
+            self.name, attrs, np.asarray(targets), {"score": scores, "coefficients": coefs}
+        )
 
-    def _images(self, model: ModelView, X: np.ndarray, targets: np.ndarray, seed: int) -> Explanation:
+    def _images(
+        self, model: ModelView, X: np.ndarray, targets: np.ndarray, seed: int
+    ) -> Explanation:
         from lime.lime_image import LimeImageExplainer  # noqa: PLC0415
 
         n, c, h, w = X.shape
@@ -120,16 +132,31 @@ class Lime(Explainer):
         with _quiet_lime():
             for i in range(n):
                 explainer = LimeImageExplainer(random_state=seed)
-                image = X[i, 0].astype(np.float64) if c == 1 else X[i].transpose(1, 2, 0).astype(np.float64)
+                image = (
+                    X[i, 0].astype(np.float64)
+                    if c == 1
+                    else X[i].transpose(1, 2, 0).astype(np.float64)
+                )
                 exp = explainer.explain_instance(
-                    image, classify, labels=(int(targets[i]),), top_labels=None, hide_color=0.0,
-                    num_features=int(segments.max()) + 1, num_samples=self.num_samples,
-                    batch_size=max(10, self.num_samples), segmentation_fn=lambda _img: segments,
+                    image,
+                    classify,
+                    labels=(int(targets[i]),),
+                    top_labels=None,
+                    hide_color=0.0,
+                    num_features=int(segments.max()) + 1,
+                    num_samples=self.num_samples,
+                    batch_size=max(10, self.num_samples),
+                    segmentation_fn=lambda _img: segments,
                     random_seed=seed,
                 )
-                weights = dict(exp.local_exp[int(targets[i])])
-                pixel = np.vectorize(lambda s: weights.get(int(s), 0.0))(segments)
-                attrs[i] = pixel[None].astype(np.float32)
+                weights = np.zeros(int(segments.max()) + 1)
+                for seg, w in exp.local_exp[int(targets[i])]:
+                    weights[seg] = w
+                attrs[i] = weights[segments][None].astype(np.float32)
                 scores[i] = exp.score
-        return Explanation(self.name, attrs, np.asarray(targets),
-                           {"score": scores, "segments": int(segments.max()) + 1, "cell": cell})
+        return Explanation(
+            self.name,
+            attrs,
+            np.asarray(targets),
+            {"score": scores, "segments": int(segments.max()) + 1, "cell": cell},
+        )

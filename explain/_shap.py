@@ -60,7 +60,8 @@ class ShapPermutation(Explainer):
             bg = bg[rng.choice(len(bg), self.n_background, replace=False)]
         masker = shap.maskers.Independent(bg, max_samples=len(bg))
         explainer = shap.explainers.Permutation(
-            lambda Z: model.predict_proba(np.asarray(Z, dtype=np.float32)), masker,
+            lambda Z: model.predict_proba(np.asarray(Z, dtype=np.float32)),
+            masker,
             seed=seed,
         )
         evals = max(self.max_evals, 2 * X.shape[1] + 1)
@@ -71,14 +72,22 @@ class ShapPermutation(Explainer):
         base = np.asarray(sv.base_values)  # (N, K)
         rows = np.arange(len(X))
         attr = values[rows, :, targets].astype(np.float32)
-        return Explanation(self.name, attr, np.asarray(targets),
-                           {"base_values": base[rows, targets],
-                            "outputs": model.predict_proba(X)[rows, targets]})
+        return Explanation(
+            self.name,
+            attr,
+            np.asarray(targets),
+            {"base_values": base[rows, targets], "outputs": model.predict_proba(X)[rows, targets]},
+        )
 
 
 def shap_gradient_reference(
-    module: nn.Module, X: np.ndarray, background: np.ndarray, targets: np.ndarray,
-    *, n_samples: int, seed: int,
+    module: nn.Module,
+    X: np.ndarray,
+    background: np.ndarray,
+    targets: np.ndarray,
+    *,
+    n_samples: int,
+    seed: int,
 ) -> np.ndarray:
     """shap ``GradientExplainer`` attributions ``(N, *shape)`` for each row's target class."""
     import shap  # noqa: PLC0415

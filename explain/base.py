@@ -97,9 +97,7 @@ def check_inputs(X: np.ndarray, targets: np.ndarray, num_classes: int | None = N
     if X.ndim < 2 or len(X) == 0:
         raise InvalidDataError(f"explain needs a non-empty batch (N, ...), got shape {X.shape}")
     if targets.shape != (len(X),):
-        raise InvalidDataError(
-            f"targets must be shaped (N,) = ({len(X)},), got {targets.shape}"
-        )
+        raise InvalidDataError(f"targets must be shaped (N,) = ({len(X)},), got {targets.shape}")
     if num_classes is not None and (targets.min() < 0 or targets.max() >= num_classes):
         raise InvalidDataError(f"targets must lie in 0..{num_classes - 1}")
 

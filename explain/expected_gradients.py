@@ -116,10 +116,15 @@ class ExpectedGradients(Explainer):
         xt, bt = to_tensor(X, model.device), to_tensor(bg, model.device)
         cls = torch.as_tensor(targets, dtype=torch.int64).reshape(-1, 1)
         with frozen_eval(module), torch.enable_grad():
-            attr = expected_gradients(module, xt, bt, cls, n_samples=self.n_samples,
-                                      generator=gen, chunk=self.chunk)[:, 0]
+            attr = expected_gradients(
+                module, xt, bt, cls, n_samples=self.n_samples, generator=gen, chunk=self.chunk
+            )[:, 0]
             with torch.no_grad():
                 fx = module(xt).gather(1, cls.to(model.device)).squeeze(1)
                 fb = module(bt)[:, cls.squeeze(1).to(model.device)].mean(dim=0)
-        return Explanation(self.name, attr.cpu().numpy(), np.asarray(targets),
-                           {"base_values": fb.cpu().numpy(), "outputs": fx.cpu().numpy()})
+        return Explanation(
+            self.name,
+            attr.cpu().numpy(),
+            np.asarray(targets),
+            {"base_values": fb.cpu().numpy(), "outputs": fx.cpu().numpy()},
+        )

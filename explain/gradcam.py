@@ -117,7 +117,9 @@ class GradCAM(Explainer):
     def __post_init__(self) -> None:
         positive_int("batch_size", self.batch_size)
         if not isinstance(self.target_layer, str):
-            raise InvalidConfigError(f"target_layer must be a layer name, got {self.target_layer!r}")
+            raise InvalidConfigError(
+                f"target_layer must be a layer name, got {self.target_layer!r}"
+            )
 
     def layer_maps(
         self, module: nn.Module, X: torch.Tensor, targets: torch.Tensor
@@ -168,8 +170,12 @@ class GradCAM(Explainer):
         kw = {"align_corners": False} if self.upsample else {}
         up = F.interpolate(maps[:, None], size=X.shape[2:], mode=mode, **kw)
         attr = up.expand(-1, X.shape[1], -1, -1).cpu().numpy().astype(np.float32)
-        return Explanation(self.name, attr, np.asarray(targets),
-                           {"layer": layer, "layer_shape": list(maps.shape[1:])})
+        return Explanation(
+            self.name,
+            attr,
+            np.asarray(targets),
+            {"layer": layer, "layer_shape": list(maps.shape[1:])},
+        )
 
 
 @register

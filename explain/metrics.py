@@ -128,7 +128,8 @@ def rowwise_spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def parameterized_layers(module: nn.Module) -> list[str]:
     """Names of modules that own weights, in definition order (input to output)."""
     return [
-        name for name, m in module.named_modules()
+        name
+        for name, m in module.named_modules()
         if name and any(True for _ in m.parameters(recurse=False))
     ]
 

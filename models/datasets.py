@@ -289,7 +289,12 @@ def load_digits_marker(
     r0, r1, c0, c1 = MARKER_REGION
     X[y == marker_class, :, r0:r1, c0:c1] = 1.0
     return _image_bundle(
-        "digits_marker", X, y, [str(i) for i in range(10)], split_seed, indices,
+        "digits_marker",
+        X,
+        y,
+        [str(i) for i in range(10)],
+        split_seed,
+        indices,
         "UCI optical digits via scikit-learn, with a planted 2x2 marker on one class",
         {"marker_class": int(marker_class)},
         {"marker": {"class": int(marker_class), "region": list(MARKER_REGION)}},

@@ -156,7 +156,7 @@ class ExplainerSummary(_Frozen):
     """One explanation method as run in the audit."""
 
     method: str
-    status: Literal["ok", "error"]
+    status: Literal["ok", "error", "skipped"]
     error: str | None = None
     wall_time_s: float | None = None
     n_explained: int = 0

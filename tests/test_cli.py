@@ -48,7 +48,11 @@ def test_demo_reuses_cached_models(demo_dir):
 
 def test_check_exit_codes(demo_dir, tmp_path):
     run = demo_dir / "runs" / "lenet5-digits"
-    assert main(["check", str(run)]) == 0
+    stored = json.loads((run / "report.json").read_text())["verdict"]
+    assert main(["check", str(run)]) == (1 if stored in ("fail", "error") else 0)
+    perf = tmp_path / "perf.yaml"
+    perf.write_text("rules:\n  performance.accuracy: {min: 0.9}\n")
+    assert main(["check", str(run), "--policy", str(perf)]) == 0
     strict = tmp_path / "strict.yaml"
     strict.write_text("rules:\n  performance.accuracy: {min: 0.9999}\n")
     assert main(["check", str(run), "--policy", str(strict)]) == 1

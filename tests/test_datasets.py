@@ -10,6 +10,7 @@ from models.errors import InvalidConfigError, InvalidDataError
 EXPECTED_ROWS = {
     "digits": 1797,
     "digits32": 1797,
+    "digits_marker": 1797,
     "adult": 48842,
     "german_credit": 1000,
     "compas": 6172,

@@ -1,0 +1,409 @@
+"""Explanation methods against their reference libraries and independent computations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from captum.attr import LayerAttribution, LayerGradCam
+from scipy.stats import spearmanr
+from sklearn.linear_model import LogisticRegression
+
+from audit.adapters import SklearnAdapter, TorchAdapter
+from explain import (
+    EXPLAINERS,
+    ExpectedGradients,
+    GradCAM,
+    GradCAMPlusPlus,
+    IntegratedGradients,
+    Lime,
+    ModelView,
+    ShapPermutation,
+)
+from explain._lime import grid_segments
+from explain._shap import shap_gradient_reference
+from explain.expected_gradients import expected_gradients
+from explain.gradcam import find_target_layer, get_layer
+from explain.metrics import (
+    cascading_randomization,
+    deletion_insertion,
+    feature_scores,
+    marker_share,
+    rowwise_spearman,
+)
+from models.architectures import build_model
+from models.errors import IncompatibleModelError, InvalidConfigError, InvalidDataError
+
+
+def _view(module, data, n_bg=32, kind=None):
+    bg = data.splits["train"].X[:n_bg]
+    adapter = TorchAdapter(module, device="cpu")
+    return ModelView(
+        predict_proba=adapter.predict_proba,
+        module=module,
+        background=bg,
+        kind=kind or data.kind,
+        feature_names=data.feature_names,
+    )
+
+
+@pytest.fixture()
+def batch(lenet, digits):
+    X = digits.splits["test"].X[:24]
+    with torch.no_grad():
+        t = lenet.module(torch.as_tensor(X)).argmax(1).numpy()
+    return X, t
+
+
+def test_gradcam_matches_captum_layer_gradcam(lenet, digits, batch):
+    X, t = batch
+    ours = GradCAM(batch_size=7).explain(_view(lenet.module, digits), X, t)
+    layer = get_layer(lenet.module, ours.extras["layer"])
+    ref = LayerGradCam(lenet.module, layer).attribute(
+        torch.as_tensor(X), target=torch.as_tensor(t), relu_attributions=True
+    )
+    ref = LayerAttribution.interpolate(ref, (8, 8), "bilinear").detach().numpy()
+    np.testing.assert_allclose(ours.attributions, ref, rtol=1e-5, atol=1e-6)
+
+
+def test_gradcam_plus_plus_matches_the_paper_formula(lenet, digits, batch):
+    X, t = batch
+    module = lenet.module
+    ours = GradCAMPlusPlus(upsample=False).explain(_view(module, digits), X, t)
+    layer = get_layer(module, ours.extras["layer"])
+    store = {}
+    h = layer.register_forward_hook(lambda m, i, o: store.__setitem__("a", o))
+    try:
+        x = torch.as_tensor(X).requires_grad_(True)
+        logits = module(x)
+        a = store["a"]
+        a.retain_grad()
+        logits.gather(1, torch.as_tensor(t)[:, None]).sum().backward()
+    finally:
+        h.remove()
+        module.zero_grad(set_to_none=True)
+    A, g = a.detach().numpy(), a.grad.numpy()
+    expected = np.zeros((len(X), *A.shape[2:]))
+    for n in range(len(X)):
+        for k in range(A.shape[1]):
+            num = g[n, k] ** 2
+            den = 2 * g[n, k] ** 2 + A[n, k].sum() * g[n, k] ** 3
+            alpha = np.where(den != 0, num / np.where(den != 0, den, 1), 0)
+            w = (alpha * np.maximum(g[n, k], 0)).sum()
+            expected[n] += w * A[n, k]
+    expected = np.maximum(expected, 0)
+    got = ours.attributions[:, 0, ::2, ::2]  # nearest upsampling 4x4 -> 8x8
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("arch", "shape", "expected"),
+    [
+        ("lenet5", (1, 8, 8), "net.features.4"),
+        ("vgg11", (3, 32, 32), "net.features.27"),  # the ReLU after the last conv
+        ("resnet18", (3, 32, 32), "net.layer4"),
+    ],
+)
+def test_target_layer_is_the_last_conv_block(arch, shape, expected):
+    torch.manual_seed(0)
+    model = build_model(arch, shape, 10)
+    assert find_target_layer(model, torch.rand(2, *shape)) == expected
+    view = ModelView(
+        predict_proba=None, module=model, background=np.zeros((1, *shape)), kind="image"
+    )
+    attr = (
+        GradCAM()
+        .explain(
+            view,
+            np.random.default_rng(0).random((3, *shape)).astype(np.float32),
+            np.array([0, 1, 2]),
+        )
+        .attributions
+    )
+    assert attr.shape == (3, *shape) and (attr >= 0).all()
+
+
+def test_gradcam_bad_inputs_name_the_fix(lenet, digits, german, batch):
+    X, t = batch
+    mlp = build_model("mlp", (1, 8, 8), 10)
+    with pytest.raises(IncompatibleModelError, match="has none; use integrated_gradients"):
+        GradCAM().explain(_view(mlp, digits), X, t)
+    with pytest.raises(InvalidConfigError, match=r"no layer 'net.conv9'.*convolutional layers are"):
+        GradCAM(target_layer="net.conv9").explain(_view(lenet.module, digits), X, t)
+    with pytest.raises(IncompatibleModelError, match="not a .N, C, H, W. feature map"):
+        GradCAM(target_layer="net.classifier.1").explain(_view(lenet.module, digits), X, t)
+    sk = ModelView(predict_proba=lambda z: z, module=None, background=X, kind="image")
+    with pytest.raises(IncompatibleModelError, match="use the model-agnostic methods"):
+        GradCAM().explain(sk, X, t)
+
+
+def test_hooks_are_removed_and_model_restored_even_when_the_method_raises(lenet, digits, batch):
+    X, t = batch
+    module = lenet.module
+    module.train()
+    bomb = {"armed": True}
+
+    def explode(m, i, o):
+        if bomb["armed"]:
+            raise RuntimeError("boom in the classifier")
+
+    h = module.net.classifier.register_forward_hook(explode)
+    try:
+        with pytest.raises(RuntimeError, match="boom"):
+            GradCAM(target_layer="net.features.4").explain(_view(module, digits), X, t)
+    finally:
+        h.remove()
+    assert all(not m._forward_hooks for m in module.modules())
+    assert module.training and all(p.requires_grad for p in module.parameters())
+
+
+@pytest.mark.parametrize("chunk", [4096, 50])
+def test_integrated_gradients_match_captum(lenet, digits, german, mlp_checkpoint, batch, chunk):
+    from explain._captum import captum_integrated_gradients
+    from models.checkpoint import load_model
+
+    X, t = batch
+    ours = IntegratedGradients(n_steps=24, chunk=chunk).explain(_view(lenet.module, digits), X, t)
+    ref = captum_integrated_gradients(lenet.module, X, np.zeros_like(X), t, n_steps=24)
+    np.testing.assert_allclose(ours.attributions, ref, rtol=1e-4, atol=1e-5)
+    mlp = load_model(mlp_checkpoint).module
+    Xt = german.splits["test"].X[:10]
+    view = _view(mlp, german)
+    tab = IntegratedGradients(n_steps=16).explain(view, Xt, np.ones(10, dtype=int))
+    assert tab.extras["baseline"] == "mean"
+    ref = captum_integrated_gradients(
+        mlp, Xt, tab.extras["baseline_inputs"], np.ones(10, int), n_steps=16
+    )
+    np.testing.assert_allclose(tab.attributions, ref, rtol=1e-4, atol=1e-6)
+
+
+def test_integrated_gradients_completeness(lenet, digits, batch):
+    X, t = batch
+    exp = IntegratedGradients(n_steps=64).explain(_view(lenet.module, digits), X, t)
+    with torch.no_grad():
+        fx = lenet.module(torch.as_tensor(X)).gather(1, torch.as_tensor(t)[:, None]).squeeze(1)
+        f0 = lenet.module(torch.zeros_like(torch.as_tensor(X)))[:, torch.as_tensor(t)].diagonal()
+    total = exp.attributions.reshape(len(X), -1).sum(1)
+    np.testing.assert_allclose(total, (fx - f0).numpy(), rtol=0.02, atol=0.05)
+    np.testing.assert_allclose(
+        exp.extras["completeness_delta"], total - (fx - f0).numpy(), atol=1e-3
+    )
+
+
+def test_expected_gradients_agree_with_shap_gradient_explainer(mlp_checkpoint, german):
+    from models.checkpoint import load_model
+
+    module = load_model(mlp_checkpoint).module
+    X = german.splits["test"].X[:20]
+    t = module(torch.as_tensor(X)).argmax(1).numpy()
+    view = _view(module, german, n_bg=40)
+    ours = ExpectedGradients(n_samples=2000).explain(view, X, t, seed=1).attributions
+    ref = shap_gradient_reference(module, X, view.background, t, n_samples=2000, seed=1)
+    assert np.corrcoef(ours.ravel(), ref.ravel())[0, 1] > 0.97
+    assert np.abs(ours - ref).sum() / np.abs(ref).sum() < 0.15
+
+
+def test_expected_gradients_exact_on_a_linear_model(rng):
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(5, 3)
+    X = rng.normal(size=(4, 5)).astype(np.float32)
+    bg = rng.normal(size=(6, 5)).astype(np.float32)
+    cls = torch.tensor([[0, 1, 2]] * 4)
+    gen = torch.Generator().manual_seed(0)
+    with torch.enable_grad():
+        attr = expected_gradients(
+            lin, torch.as_tensor(X), torch.as_tensor(bg), cls, n_samples=20000, generator=gen
+        )
+    W = lin.weight.detach().numpy()
+    exact = (X - bg.mean(0))[:, None, :] * W[None]  # E[(x - x') * w] for a linear model
+    np.testing.assert_allclose(attr.detach().numpy(), exact, atol=0.05)
+
+
+def test_expected_gradients_batch_classes_and_chunks_without_changing_results(lenet, digits, batch):
+    X, _ = batch
+    X = X[:6]
+    module = lenet.module.eval()
+    bg = torch.as_tensor(digits.splits["train"].X[:20])
+    classes = torch.tensor([[1, 4, 7]] * 6)
+
+    def run(cls, chunk):
+        with torch.enable_grad():
+            return expected_gradients(
+                module,
+                torch.as_tensor(X),
+                bg,
+                cls,
+                n_samples=16,
+                generator=torch.Generator().manual_seed(3),
+                chunk=chunk,
+            )
+
+    together = run(classes, 4096)
+    for j in range(3):
+        alone = run(classes[:, j : j + 1], 4096)[:, 0]
+        torch.testing.assert_close(together[:, j], alone, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(run(classes, 16), together, rtol=1e-5, atol=1e-6)
+
+
+def test_expected_gradients_rejects_a_background_of_the_wrong_shape(lenet, digits, batch):
+    X, t = batch
+    view = _view(lenet.module, digits)
+    view.background = np.zeros((10, 64), dtype=np.float32)
+    with pytest.raises(InvalidDataError, match=r"background shaped \(10, 64\) does not match"):
+        ExpectedGradients().explain(view, X, t)
+
+
+def test_permutation_shap_is_exactly_additive_on_a_sklearn_model(german):
+    tr = german.splits["train"]
+    clf = LogisticRegression(max_iter=2000).fit(tr.X, tr.y)
+    adapter = SklearnAdapter(clf)
+    view = ModelView(
+        predict_proba=adapter.predict_proba,
+        module=None,
+        background=tr.X[:30],
+        kind="tabular",
+        feature_names=german.feature_names,
+    )
+    X = german.splits["test"].X[:8]
+    t = clf.predict(X)
+    exp = ShapPermutation(n_background=30).explain(view, X, t, seed=0)
+    total = exp.attributions.sum(axis=1) + exp.extras["base_values"]
+    np.testing.assert_allclose(total, clf.predict_proba(X)[np.arange(8), t], atol=1e-6)
+    with pytest.raises(IncompatibleModelError, match="explains tabular rows"):
+        ShapPermutation().explain(view, np.zeros((2, 1, 8, 8), np.float32), np.zeros(2, int))
+
+
+def test_lime_is_deterministic_with_a_seed(lenet, digits, german, batch, mlp_checkpoint):
+    from models.checkpoint import load_model
+
+    X, t = batch
+    view = _view(lenet.module, digits)
+    a = Lime(num_samples=150).explain(view, X[:3], t[:3], seed=5)
+    b = Lime(num_samples=150).explain(view, X[:3], t[:3], seed=5)
+    c = Lime(num_samples=150).explain(view, X[:3], t[:3], seed=6)
+    np.testing.assert_array_equal(a.attributions, b.attributions)
+    assert not np.array_equal(a.attributions, c.attributions)
+    assert a.extras["segments"] == 16
+    tab = _view(load_model(mlp_checkpoint).module, german)
+    Xt = german.splits["test"].X[:3]
+    ta = Lime(num_samples=200).explain(tab, Xt, np.array([0, 1, 1]), seed=1)
+    tb = Lime(num_samples=200).explain(tab, Xt, np.array([0, 1, 1]), seed=1)
+    np.testing.assert_array_equal(ta.attributions, tb.attributions)
+    assert ((ta.extras["score"] > 0) & (ta.extras["score"] <= 1)).all()
+
+
+def test_grid_segments_suit_the_image_size():
+    seg8 = grid_segments(8, 8, 2)
+    assert seg8.max() + 1 == 16 and np.bincount(seg8.ravel()).tolist() == [4] * 16
+    assert grid_segments(32, 32, 4).max() + 1 == 64
+
+
+def test_deletion_curve_of_a_linear_model_by_hand():
+    w = np.array([3.0, -1.0, 2.0, 0.5])
+
+    def predict(Z):
+        logit = Z.reshape(len(Z), -1) @ w
+        p1 = 1 / (1 + np.exp(-logit))
+        return np.stack([1 - p1, p1], axis=1)
+
+    x = np.array([[1.0, 1.0, 1.0, 1.0]])
+    scores = np.array([[3.0, -1.0, 2.0, 0.5]])  # w * x: order 0, 2, 3, 1
+    curves = deletion_insertion(predict, x, scores, np.array([1]), np.zeros_like(x), steps=4)
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    np.testing.assert_allclose(
+        curves.deletion[0], [sig(4.5), sig(1.5), sig(-0.5), sig(-1.0), sig(0.0)]
+    )
+    np.testing.assert_allclose(
+        curves.insertion[0], [sig(0.0), sig(3.0), sig(5.0), sig(5.5), sig(4.5)]
+    )
+    expected_auc = np.trapezoid(curves.deletion[0], [0, 0.25, 0.5, 0.75, 1.0])
+    assert curves.deletion_auc == pytest.approx(expected_auc)
+
+
+def test_feature_scores_and_marker_share():
+    attr = np.zeros((2, 3, 4, 4))
+    attr[0, :, 0, 0] = 1.0
+    attr[1, 0, 3, 3] = 2.0
+    attr[1, 0, 0, 0] = -2.0
+    assert feature_scores(attr).shape == (2, 16)
+    mask = np.zeros((4, 4), bool)
+    mask[0, 0] = True
+    np.testing.assert_allclose(marker_share(attr, mask), [1.0, 0.5])
+
+
+def test_rowwise_spearman_matches_scipy(rng):
+    a, b = rng.normal(size=(5, 30)), rng.normal(size=(5, 30))
+    b[2] = a[2] * 2 + 1
+    ours = rowwise_spearman(a, b)
+    ref = [spearmanr(a[i], b[i]).statistic for i in range(5)]
+    np.testing.assert_allclose(ours, ref, atol=1e-12)
+    assert rowwise_spearman(np.ones((1, 4)), a[:1, :4])[0] == 0.0
+
+
+def test_cascading_randomization_leaves_the_model_alone(lenet, digits, batch):
+    X, t = batch
+    module = lenet.module
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+
+    def saliency(m):
+        x = torch.as_tensor(X[:8]).requires_grad_(True)
+        m(x).gather(1, torch.as_tensor(t[:8])[:, None]).sum().backward()
+        return x.grad.abs().numpy()
+
+    curve = cascading_randomization(module, saliency, seed=0)
+    assert [n for n, _ in curve] == [
+        "net.classifier.5",
+        "net.classifier.3",
+        "net.classifier.1",
+        "net.features.3",
+        "net.features.0",
+    ]
+    assert curve[-1][1] < 0.5
+    for k, v in module.state_dict().items():
+        assert torch.equal(v, before[k])
+    module.zero_grad(set_to_none=True)
+
+
+@pytest.mark.parametrize("name", sorted(EXPLAINERS))
+def test_every_method_is_deterministic_and_leaves_the_model_unchanged(
+    name, lenet, digits, german, mlp_checkpoint
+):
+    from models.checkpoint import load_model
+
+    if name == "shap_permutation":
+        module, data = load_model(mlp_checkpoint).module, german
+    else:
+        module, data = lenet.module, digits
+    X = data.splits["test"].X[:4]
+    with torch.no_grad():
+        t = module(torch.as_tensor(X)).argmax(1).numpy()
+    module.train()
+    weights = {k: v.clone() for k, v in module.state_dict().items()}
+    view = _view(module, data)
+    cls = EXPLAINERS[name]
+    small = {"lime": {"num_samples": 60}, "shap_permutation": {"n_background": 10}}
+    a = cls(**small.get(name, {})).explain(view, X, t, seed=3)
+    b = cls(**small.get(name, {})).explain(view, X, t, seed=3)
+    assert a.attributions.shape == X.shape and a.attributions.dtype == np.float32
+    np.testing.assert_array_equal(a.attributions, b.attributions)
+    assert module.training and all(p.requires_grad for p in module.parameters())
+    assert all(not m._forward_hooks and not m._backward_hooks for m in module.modules())
+    for k, v in module.state_dict().items():
+        assert torch.equal(v, weights[k]), k
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs", "message"),
+    [
+        (GradCAM, {"batch_size": 0}, "batch_size must be an integer >= 1"),
+        (GradCAM, {"target_layer": 3}, "target_layer must be a layer name"),
+        (IntegratedGradients, {"n_steps": 1}, "n_steps must be an integer >= 2"),
+        (IntegratedGradients, {"baseline": "noise"}, "baseline must be"),
+        (ExpectedGradients, {"n_samples": 0}, "n_samples must be"),
+        (ShapPermutation, {"max_evals": 1}, "max_evals must be"),
+        (Lime, {"num_samples": 5}, "num_samples must be an integer >= 10"),
+    ],
+)
+def test_invalid_method_config(cls, kwargs, message):
+    with pytest.raises(InvalidConfigError, match=message):
+        cls(**kwargs)

@@ -1,0 +1,171 @@
+"""The explainability section of the audit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from audit.checks import Artifacts
+from audit.explainability import ExplainabilityCheck
+from audit.policy import Policy
+from audit.runner import run_audit
+from audit.target import AuditTarget
+from models.architectures import build_model
+from models.datasets import load_dataset
+from models.errors import InvalidConfigError
+from models.pipeline import train_and_save
+
+FAST = dict(
+    n_explain=8,
+    n_background=16,
+    ig_steps=8,
+    eg_samples=32,
+    lime_samples=60,
+    deletion_steps=6,
+    sanity_inputs=4,
+    stability_inputs=4,
+)
+
+
+@pytest.fixture(scope="module")
+def marker_data():
+    return load_dataset("digits_marker")
+
+
+@pytest.fixture(scope="module")
+def marker_models(tmp_path_factory, marker_data, digits):
+    root = tmp_path_factory.mktemp("marker")
+    spurious, _ = train_and_save(
+        arch="lenet5", dataset=marker_data, out=root / "spurious", progress=False
+    )
+    clean, _ = train_and_save(arch="lenet5", dataset=digits, out=root / "clean", progress=False)
+    return spurious, clean
+
+
+def _verdicts(result):
+    return {m.name: m.verdict for m in Policy.default().apply_to_result(result).metrics}
+
+
+def test_spurious_marker_is_caught_and_a_clean_model_stays_quiet(
+    marker_models, marker_data, tmp_path
+):
+    spurious, clean = marker_models
+    check = ExplainabilityCheck(
+        methods=("gradcam", "integrated_gradients", "expected_gradients"), **FAST
+    )
+    shares = {}
+    for name, model in (("spurious", spurious), ("clean", clean)):
+        target = AuditTarget.from_bundle(model.module, marker_data, device="cpu")
+        res = check.run(target, seed=0, artifacts=Artifacts(tmp_path / name, "explainability"))
+        shares[name] = {m.name: m.value for m in res.metrics if m.name.endswith("marker_share")}
+        verdicts = _verdicts(res)
+        fired = [k for k, v in verdicts.items() if k.endswith("marker_share") and v == "warn"]
+        if name == "spurious":
+            assert "integrated_gradients.marker_share" in fired
+            assert "expected_gradients.marker_share" in fired
+            assert "marker" in res.summary
+            assert any(f.path.endswith("marker.png") for f in res.figures)
+        else:
+            assert fired == []
+    for method in ("integrated_gradients", "expected_gradients"):
+        key = f"{method}.marker_share"
+        assert shares["spurious"][key] > 2 * shares["clean"][key]
+
+
+def test_non_differentiable_model_gets_model_agnostic_methods(german, tmp_path):
+    tr = german.splits["train"]
+    clf = LogisticRegression(max_iter=2000).fit(tr.X, tr.y)
+    target = AuditTarget.from_bundle(clf, german)
+    res = ExplainabilityCheck(**FAST).run(target, seed=0, artifacts=Artifacts(tmp_path, "e"))
+    status = {s.method: s for s in res.methods}
+    assert status["shap_permutation"].status == "ok" and status["lime"].status == "ok"
+    for name in ("integrated_gradients", "saliency", "expected_gradients"):
+        assert status[name].status == "skipped"
+        assert "shap_permutation (tabular) and lime apply" in status[name].error
+    asked = ExplainabilityCheck(methods=("integrated_gradients", "lime"), **FAST).run(
+        target, seed=0, artifacts=Artifacts(tmp_path, "asked")
+    )
+    by = {s.method: s for s in asked.methods}
+    assert by["integrated_gradients"].status == "error" and by["lime"].status == "ok"
+    assert any("integrated_gradients did not run" in w for w in asked.warnings)
+    assert "gradcam" not in status  # not applicable to tabular data and not asked for
+    assert res.metric("shap_permutation.additivity_error").value < 1e-6
+    assert {f.path.rsplit("/", 1)[1] for f in res.figures} >= {
+        "shap_beeswarm.png",
+        "global_importance.png",
+    }
+    assert res.global_importance and res.tables[-1].title.startswith("Global feature importance")
+
+
+def test_a_failing_method_does_not_stop_the_others(digits_target, tmp_path):
+    check = ExplainabilityCheck(methods=("gradcam", "saliency"), target_layer="net.nope", **FAST)
+    res = check.run(digits_target, seed=0, artifacts=Artifacts(tmp_path, "e"))
+    status = {s.method: s for s in res.methods}
+    assert status["gradcam"].status == "error" and "no layer 'net.nope'" in status["gradcam"].error
+    assert status["saliency"].status == "ok"
+    assert any("gradcam did not run" in w for w in res.warnings)
+
+
+def test_mlp_on_images_reports_grad_cam_needs_a_convolution(digits, tmp_path):
+    mlp = build_model("mlp", (1, 8, 8), 10)
+    target = AuditTarget.from_bundle(mlp, digits, device="cpu")
+    res = ExplainabilityCheck(methods=("gradcam", "integrated_gradients"), **FAST).run(
+        target, seed=0, artifacts=Artifacts(tmp_path, "e")
+    )
+    status = {s.method: s for s in res.methods}
+    assert "has none" in status["gradcam"].error
+    assert status["integrated_gradients"].status == "ok"
+
+
+def test_image_section_content(digits_target, tmp_path):
+    report = run_audit(
+        digits_target, [ExplainabilityCheck(**FAST)], out=tmp_path / "r", progress=False
+    )
+    res = report.results[0]
+    names = {f.path.rsplit("/", 1)[1] for f in res.figures}
+    assert names == {"overlays.png", "faithfulness.png", "sanity.png"}
+    ok = [s.method for s in res.methods if s.status == "ok"]
+    assert set(ok) == {
+        "gradcam",
+        "gradcam++",
+        "integrated_gradients",
+        "saliency",
+        "expected_gradients",
+        "lime",
+    }
+    lime = next(s for s in res.methods if s.method == "lime")
+    assert lime.detail["segments"] == 16
+    for m in ok:
+        assert res.metric(f"{m}.deletion_gain").value is not None
+        assert len(res.deletion[m]) == FAST["deletion_steps"] + 1
+    # saliency and Grad-CAM change when the model is randomized: they pass the sanity check
+    assert res.metric("saliency.sanity_rank_correlation").value < 0.5
+    assert res.metric("gradcam.sanity_rank_correlation").value < 0.5
+    assert res.metric("integrated_gradients.completeness_error").value < 0.2
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "artifacts/explainability/overlays.png" in html
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"methods": ("magic",)}, "unknown explanation method"),
+        ({"methods": "lime"}, "methods must be a list"),
+        ({"n_explain": 0}, "n_explain must be an integer >= 1"),
+        ({"ig_steps": 1}, "ig_steps must be an integer >= 2"),
+        ({"noise": 0.9}, "noise must be in"),
+        ({"sanity_inputs": -1}, "sanity_inputs must be an integer >= 0"),
+    ],
+)
+def test_invalid_explainability_config(kwargs, message):
+    with pytest.raises(InvalidConfigError, match=message):
+        ExplainabilityCheck(**kwargs)
+
+
+def test_marker_data_set_plants_the_marker_on_one_class(marker_data):
+    region = marker_data.annotations["marker"]["region"]
+    r0, r1, c0, c1 = region
+    for split in marker_data.splits.values():
+        marked = split.X[:, 0, r0:r1, c0:c1].min(axis=(1, 2)) == 1.0
+        np.testing.assert_array_equal(marked, split.y == 8)
