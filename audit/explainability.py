@@ -19,6 +19,7 @@ naming the fix, and the other methods still run.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -670,14 +671,7 @@ def _sanity(
 ) -> list[tuple[str, float]]:
     def explain_with(module: torch.nn.Module) -> np.ndarray:
         adapter = TorchAdapter(module, device=view.device)
-        v = ModelView(
-            predict_proba=adapter.predict_proba,
-            module=module,
-            background=view.background,
-            kind=view.kind,
-            device=view.device,
-            feature_names=view.feature_names,
-        )
+        v = dataclasses.replace(view, predict_proba=adapter.predict_proba, module=module)
         return explainer.explain(v, X, targets, seed=seed).attributions
 
     return cascading_randomization(view.module, explain_with, seed=seed, max_layers=max_layers)

@@ -21,12 +21,12 @@ from explain.base import (
     ModelView,
     batches,
     check_inputs,
-    frozen_eval,
     positive_int,
     register,
     to_tensor,
 )
 from models.errors import InvalidConfigError
+from models.training import frozen_eval
 
 
 def baseline_for(model: ModelView, X: np.ndarray, kind: str) -> np.ndarray:

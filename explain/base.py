@@ -9,7 +9,6 @@ only call ``model.predict_proba``. Every method returns attributions shaped like
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -105,27 +104,6 @@ def check_inputs(X: np.ndarray, targets: np.ndarray, num_classes: int | None = N
 def positive_int(name: str, value: Any, minimum: int = 1) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise InvalidConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
-@contextlib.contextmanager
-def frozen_eval(module: nn.Module) -> Iterator[nn.Module]:
-    """Eval mode and no parameter gradients for the duration; every flag restored after.
-
-    Gradients then flow only to the inputs (or a hooked activation), which is both what
-    explanation methods need and the cheapest backward pass.
-    """
-    modes = [(m, m.training) for m in module.modules()]
-    grads = [(p, p.requires_grad) for p in module.parameters()]
-    module.eval()
-    for p, _ in grads:
-        p.requires_grad_(False)
-    try:
-        yield module
-    finally:
-        for m, flag in modes:
-            m.training = flag
-        for p, flag in grads:
-            p.requires_grad_(flag)
 
 
 def batches(n: int, size: int) -> Iterator[slice]:

@@ -24,12 +24,12 @@ from explain.base import (
     Explanation,
     ModelView,
     check_inputs,
-    frozen_eval,
     positive_int,
     register,
     to_tensor,
 )
 from models.errors import InvalidDataError
+from models.training import frozen_eval
 
 
 def expected_gradients(

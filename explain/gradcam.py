@@ -26,12 +26,12 @@ from explain.base import (
     ModelView,
     batches,
     check_inputs,
-    frozen_eval,
     positive_int,
     register,
     to_tensor,
 )
 from models.errors import IncompatibleModelError, InvalidConfigError
+from models.training import frozen_eval
 
 
 def find_target_layer(module: nn.Module, example: torch.Tensor) -> str:

@@ -110,6 +110,27 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
             m.training = flag
 
 
+@contextlib.contextmanager
+def frozen_eval(module: nn.Module) -> Iterator[nn.Module]:
+    """Eval mode and no parameter gradients for the duration; every flag restored after.
+
+    Gradients then flow only to the inputs (or a hooked activation), which is what explanation
+    methods and attacks need, and the cheapest backward pass.
+    """
+    modes = [(m, m.training) for m in module.modules()]
+    grads = [(p, p.requires_grad) for p in module.parameters()]
+    module.eval()
+    for p, _ in grads:
+        p.requires_grad_(False)
+    try:
+        yield module
+    finally:
+        for m, flag in modes:
+            m.training = flag
+        for p, flag in grads:
+            p.requires_grad_(flag)
+
+
 def model_device(model: nn.Module) -> torch.device:
     for p in model.parameters():
         return p.device
