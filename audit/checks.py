@@ -88,6 +88,7 @@ class Check(ABC):
 
     name: ClassVar[str]
     title: ClassVar[str]
+    order: ClassVar[int] = 100  # report order: performance, explainability, robustness, ...
 
     @classmethod
     def for_budget(cls, budget: str, **overrides: Any) -> Check:
@@ -145,11 +146,12 @@ def get_check(name: str) -> type[Check]:
 
 
 def _load_builtin_checks() -> None:
-    # import order is report order: performance first, then the four pillars
-    import audit.explainability  # noqa: PLC0415
+    import audit.explainability  # noqa: F401, PLC0415
     import audit.performance  # noqa: F401, PLC0415
+    import audit.robustness  # noqa: F401, PLC0415
 
 
 def all_checks() -> dict[str, type[Check]]:
+    """Every registered check, in report order (``Check.order``, then name)."""
     _load_builtin_checks()
-    return dict(CHECKS)
+    return dict(sorted(CHECKS.items(), key=lambda kv: (kv[1].order, kv[0])))

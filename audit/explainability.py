@@ -106,6 +106,7 @@ class ExplainabilityCheck(Check):
 
     name = "explainability"
     title = "Explainability"
+    order = 10
 
     methods: tuple[str, ...] = ()
     split: str = "test"

@@ -53,6 +53,7 @@ class PerformanceCheck(Check):
 
     name = "performance"
     title = "Performance"
+    order = 0
 
     split: str = "test"
     n_bins: int = 15

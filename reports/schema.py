@@ -179,6 +179,49 @@ class ExplainabilityResult(ResultBase):
     global_importance: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class CurveBand(_Frozen):
+    """A point of a curve with its confidence band."""
+
+    x: float
+    y: float | None
+    low: float | None = None
+    high: float | None = None
+
+
+class MaskingCheck(_Frozen):
+    """One test of whether a robustness number can be believed (Carlini et al., 2019)."""
+
+    name: str
+    passed: bool
+    value: float | None
+    threshold: str
+    meaning: str
+
+
+class DefenseRow(_Frozen):
+    """Clean and robust accuracy of one (defended) model at the headline epsilon."""
+
+    model: str
+    clean_accuracy: float
+    naive_robust_accuracy: float | None = None
+    adaptive_robust_accuracy: float | None = None
+    note: str = ""
+
+
+class RobustnessResult(ResultBase):
+    """Adversarial robustness: attacks, curves, masking checks and defenses."""
+
+    kind: Literal["robustness"] = "robustness"
+    norm: str = "inf"
+    input_space: str = "pixels [0, 1]"
+    eps: float = 0.0
+    verified: bool = False
+    unverified_reasons: list[str] = Field(default_factory=list)
+    curves: dict[str, list[CurveBand]] = Field(default_factory=dict)
+    masking: list[MaskingCheck] = Field(default_factory=list)
+    defenses: list[DefenseRow] = Field(default_factory=list)
+
+
 class ErrorResult(ResultBase):
     """A check that raised: the audit goes on and the gates see ``verdict='error'``."""
 
@@ -198,7 +241,7 @@ class SkippedResult(ResultBase):
 
 
 CheckResult = Annotated[
-    PerformanceResult | ExplainabilityResult | ErrorResult | SkippedResult,
+    PerformanceResult | ExplainabilityResult | RobustnessResult | ErrorResult | SkippedResult,
     Field(discriminator="kind"),
 ]
 
