@@ -25,43 +25,80 @@ from models.errors import InvalidConfigError
 logging.getLogger("art").setLevel(logging.WARNING)
 
 
-def art_classifier(model: nn.Module, input_shape: tuple[int, ...], num_classes: int,
-                   low: float, high: float):
+def art_classifier(
+    model: nn.Module, input_shape: tuple[int, ...], num_classes: int, low: float, high: float
+):
     """ART ``PyTorchClassifier`` around ``model`` (logits) on the CPU or the model's GPU."""
     from art.estimators.classification import PyTorchClassifier  # noqa: PLC0415
 
     device = next(model.parameters()).device if any(True for _ in model.parameters()) else None
     return PyTorchClassifier(
-        model=model, loss=nn.CrossEntropyLoss(), input_shape=tuple(input_shape),
-        nb_classes=num_classes, clip_values=(float(low), float(high)),
+        model=model,
+        loss=nn.CrossEntropyLoss(),
+        input_shape=tuple(input_shape),
+        nb_classes=num_classes,
+        clip_values=(float(low), float(high)),
         device_type="gpu" if device is not None and device.type == "cuda" else "cpu",
     )
 
 
-def art_pgd(model: nn.Module, x: np.ndarray, y: np.ndarray, cfg: PGDConfig, *, low: float,
-            high: float, num_classes: int, batch_size: int = 64) -> np.ndarray:
+def art_pgd(
+    model: nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    cfg: PGDConfig,
+    *,
+    low: float,
+    high: float,
+    num_classes: int,
+    batch_size: int = 64,
+) -> np.ndarray:
     """ART's PGD (or FGSM for one step) with the same settings as :func:`attacks.pgd.pgd`."""
     from art.attacks.evasion import ProjectedGradientDescentPyTorch  # noqa: PLC0415
 
     clf = art_classifier(model, x.shape[1:], num_classes, low, high)
     attack = ProjectedGradientDescentPyTorch(
-        clf, norm=np.inf if cfg.norm == "inf" else 2, eps=cfg.eps, eps_step=cfg.eps_step,
-        max_iter=cfg.max_iter, targeted=cfg.targeted, num_random_init=cfg.num_random_init,
-        batch_size=batch_size, verbose=False,
+        clf,
+        norm=np.inf if cfg.norm == "inf" else 2,
+        eps=cfg.eps,
+        eps_step=cfg.eps_step,
+        max_iter=cfg.max_iter,
+        targeted=cfg.targeted,
+        num_random_init=cfg.num_random_init,
+        batch_size=batch_size,
+        verbose=False,
     )
     onehot = np.eye(num_classes, dtype=np.float32)[y]
     return attack.generate(x.astype(np.float32), y=onehot).astype(np.float32)
 
 
-def art_square(model: nn.Module, x: np.ndarray, y: np.ndarray, *, eps: float, norm: str,
-               max_iter: int, low: float, high: float, num_classes: int, seed: int,
-               batch_size: int = 128) -> np.ndarray:
+def art_square(
+    model: nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    eps: float,
+    norm: str,
+    max_iter: int,
+    low: float,
+    high: float,
+    num_classes: int,
+    seed: int,
+    batch_size: int = 128,
+) -> np.ndarray:
     """ART's Square attack: random square-shaped updates, model outputs only (no gradients)."""
     from art.attacks.evasion import SquareAttack  # noqa: PLC0415
 
     clf = art_classifier(model, x.shape[1:], num_classes, low, high)
-    attack = SquareAttack(clf, norm=np.inf if norm == "inf" else 2, eps=eps, max_iter=max_iter,
-                          nb_restarts=1, batch_size=batch_size, verbose=False)
+    attack = SquareAttack(
+        clf,
+        norm=np.inf if norm == "inf" else 2,
+        eps=eps,
+        max_iter=max_iter,
+        nb_restarts=1,
+        batch_size=batch_size,
+        verbose=False,
+    )
     state = np.random.get_state()
     np.random.seed(seed % 2**32)  # ART draws its squares from numpy's global generator
     try:
@@ -74,8 +111,9 @@ def art_square(model: nn.Module, x: np.ndarray, y: np.ndarray, *, eps: float, no
 DEFENSES = ("feature_squeezing", "spatial_smoothing", "jpeg")
 
 
-def art_preprocessor(name: str, *, low: float, high: float, **options: float
-                     ) -> Callable[[np.ndarray], np.ndarray]:
+def art_preprocessor(
+    name: str, *, low: float, high: float, **options: float
+) -> Callable[[np.ndarray], np.ndarray]:
     """An ART input-transformation defense as a function on ``(N, C, H, W)`` float32 arrays.
 
     Args:
@@ -92,11 +130,13 @@ def art_preprocessor(name: str, *, low: float, high: float, **options: float
     if name == "feature_squeezing":
         pre = FeatureSqueezing(clip_values=clip, bit_depth=int(options.get("bit_depth", 3)))
     elif name == "spatial_smoothing":
-        pre = SpatialSmoothing(window_size=int(options.get("window_size", 3)),
-                               channels_first=True, clip_values=clip)
+        pre = SpatialSmoothing(
+            window_size=int(options.get("window_size", 3)), channels_first=True, clip_values=clip
+        )
     elif name == "jpeg":
-        pre = JpegCompression(clip_values=clip, quality=int(options.get("quality", 50)),
-                              channels_first=True)
+        pre = JpegCompression(
+            clip_values=clip, quality=int(options.get("quality", 50)), channels_first=True
+        )
     else:
         raise InvalidConfigError(f"unknown defense {name!r}: expected one of {', '.join(DEFENSES)}")
 

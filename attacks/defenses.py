@@ -21,8 +21,9 @@ class _Transform(torch.autograd.Function):
     """Apply a numpy transformation; the backward pass is the identity (BPDA) or zero."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, fn: Callable[[np.ndarray], np.ndarray],
-                bpda: bool) -> torch.Tensor:
+    def forward(
+        ctx: Any, x: torch.Tensor, fn: Callable[[np.ndarray], np.ndarray], bpda: bool
+    ) -> torch.Tensor:
         ctx.bpda = bpda
         out = fn(x.detach().cpu().numpy().astype(np.float32))
         return torch.as_tensor(out, dtype=x.dtype, device=x.device)
@@ -42,8 +43,13 @@ class TransformDefense(nn.Module):
             attacker who differentiates the real pipeline gets).
     """
 
-    def __init__(self, model: nn.Module, transform: Callable[[np.ndarray], np.ndarray],
-                 gradient: Literal["bpda", "none"] = "bpda", name: str = "defense") -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        transform: Callable[[np.ndarray], np.ndarray],
+        gradient: Literal["bpda", "none"] = "bpda",
+        name: str = "defense",
+    ) -> None:
         super().__init__()
         self.model = model
         self.transform = transform

@@ -119,6 +119,18 @@ def train(
     sensitive: Annotated[
         str | None, typer.Option(help="CSV only: sensitive columns, comma-separated.")
     ] = None,
+    defense: Annotated[
+        str, typer.Option(help="none, adversarial (PGD adversarial training) or distillation.")
+    ] = "none",
+    adv_eps: Annotated[
+        float | None,
+        typer.Option(
+            help="Adversarial training radius, L-inf input units (default 8/255 images, 0.1 tabular)."
+        ),
+    ] = None,
+    temperature: Annotated[
+        float | None, typer.Option(help="Distillation temperature (default 20).")
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Train a registered architecture on a data set and save a checkpoint folder.
@@ -135,6 +147,8 @@ def train(
         "weight_decay": weight_decay,
         "patience": patience,
         "seed": seed,
+        "adv_eps": adv_eps,
+        "temperature": temperature,
     }
     loaded, _ = train_and_save(
         arch=arch,
@@ -146,6 +160,7 @@ def train(
         split_seed=split_seed,
         device=device,
         progress=not quiet,
+        defense=defense,
     )
     m = loaded.meta["metrics"]
     out_console.print(

@@ -3,15 +3,17 @@ the numbers are not an artifact of gradient masking, and an honest evaluation of
 
 Robust accuracy is measured with PGD (Madry et al., 2018) and FGSM at several epsilons, with
 Wilson intervals over the evaluated inputs. A number is reported as *verified* only if the
-masking checks of Carlini et al. (2019) pass:
+masking checks in the spirit of Carlini et al. (2019) pass:
 
 1. the iterative attack is at least as strong as the single-step one;
 2. at a very large epsilon the attack drives accuracy to about zero;
 3. a stronger attack (4x the steps, 2 more random restarts) does not lower accuracy further;
-4. a gradient-free black-box attack (ART's Square attack; HopSkipJump for tabular rows) is not
-   stronger than the white-box one;
-5. input gradients are non-zero and finite;
-6. the model's output is deterministic (otherwise gradients need EOT).
+4. a gradient-free black-box attack (ART's Square attack for images; random search over the
+   corners of the eps box for tabular rows) is not stronger than the white-box one;
+5. PGD with the logit-margin loss of Carlini and Wagner is not stronger than with cross-entropy
+   (it is on saturated models such as defensively distilled ones);
+6. input gradients are non-zero and finite;
+7. the model's output is deterministic (otherwise gradients need EOT).
 
 Input-transformation defenses (ART's feature squeezing, JPEG compression, spatial smoothing) are
 wrapped in front of the model and attacked twice: naively (the transformation blocks the
@@ -46,12 +48,27 @@ from models.training import frozen_eval
 from reports.schema import CurveBand, DefenseRow, MaskingCheck, Metric, RobustnessResult, Table
 
 _BUDGETS: dict[str, dict[str, Any]] = {
-    "smoke": {"n_eval": 128, "max_iter": 10, "num_random_init": 0, "blackbox_queries": 100,
-              "defenses": ("feature_squeezing", "jpeg")},
-    "standard": {"n_eval": 500, "max_iter": 20, "num_random_init": 1, "blackbox_queries": 500,
-                 "defenses": DEFENSES},
-    "thorough": {"n_eval": 2000, "max_iter": 40, "num_random_init": 2, "blackbox_queries": 1000,
-                 "defenses": DEFENSES},
+    "smoke": {
+        "n_eval": 128,
+        "max_iter": 10,
+        "num_random_init": 0,
+        "blackbox_queries": 100,
+        "defenses": ("feature_squeezing", "jpeg"),
+    },
+    "standard": {
+        "n_eval": 500,
+        "max_iter": 20,
+        "num_random_init": 1,
+        "blackbox_queries": 500,
+        "defenses": DEFENSES,
+    },
+    "thorough": {
+        "n_eval": 2000,
+        "max_iter": 40,
+        "num_random_init": 2,
+        "blackbox_queries": 1000,
+        "defenses": DEFENSES,
+    },
 }
 
 
@@ -87,6 +104,9 @@ class RobustnessCheck(Check):
         blackbox_queries: Square attack iterations (HopSkipJump iterations x 20 for tabular).
         large_eps: the epsilon at which accuracy must collapse (None: half the input range).
         defenses: input-transformation defenses to evaluate (images only).
+        compare_with: other models (checkpoint folders, TorchScript or ``name=path``) attacked
+            the same way on the same inputs, for a before/after table (e.g. the undefended model
+            next to an adversarially trained or distilled one).
         tolerance: slack of the masking checks, in accuracy.
         ci_level: confidence level of the Wilson intervals.
     """
@@ -109,26 +129,40 @@ class RobustnessCheck(Check):
     tolerance: float = 0.03
     ci_level: float = 0.95
     batch_size: int = 64
+    compare_with: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.norm not in ("inf", "2"):
             raise InvalidConfigError(f"norm must be 'inf' or '2', got {self.norm!r}")
         for name in ("eps", "large_eps"):
             v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
-                                  or not math.isfinite(v) or v <= 0):
+            if v is not None and (
+                isinstance(v, bool)
+                or not isinstance(v, (int, float))
+                or not math.isfinite(v)
+                or v <= 0
+            ):
                 raise InvalidConfigError(
                     f"{name} must be a positive number in input units (e.g. 8/255 = 0.0314 for "
-                    f"pixels), got {v!r}")
+                    f"pixels), got {v!r}"
+                )
         object.__setattr__(self, "epsilons", tuple(float(e) for e in self.epsilons))
         if any(not math.isfinite(e) or e <= 0 for e in self.epsilons):
             raise InvalidConfigError(f"epsilons must be positive, got {list(self.epsilons)}")
         object.__setattr__(self, "defenses", tuple(self.defenses))
+        if isinstance(self.compare_with, str):
+            object.__setattr__(self, "compare_with", (self.compare_with,))
+        object.__setattr__(self, "compare_with", tuple(str(p) for p in self.compare_with))
         bad = sorted(set(self.defenses) - set(DEFENSES))
         if bad:
             raise InvalidConfigError(f"unknown defense(s) {bad}: expected {list(DEFENSES)}")
-        for name, lo in (("n_eval", 10), ("max_iter", 1), ("num_random_init", 0),
-                         ("blackbox_queries", 1), ("batch_size", 1)):
+        for name, lo in (
+            ("n_eval", 10),
+            ("max_iter", 1),
+            ("num_random_init", 0),
+            ("blackbox_queries", 1),
+            ("batch_size", 1),
+        ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
                 raise InvalidConfigError(f"{name} must be an integer >= {lo}, got {v!r}")
@@ -147,8 +181,10 @@ class RobustnessCheck(Check):
         if self.split not in target.splits:
             return f"the target has no {self.split!r} split"
         if not isinstance(target.model, TorchAdapter):
-            return ("white-box attacks need a differentiable torch model; this model is not one "
-                    "(audit a torch version of it, or gate on the other sections)")
+            return (
+                "white-box attacks need a differentiable torch model; this model is not one "
+                "(audit a torch version of it, or gate on the other sections)"
+            )
         return None
 
     # ------------------------------------------------------------------ settings
@@ -167,9 +203,15 @@ class RobustnessCheck(Check):
 
     def _cfg(self, eps: float, **kw: Any) -> PGDConfig:
         steps = kw.pop("max_iter", self.max_iter)
-        return PGDConfig(eps=eps, eps_step=2.5 * eps / steps, max_iter=steps, norm=self.norm,
-                         num_random_init=kw.pop("num_random_init", self.num_random_init),
-                         loss=self.loss, **kw)
+        return PGDConfig(
+            eps=eps,
+            eps_step=2.5 * eps / steps,
+            max_iter=steps,
+            norm=self.norm,
+            num_random_init=kw.pop("num_random_init", self.num_random_init),
+            loss=self.loss,
+            **kw,
+        )
 
     # ------------------------------------------------------------------ run
 
@@ -183,16 +225,18 @@ class RobustnessCheck(Check):
         X, y = split.X[rows], split.y[rows]
         dev = adapter.torch_device
         shape = target.input_shape
-        low = torch.as_tensor(target.domain_low.reshape(shape), device=dev)
-        high = torch.as_tensor(target.domain_high.reshape(shape), device=dev)
+        low = torch.as_tensor(np.array(target.domain_low.reshape(shape)), device=dev)
+        high = torch.as_tensor(np.array(target.domain_high.reshape(shape)), device=dev)
         span = float((high - low).max())
         eps = self._eps(target.kind)
         if eps > span:
             raise InvalidConfigError(
                 f"eps {eps:g} is beyond the input range (width {span:g}): every input could be "
-                "replaced outright. Use an epsilon inside the range, e.g. 8/255 for pixels")
-        large = self.large_eps or (span / 2 if self.norm == "inf" else span * math.sqrt(
-            int(np.prod(shape))) / 2)
+                "replaced outright. Use an epsilon inside the range, e.g. 8/255 for pixels"
+            )
+        large = self.large_eps or (
+            span / 2 if self.norm == "inf" else span * math.sqrt(int(np.prod(shape))) / 2
+        )
         xt = torch.as_tensor(X, device=dev)
         yt = torch.as_tensor(y, device=dev)
         warnings: list[str] = []
@@ -201,23 +245,40 @@ class RobustnessCheck(Check):
             module = _LogProbabilities(module)
         gen = lambda: torch.Generator().manual_seed(seed)  # noqa: E731
         n = len(y)
-        space = "pixels [0, 1]" if target.kind == "image" else (
-            "standardized features within train ranges (one-hot columns treated as continuous)")
+        space = (
+            "pixels [0, 1]"
+            if target.kind == "image"
+            else (
+                "standardized features within train ranges (one-hot columns treated as continuous)"
+            )
+        )
 
         with frozen_eval(adapter.module):
             with torch.no_grad():
                 out = module(xt)
-            if adapter.output == "logits" and bool(((out >= 0) & (out <= 1)).all()) and bool(
-                    torch.allclose(out.sum(1), torch.ones(n, device=dev), atol=1e-4)):
+            if (
+                adapter.output == "logits"
+                and bool(((out >= 0) & (out <= 1)).all())
+                and bool(torch.allclose(out.sum(1), torch.ones(n, device=dev), atol=1e-4))
+            ):
                 warnings.append(
                     "the model's outputs are in [0, 1] and sum to 1: it returns probabilities, "
                     "not logits. Cross-entropy gradients through a softmax are weak, so attacks "
-                    "may understate the risk; set model.output: probabilities or return logits")
+                    "may understate the risk; set model.output: probabilities or return logits"
+                )
             clean_correct = (out.argmax(1) == yt).cpu().numpy()
 
             def attack_acc(model: nn.Module, cfg: PGDConfig) -> tuple[float, torch.Tensor]:
-                adv = pgd(model, xt, yt, cfg, low=low, high=high, generator=gen(),
-                          batch_size=self.batch_size)
+                adv = pgd(
+                    model,
+                    xt,
+                    yt,
+                    cfg,
+                    low=low,
+                    high=high,
+                    generator=gen(),
+                    batch_size=self.batch_size,
+                )
                 with torch.no_grad():
                     acc = float((model(adv).argmax(1) == yt).float().mean())
                 return acc, adv
@@ -235,13 +296,30 @@ class RobustnessCheck(Check):
                     lo, hi = wilson_interval(round(a * n), n, self.ci_level)
                     curves[name].append(CurveBand(x=e, y=a, low=lo, high=hi))
             robust, fgsm_acc = by_eps[eps]
-            strong, _ = attack_acc(module, self._cfg(eps, max_iter=4 * self.max_iter,
-                                                     num_random_init=self.num_random_init + 2))
+            strong, _ = attack_acc(
+                module,
+                self._cfg(
+                    eps, max_iter=4 * self.max_iter, num_random_init=self.num_random_init + 2
+                ),
+            )
             large_acc, _ = attack_acc(module, self._cfg(large))
+            other_loss = "margin" if self.loss == "ce" else "ce"
+            other_acc, _ = attack_acc(
+                module,
+                PGDConfig(
+                    eps=eps,
+                    eps_step=2.5 * eps / self.max_iter,
+                    max_iter=self.max_iter,
+                    norm=self.norm,
+                    num_random_init=self.num_random_init,
+                    loss=other_loss,
+                ),
+            )
             grads, _ = input_gradient(module, xt, yt, loss=self.loss)
             flat = grads.flatten(1)
-            zero_share = float(((flat.abs().sum(1) == 0) | ~torch.isfinite(flat).all(1))
-                               .float().mean())
+            zero_share = float(
+                ((flat.abs().sum(1) == 0) | ~torch.isfinite(flat).all(1)).float().mean()
+            )
             with torch.no_grad():
                 nondet = float((module(xt) != module(xt)).any(1).float().mean())
             bb_acc, bb_name, bb_n = self._blackbox(module, X, y, eps, target, seed)
@@ -254,106 +332,250 @@ class RobustnessCheck(Check):
             linf = float(delta.abs().amax(1).mean())
             l2 = float(delta.norm(dim=1).mean())
             clean = float(clean_correct.mean())
-            defense_rows = self._defenses(target, module, xt, yt, eps, low, high, gen,
-                                          clean, robust)
+            defense_rows = self._defenses(
+                target, module, xt, yt, eps, low, high, gen, clean, robust
+            )
 
         tol = self.tolerance
         masking = [
-            MaskingCheck(name="iterative_at_least_single_step", passed=robust <= fgsm_acc + tol,
-                         value=robust - fgsm_acc, threshold=f"<= {tol:g}",
-                         meaning="PGD accuracy minus FGSM accuracy: an iterative attack weaker "
-                                 "than one step means the gradients mislead the attacker"),
-            MaskingCheck(name="large_eps_collapses", passed=large_acc <= 0.1 + tol,
-                         value=large_acc, threshold=f"<= {0.1 + tol:.3g}",
-                         meaning=f"accuracy under PGD at eps {large:.3g}: with the whole input "
-                                 "range allowed, accuracy should fall to about zero"),
-            MaskingCheck(name="stronger_attack_no_gain", passed=robust - strong <= tol,
-                         value=robust - strong, threshold=f"<= {tol:g}",
-                         meaning="accuracy drop when PGD gets 4x the steps and 2 more restarts: "
-                                 "a large drop means the reported attack had not converged"),
-            MaskingCheck(name="blackbox_not_stronger",
-                         passed=bb_acc is None or bb_acc >= robust - tol,
-                         value=None if bb_acc is None else robust - bb_acc,
-                         threshold=f"<= {tol:g}",
-                         meaning=f"white-box minus black-box ({bb_name}) accuracy: a gradient-free "
-                                 "attack beating the gradient attack means masked gradients"),
-            MaskingCheck(name="gradients_nonzero_finite", passed=zero_share <= 0.05,
-                         value=zero_share, threshold="<= 0.05",
-                         meaning="share of inputs whose loss gradient is all zero or not finite"),
-            MaskingCheck(name="deterministic_output", passed=nondet == 0.0, value=nondet,
-                         threshold="== 0",
-                         meaning="share of inputs whose output changes between two identical "
-                                 "passes (a randomized model needs EOT attacks)"),
+            MaskingCheck(
+                name="iterative_at_least_single_step",
+                passed=robust <= fgsm_acc + tol,
+                value=robust - fgsm_acc,
+                threshold=f"<= {tol:g}",
+                meaning="PGD accuracy minus FGSM accuracy: an iterative attack weaker "
+                "than one step means the gradients mislead the attacker",
+            ),
+            MaskingCheck(
+                name="large_eps_collapses",
+                passed=large_acc <= 0.1 + tol,
+                value=large_acc,
+                threshold=f"<= {0.1 + tol:.3g}",
+                meaning=f"accuracy under PGD at eps {large:.3g}: with the whole input "
+                "range allowed, accuracy should fall to about zero",
+            ),
+            MaskingCheck(
+                name="stronger_attack_no_gain",
+                passed=robust - strong <= tol,
+                value=robust - strong,
+                threshold=f"<= {tol:g}",
+                meaning="accuracy drop when PGD gets 4x the steps and 2 more restarts: "
+                "a large drop means the reported attack had not converged",
+            ),
+            MaskingCheck(
+                name="blackbox_not_stronger",
+                passed=bb_acc is None or bb_acc >= robust - tol,
+                value=None if bb_acc is None else robust - bb_acc,
+                threshold=f"<= {tol:g}",
+                meaning=f"white-box minus black-box ({bb_name}) accuracy: a gradient-free "
+                "attack beating the gradient attack means masked gradients",
+            ),
+            MaskingCheck(
+                name="other_loss_not_stronger",
+                passed=other_acc >= robust - tol,
+                value=robust - other_acc,
+                threshold=f"<= {tol:g}",
+                meaning=f"accuracy under PGD with the {self.loss} loss minus with the "
+                f"{other_loss} loss: a logit-margin attack beating cross-entropy "
+                "means saturated softmax gradients (how Carlini and Wagner broke "
+                "defensive distillation)",
+            ),
+            MaskingCheck(
+                name="gradients_nonzero_finite",
+                passed=zero_share <= 0.05,
+                value=zero_share,
+                threshold="<= 0.05",
+                meaning="share of inputs whose loss gradient is all zero or not finite",
+            ),
+            MaskingCheck(
+                name="deterministic_output",
+                passed=nondet == 0.0,
+                value=nondet,
+                threshold="== 0",
+                meaning="share of inputs whose output changes between two identical "
+                "passes (a randomized model needs EOT attacks)",
+            ),
         ]
         failed = [m for m in masking if not m.passed]
         verified = not failed
-        reasons = [f"{m.name}: {m.meaning} (value {m.value if m.value is None else round(m.value, 4)},"
-                   f" needed {m.threshold})" for m in failed]
+        reasons = [
+            f"{m.name}: {m.meaning} (value {m.value if m.value is None else round(m.value, 4)},"
+            f" needed {m.threshold})"
+            for m in failed
+        ]
         if not verified:
             warnings.append("robustness is UNVERIFIED: " + "; ".join(reasons))
 
-        m = self._metrics(target, n, clean, robust, fgsm_acc, strong, bb_acc, bb_name, bb_n,
-                          verified, wrong_conf, linf, l2, eps, X, adv, masking, defense_rows)
-        figures = [artifacts.figure(
-            robustness_plots.accuracy_curve(curves, eps, target.kind, self.norm, clean,
-                                            [(r.model, r.adaptive_robust_accuracy) for r in defense_rows]),
-            "robust_accuracy", "Robust accuracy against epsilon (PGD and FGSM, Wilson bands)")]
+        m = self._metrics(
+            target,
+            n,
+            clean,
+            robust,
+            fgsm_acc,
+            strong,
+            other_acc,
+            bb_acc,
+            bb_name,
+            bb_n,
+            verified,
+            wrong_conf,
+            linf,
+            l2,
+            eps,
+            X,
+            adv,
+            masking,
+            defense_rows,
+        )
+        figures = [
+            artifacts.figure(
+                robustness_plots.accuracy_curve(
+                    curves,
+                    eps,
+                    target.kind,
+                    self.norm,
+                    clean,
+                    [(r.model, r.adaptive_robust_accuracy) for r in defense_rows],
+                ),
+                "robust_accuracy",
+                "Robust accuracy against epsilon (PGD and FGSM, Wilson bands)",
+            )
+        ]
         adv_np = adv.cpu().numpy()
         if target.kind == "image":
-            figures.append(artifacts.figure(
-                robustness_plots.examples(X, adv_np, y, out.softmax(1).cpu().numpy(),
-                                          adv_out.cpu().numpy(), target.class_names, eps),
-                "examples", "Clean and adversarial examples with predictions and confidences"))
+            figures.append(
+                artifacts.figure(
+                    robustness_plots.examples(
+                        X,
+                        adv_np,
+                        y,
+                        out.softmax(1).cpu().numpy(),
+                        adv_out.cpu().numpy(),
+                        target.class_names,
+                        eps,
+                    ),
+                    "examples",
+                    "Clean and adversarial examples with predictions and confidences",
+                )
+            )
         else:
-            figures.append(artifacts.figure(
-                robustness_plots.feature_shift(np.abs(adv_np - X).mean(0), target.feature_names),
-                "feature_shift", "Mean absolute perturbation per feature (standardized units)"))
+            figures.append(
+                artifacts.figure(
+                    robustness_plots.feature_shift(
+                        np.abs(adv_np - X).mean(0), target.feature_names
+                    ),
+                    "feature_shift",
+                    "Mean absolute perturbation per feature (standardized units)",
+                )
+            )
         tables = [
-            Table(title="Robust accuracy against epsilon",
-                  columns=["eps", "x/255" if target.kind == "image" else "units", "PGD", "FGSM"],
-                  rows=[[e, e * 255 if target.kind == "image" else e, a, f]
-                        for e, (a, f) in by_eps.items()]),
-            Table(title="Gradient-masking checks",
-                  columns=["check", "passed", "value", "needed", "meaning"],
-                  rows=[[c.name, c.passed, c.value, c.threshold, c.meaning] for c in masking]),
+            Table(
+                title="Robust accuracy against epsilon",
+                columns=["eps", "x/255" if target.kind == "image" else "units", "PGD", "FGSM"],
+                rows=[
+                    [e, e * 255 if target.kind == "image" else e, a, f]
+                    for e, (a, f) in by_eps.items()
+                ],
+            ),
+            Table(
+                title="Gradient-masking checks",
+                columns=["check", "passed", "value", "needed", "meaning"],
+                rows=[[c.name, c.passed, c.value, c.threshold, c.meaning] for c in masking],
+            ),
         ]
         if defense_rows:
-            tables.append(Table(
-                title=f"Defenses at eps {_fmt_eps(eps, target.kind)}",
-                columns=["model", "clean accuracy", "naive attack", "adaptive attack (BPDA)",
-                         "note"],
-                rows=[[r.model, r.clean_accuracy, r.naive_robust_accuracy,
-                       r.adaptive_robust_accuracy, r.note] for r in defense_rows]))
-        summary = (f"PGD at eps {_fmt_eps(eps, target.kind)} lowers accuracy from {clean:.0%} to "
-                   f"{robust:.0%}" + ("" if verified else " (UNVERIFIED: gradient masking suspected)")
-                   + f"; FGSM {fgsm_acc:.0%}, black-box "
-                   + ("n/a" if bb_acc is None else f"{bb_acc:.0%}") + ".")
+            tables.append(
+                Table(
+                    title=f"Defenses at eps {_fmt_eps(eps, target.kind)}",
+                    columns=[
+                        "model",
+                        "clean accuracy",
+                        "naive attack",
+                        "adaptive attack (BPDA)",
+                        "note",
+                    ],
+                    rows=[
+                        [
+                            r.model,
+                            r.clean_accuracy,
+                            r.naive_robust_accuracy,
+                            r.adaptive_robust_accuracy,
+                            r.note,
+                        ]
+                        for r in defense_rows
+                    ],
+                )
+            )
+        summary = (
+            f"PGD at eps {_fmt_eps(eps, target.kind)} lowers accuracy from {clean:.0%} to "
+            f"{robust:.0%}"
+            + ("" if verified else " (UNVERIFIED: gradient masking suspected)")
+            + f"; FGSM {fgsm_acc:.0%}, black-box "
+            + ("n/a" if bb_acc is None else f"{bb_acc:.0%}")
+            + "."
+        )
         if defense_rows:
             best = max(defense_rows, key=lambda r: r.adaptive_robust_accuracy or 0)
-            summary += (f" Best defense under adaptive attack: {best.model} "
-                        f"{best.adaptive_robust_accuracy:.0%}.")
+            summary += (
+                f" Best defense under adaptive attack: {best.model} "
+                f"{best.adaptive_robust_accuracy:.0%}."
+            )
         return RobustnessResult(
-            title=self.title, summary=summary, config=_jsonable(self.config()), metrics=m,
-            tables=tables, figures=figures, warnings=warnings, norm=self.norm,
-            input_space=space, eps=eps, verified=verified, unverified_reasons=reasons,
-            curves=curves, masking=masking, defenses=defense_rows,
+            title=self.title,
+            summary=summary,
+            config=_jsonable(self.config()),
+            metrics=m,
+            tables=tables,
+            figures=figures,
+            warnings=warnings,
+            norm=self.norm,
+            input_space=space,
+            eps=eps,
+            verified=verified,
+            unverified_reasons=reasons,
+            curves=curves,
+            masking=masking,
+            defenses=defense_rows,
         )
 
     # ------------------------------------------------------------------ parts
 
-    def _blackbox(self, module: nn.Module, X: np.ndarray, y: np.ndarray, eps: float,
-                  target: AuditTarget, seed: int) -> tuple[float | None, str, int]:
+    def _blackbox(
+        self,
+        module: nn.Module,
+        X: np.ndarray,
+        y: np.ndarray,
+        eps: float,
+        target: AuditTarget,
+        seed: int,
+    ) -> tuple[float | None, str, int]:
         if target.kind == "image":
-            adv = art_square(module, X, y, eps=eps, norm=self.norm, max_iter=self.blackbox_queries,
-                             low=float(target.domain_low.min()), high=float(target.domain_high.max()),
-                             num_classes=target.num_classes, seed=seed)
+            adv = art_square(
+                module,
+                X,
+                y,
+                eps=eps,
+                norm=self.norm,
+                max_iter=self.blackbox_queries,
+                low=float(target.domain_low.min()),
+                high=float(target.domain_high.max()),
+                num_classes=target.num_classes,
+                seed=seed,
+            )
             with torch.no_grad():
                 pred = module(torch.as_tensor(adv)).argmax(1).numpy()
             return float((pred == y).mean()), "Square attack", len(y)
         return self._random_search(module, X, y, eps, target, seed), "random search", len(y)
 
-    def _random_search(self, module: nn.Module, X: np.ndarray, y: np.ndarray, eps: float,
-                       target: AuditTarget, seed: int) -> float:
+    def _random_search(
+        self,
+        module: nn.Module,
+        X: np.ndarray,
+        y: np.ndarray,
+        eps: float,
+        target: AuditTarget,
+        seed: int,
+    ) -> float:
         """Gradient-free black-box attack for tabular rows: the best of ``blackbox_queries``
         random corners of the eps box (L-inf) or sphere points (L2), clipped to the domain."""
         rng = np.random.default_rng(seed)
@@ -371,14 +593,31 @@ class RobustnessCheck(Check):
                 fooled |= module(torch.as_tensor(cand)).argmax(1).numpy() != y
         return float(1.0 - fooled.mean())
 
-    def _defenses(self, target: AuditTarget, module: nn.Module, xt: torch.Tensor,
-                  yt: torch.Tensor, eps: float, low: torch.Tensor, high: torch.Tensor,
-                  gen: Any, clean: float, robust: float) -> list[DefenseRow]:
+    def _defenses(
+        self,
+        target: AuditTarget,
+        module: nn.Module,
+        xt: torch.Tensor,
+        yt: torch.Tensor,
+        eps: float,
+        low: torch.Tensor,
+        high: torch.Tensor,
+        gen: Any,
+        clean: float,
+        robust: float,
+    ) -> list[DefenseRow]:
         """Undefended model first, then each defense under a naive and an adaptive attack."""
         if target.kind != "image" or not self.defenses:
             return []
-        rows = [DefenseRow(model="undefended", clean_accuracy=clean, naive_robust_accuracy=robust,
-                           adaptive_robust_accuracy=robust, note="the model as audited")]
+        rows = [
+            DefenseRow(
+                model="undefended",
+                clean_accuracy=clean,
+                naive_robust_accuracy=robust,
+                adaptive_robust_accuracy=robust,
+                note="the model as audited",
+            )
+        ]
         lo, hi = float(target.domain_low.min()), float(target.domain_high.max())
         cfg = self._cfg(eps)
         for name in self.defenses:
@@ -390,69 +629,175 @@ class RobustnessCheck(Check):
                 with torch.no_grad():
                     return float((model(x).argmax(1) == yt).float().mean())
 
-            adv_naive = pgd(naive, xt, yt, cfg, low=low, high=high, generator=gen(),
-                            batch_size=self.batch_size)
-            adv_bpda = pgd(adaptive, xt, yt, cfg, low=low, high=high, generator=gen(),
-                           batch_size=self.batch_size)
+            adv_naive = pgd(
+                naive, xt, yt, cfg, low=low, high=high, generator=gen(), batch_size=self.batch_size
+            )
+            adv_bpda = pgd(
+                adaptive,
+                xt,
+                yt,
+                cfg,
+                low=low,
+                high=high,
+                generator=gen(),
+                batch_size=self.batch_size,
+            )
             clean = acc(adaptive, xt)
             a_naive, a_bpda = acc(adaptive, adv_naive), acc(adaptive, adv_bpda)
-            note = ("naive attack sees zero gradients: its number is gradient masking"
-                    if a_naive > a_bpda + self.tolerance else "")
-            rows.append(DefenseRow(model=name, clean_accuracy=clean, naive_robust_accuracy=a_naive,
-                                   adaptive_robust_accuracy=a_bpda, note=note))
+            note = (
+                "naive attack sees zero gradients: its number is gradient masking"
+                if a_naive > a_bpda + self.tolerance
+                else ""
+            )
+            rows.append(
+                DefenseRow(
+                    model=name,
+                    clean_accuracy=clean,
+                    naive_robust_accuracy=a_naive,
+                    adaptive_robust_accuracy=a_bpda,
+                    note=note,
+                )
+            )
         return rows
 
-    def _metrics(self, target, n, clean, robust, fgsm_acc, strong, bb_acc, bb_name, bb_n,
-                 verified, wrong_conf, linf, l2, eps, X, adv, masking, defense_rows) -> list[Metric]:
+    def _metrics(
+        self,
+        target,
+        n,
+        clean,
+        robust,
+        fgsm_acc,
+        strong,
+        other,
+        bb_acc,
+        bb_name,
+        bb_n,
+        verified,
+        wrong_conf,
+        linf,
+        l2,
+        eps,
+        X,
+        adv,
+        masking,
+        defense_rows,
+    ) -> list[Metric]:
         eps_txt = _fmt_eps(eps, target.kind)
 
         def acc_metric(name: str, value: float, desc: str, count: int = n) -> Metric:
             lo, hi = wilson_interval(round(value * count), count, self.ci_level)
-            return Metric(name=name, value=value, ci_low=lo, ci_high=hi, ci_level=self.ci_level,
-                          ci_method="wilson", n=count, higher_is_better=True, unit="fraction",
-                          description=desc)
+            return Metric(
+                name=name,
+                value=value,
+                ci_low=lo,
+                ci_high=hi,
+                ci_level=self.ci_level,
+                ci_method="wilson",
+                n=count,
+                higher_is_better=True,
+                unit="fraction",
+                description=desc,
+            )
 
         out = [
             acc_metric("clean_accuracy", clean, "accuracy on the attacked rows before the attack"),
-            acc_metric("robust_accuracy", robust,
-                       f"accuracy under PGD-{self.max_iter} ({self.norm}-norm) at eps {eps_txt}"
-                       + ("" if verified else "; UNVERIFIED: a masking check failed")),
+            acc_metric(
+                "robust_accuracy",
+                robust,
+                f"accuracy under PGD-{self.max_iter} ({self.norm}-norm) at eps {eps_txt}"
+                + ("" if verified else "; UNVERIFIED: a masking check failed"),
+            ),
             acc_metric("fgsm_robust_accuracy", fgsm_acc, f"accuracy under FGSM at eps {eps_txt}"),
-            acc_metric("strong_robust_accuracy", strong,
-                       f"accuracy under PGD-{4 * self.max_iter} with "
-                       f"{self.num_random_init + 2} restarts at eps {eps_txt}"),
-            Metric(name="verified", value=1.0 if verified else 0.0, higher_is_better=True,
-                   description="1 if every gradient-masking check passed, else 0"),
-            Metric(name="adversarial_wrong_confidence", value=wrong_conf, higher_is_better=False,
-                   description="mean confidence of the wrong predictions on adversarial inputs"),
-            Metric(name="perturbation_linf", value=linf, description="mean L-inf size of the PGD "
-                   "perturbation", unit="input units"),
-            Metric(name="perturbation_l2", value=l2, description="mean L2 size of the PGD "
-                   "perturbation", unit="input units"),
+            acc_metric(
+                f"{'margin' if self.loss == 'ce' else 'ce'}_robust_accuracy",
+                other,
+                f"accuracy under PGD-{self.max_iter} with the "
+                f"{'margin' if self.loss == 'ce' else 'cross-entropy'} loss at eps {eps_txt}",
+            ),
+            acc_metric(
+                "strong_robust_accuracy",
+                strong,
+                f"accuracy under PGD-{4 * self.max_iter} with "
+                f"{self.num_random_init + 2} restarts at eps {eps_txt}",
+            ),
+            Metric(
+                name="verified",
+                value=1.0 if verified else 0.0,
+                higher_is_better=True,
+                description="1 if every gradient-masking check passed, else 0",
+            ),
+            Metric(
+                name="adversarial_wrong_confidence",
+                value=wrong_conf,
+                higher_is_better=False,
+                description="mean confidence of the wrong predictions on adversarial inputs",
+            ),
+            Metric(
+                name="perturbation_linf",
+                value=linf,
+                description="mean L-inf size of the PGD perturbation",
+                unit="input units",
+            ),
+            Metric(
+                name="perturbation_l2",
+                value=l2,
+                description="mean L2 size of the PGD perturbation",
+                unit="input units",
+            ),
         ]
         if bb_acc is not None:
-            out.append(acc_metric("blackbox_robust_accuracy", bb_acc,
-                                  f"accuracy under the {bb_name} ({self.blackbox_queries} "
-                                  "queries) at the same eps", bb_n))
+            out.append(
+                acc_metric(
+                    "blackbox_robust_accuracy",
+                    bb_acc,
+                    f"accuracy under the {bb_name} ({self.blackbox_queries} "
+                    "queries) at the same eps",
+                    bb_n,
+                )
+            )
         if target.kind == "image":
             ssim, psnr = _image_quality(X, adv.cpu().numpy())
-            out += [Metric(name="ssim", value=ssim, description="mean structural similarity of "
-                           "adversarial to clean images (1 = identical)"),
-                    Metric(name="psnr_db", value=psnr, unit="dB",
-                           description="mean peak signal-to-noise ratio of adversarial images")]
+            out += [
+                Metric(
+                    name="ssim",
+                    value=ssim,
+                    description="mean structural similarity of "
+                    "adversarial to clean images (1 = identical)",
+                ),
+                Metric(
+                    name="psnr_db",
+                    value=psnr,
+                    unit="dB",
+                    description="mean peak signal-to-noise ratio of adversarial images",
+                ),
+            ]
         for c in masking:
             out.append(Metric(name=f"masking.{c.name}", value=c.value, description=c.meaning))
         for r in defense_rows[1:]:
+            if r.note.startswith("compared model"):
+                continue
             out += [
-                Metric(name=f"defense.{r.model}.clean_accuracy", value=r.clean_accuracy, n=n,
-                       higher_is_better=True, description=f"clean accuracy behind {r.model}"),
-                Metric(name=f"defense.{r.model}.adaptive_robust_accuracy",
-                       value=r.adaptive_robust_accuracy, n=n, higher_is_better=True,
-                       description=f"accuracy under BPDA-PGD behind {r.model} (the honest number)"),
-                Metric(name=f"defense.{r.model}.naive_robust_accuracy",
-                       value=r.naive_robust_accuracy, n=n,
-                       description=f"accuracy under a naive PGD behind {r.model} (masked: "
-                                   "for comparison only)"),
+                Metric(
+                    name=f"defense.{r.model}.clean_accuracy",
+                    value=r.clean_accuracy,
+                    n=n,
+                    higher_is_better=True,
+                    description=f"clean accuracy behind {r.model}",
+                ),
+                Metric(
+                    name=f"defense.{r.model}.adaptive_robust_accuracy",
+                    value=r.adaptive_robust_accuracy,
+                    n=n,
+                    higher_is_better=True,
+                    description=f"accuracy under BPDA-PGD behind {r.model} (the honest number)",
+                ),
+                Metric(
+                    name=f"defense.{r.model}.naive_robust_accuracy",
+                    value=r.naive_robust_accuracy,
+                    n=n,
+                    description=f"accuracy under a naive PGD behind {r.model} (masked: "
+                    "for comparison only)",
+                ),
             ]
         return out
 
@@ -462,8 +807,10 @@ def _image_quality(X: np.ndarray, adv: np.ndarray) -> tuple[float, float]:
 
     side = min(X.shape[2], X.shape[3])
     win = min(7, side if side % 2 else side - 1)
-    ssim = [structural_similarity(x, a, channel_axis=0, data_range=1.0, win_size=win)
-            for x, a in zip(X, adv)]
+    ssim = [
+        structural_similarity(x, a, channel_axis=0, data_range=1.0, win_size=win)
+        for x, a in zip(X, adv)
+    ]
     mse = ((X - adv) ** 2).reshape(len(X), -1).mean(1)
     psnr = 10 * np.log10(1.0 / np.maximum(mse, 1e-12))
     return float(np.mean(ssim)), float(np.mean(psnr))

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
 from audit import plots  # noqa: F401  (selects the Agg backend)
-import matplotlib.pyplot as plt  # noqa: E402
-
-from reports.schema import CurveBand  # noqa: E402
+from reports.schema import CurveBand
 
 
 def accuracy_curve(
@@ -28,15 +27,22 @@ def accuracy_curve(
     for name, pts in curves.items():
         xs = np.array([p.x for p in pts])
         ax.plot(xs, [p.y for p in pts], marker="o", color=colours.get(name), label=name)
-        ax.fill_between(xs, [p.low for p in pts], [p.high for p in pts], alpha=0.15,
-                        color=colours.get(name))
+        ax.fill_between(
+            xs, [p.low for p in pts], [p.high for p in pts], alpha=0.15, color=colours.get(name)
+        )
     ax.axhline(clean, color="gray", ls=":", label=f"clean accuracy {clean:.0%}")
     ax.axvline(eps, color="black", lw=0.8, ls="--")
     for k, (name, acc) in enumerate(defenses[1:] if defenses else []):
         if acc is not None:
-            ax.scatter([eps], [acc], marker="s", s=40, zorder=5,
-                       color=plt.get_cmap("tab10").colors[(k + 2) % 10],
-                       label=f"{name} + BPDA attack")
+            ax.scatter(
+                [eps],
+                [acc],
+                marker="s",
+                s=40,
+                zorder=5,
+                color=plt.get_cmap("tab10").colors[(k + 2) % 10],
+                label=f"{name} + BPDA attack",
+            )
     ax.set_xscale("log")
     if kind == "image":
         ticks = [p.x for p in next(iter(curves.values()))]
@@ -53,8 +59,16 @@ def accuracy_curve(
     return fig
 
 
-def examples(X: np.ndarray, adv: np.ndarray, y: np.ndarray, p_clean: np.ndarray,
-             p_adv: np.ndarray, class_names: Sequence[str], eps: float, n: int = 6) -> Figure:
+def examples(
+    X: np.ndarray,
+    adv: np.ndarray,
+    y: np.ndarray,
+    p_clean: np.ndarray,
+    p_adv: np.ndarray,
+    class_names: Sequence[str],
+    eps: float,
+    n: int = 6,
+) -> Figure:
     """Clean image, adversarial image and amplified perturbation, with predictions."""
     fooled = np.flatnonzero((p_adv.argmax(1) != y) & (p_clean.argmax(1) == y))
     order = np.r_[fooled, np.setdiff1d(np.arange(len(X)), fooled)][:n]
@@ -71,8 +85,11 @@ def examples(X: np.ndarray, adv: np.ndarray, y: np.ndarray, p_clean: np.ndarray,
         axes[0, j].set_title(f"{class_names[pc.argmax()]} ({pc.max():.0%})", fontsize=8)
         show(axes[1, j], adv[i])
         ok = pa.argmax() == y[i]
-        axes[1, j].set_title(f"{class_names[pa.argmax()]} ({pa.max():.0%})", fontsize=8,
-                             color="black" if ok else "#cf222e")
+        axes[1, j].set_title(
+            f"{class_names[pa.argmax()]} ({pa.max():.0%})",
+            fontsize=8,
+            color="black" if ok else "#cf222e",
+        )
         d = (adv[i] - X[i]).sum(0)
         lim = max(float(np.abs(d).max()), 1e-12)
         axes[2, j].imshow(d, cmap="bwr", vmin=-lim, vmax=lim)
@@ -82,8 +99,10 @@ def examples(X: np.ndarray, adv: np.ndarray, y: np.ndarray, p_clean: np.ndarray,
     axes[0, 0].set_ylabel("clean", fontsize=9)
     axes[1, 0].set_ylabel("adversarial", fontsize=9)
     axes[2, 0].set_ylabel("perturbation\n(amplified)", fontsize=9)
-    fig.suptitle(f"PGD at eps {eps:.3g} ({eps * 255:.3g}/255): predicted class (confidence); "
-                 "red = fooled", fontsize=10)
+    fig.suptitle(
+        f"PGD at eps {eps:.3g} ({eps * 255:.3g}/255): predicted class (confidence); red = fooled",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
 

@@ -17,7 +17,7 @@ import numpy as np
 from models.architectures import build_model
 from models.checkpoint import LoadedModel, load_model, recipe_hash, save_checkpoint
 from models.datasets import DataBundle, load_dataset
-from models.errors import AuditError
+from models.errors import AuditError, InvalidConfigError
 from models.training import TrainConfig, TrainResult, accuracy, seed_everything, train_model
 
 # (architecture, data kind or name) -> recipe. Looked up by data set name first, then kind.
@@ -35,6 +35,7 @@ DEFAULT_RECIPES: dict[tuple[str, str], TrainConfig] = {
     ("resnet18", "image"): TrainConfig(epochs=20, batch_size=64, lr=1e-3, patience=4),
 }
 FALLBACK = TrainConfig(epochs=20, batch_size=64, lr=1e-3, patience=4)
+DEFENSES = ("none", "adversarial", "distillation")
 
 
 def default_recipe(arch: str, data: DataBundle) -> TrainConfig:
@@ -66,6 +67,7 @@ def train_and_save(
     device: str = "auto",
     progress: bool = True,
     reuse: bool = False,
+    defense: str = "none",
 ) -> tuple[LoadedModel, TrainResult | None]:
     """Build, train and checkpoint ``arch`` on ``dataset``.
 
@@ -77,17 +79,33 @@ def train_and_save(
             (e.g. ``{"epochs": 5, "seed": 1}``).
         reuse: if ``out`` holds a checkpoint with the same recipe hash, load it instead of
             training (returns ``None`` as the train result).
+        defense: ``none``; ``adversarial`` (PGD adversarial training: set ``adv_eps`` in the
+            recipe, default 8/255 for images and 0.1 for tabular); or ``distillation``
+            (defensive distillation: a teacher and then a student trained at ``temperature``,
+            default 20, the student deployed at temperature 1).
     """
+    if defense not in DEFENSES:
+        raise InvalidConfigError(f"defense must be one of {', '.join(DEFENSES)}, got {defense!r}")
     data = (
         dataset
         if isinstance(dataset, DataBundle)
         else load_dataset(dataset, split_seed=split_seed, **dict(dataset_options or {}))
     )
     cfg = config or default_recipe(arch, data)
+    if defense == "adversarial" and cfg.adv_eps == 0:
+        cfg = dataclasses.replace(cfg, adv_eps=8 / 255 if data.kind == "image" else 0.1)
+    if defense == "distillation" and cfg.temperature == 1.0:
+        cfg = dataclasses.replace(cfg, temperature=20.0)
     if overrides:
         cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     kwargs = dict(arch_kwargs or {})
-    recipe = {"arch": arch, "arch_kwargs": kwargs, "data": data.sha256, "train": cfg.to_json()}
+    recipe = {
+        "arch": arch,
+        "arch_kwargs": kwargs,
+        "data": data.sha256,
+        "train": cfg.to_json(),
+        "defense": defense,
+    }
     rhash = recipe_hash(recipe)
     out = Path(out)
     if reuse and (out / "model.json").is_file():
@@ -100,6 +118,11 @@ def train_and_save(
     mean, std = image_normalization(data) if data.kind == "image" else (None, None)
     model = build_model(arch, data.input_shape, data.num_classes, mean=mean, std=std, **kwargs)
     result = train_model(model, data, cfg, device=device, progress=progress)
+    if defense == "distillation":
+        teacher = model
+        seed_everything(cfg.seed + 1)
+        model = build_model(arch, data.input_shape, data.num_classes, mean=mean, std=std, **kwargs)
+        result = train_model(model, data, cfg, device=device, progress=progress, teacher=teacher)
     model.cpu()
     metrics = {
         f"{name}_accuracy": accuracy(model, data.splits[name].X, data.splits[name].y)

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -47,6 +48,11 @@ class TrainConfig:
         label_smoothing: cross-entropy label smoothing in ``[0, 1)``.
         seed: seeds weight initialization (when the caller builds the model after seeding),
             shuffling and dropout.
+        adv_eps: PGD adversarial training (Madry et al., 2018) when > 0: every batch is
+            replaced by PGD examples within this L-inf radius (input units) before the step.
+        adv_steps: PGD steps per batch (step size ``2.5 * adv_eps / adv_steps``).
+        temperature: softmax temperature of the training loss (defensive distillation,
+            Papernot et al., 2016, trains teacher and student at T > 1 and deploys at T = 1).
     """
 
     epochs: int = 20
@@ -57,6 +63,9 @@ class TrainConfig:
     patience: int = 5
     label_smoothing: float = 0.0
     seed: int = 0
+    adv_eps: float = 0.0
+    adv_steps: int = 7
+    temperature: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -77,6 +86,18 @@ class TrainConfig:
             raise InvalidConfigError(
                 f"optimizer must be 'adam', 'adamw' or 'sgd', got {self.optimizer!r}"
             )
+        if not float(self.adv_eps) >= 0:
+            raise InvalidConfigError(f"adv_eps must be >= 0, got {self.adv_eps!r}")
+        if (
+            isinstance(self.adv_steps, bool)
+            or not isinstance(self.adv_steps, int)
+            or self.adv_steps < 1
+        ):
+            raise InvalidConfigError(
+                f"adv_steps must be a positive integer, got {self.adv_steps!r}"
+            )
+        if not float(self.temperature) > 0:
+            raise InvalidConfigError(f"temperature must be > 0, got {self.temperature!r}")
         if not 0.0 <= float(self.label_smoothing) < 1.0:
             raise InvalidConfigError(
                 f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}"
@@ -165,7 +186,12 @@ def predict_logits(
 
 
 def _epoch_eval(
-    model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int, device: torch.device
+    model: nn.Module,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    device: torch.device,
+    temperature: float = 1.0,
 ) -> tuple[float, float]:
     loss_sum, correct = 0.0, 0
     loss_fn = nn.CrossEntropyLoss(reduction="sum")
@@ -174,7 +200,7 @@ def _epoch_eval(
             xb, yb = X[s : s + batch_size].to(device), y[s : s + batch_size].to(device)
             with autocast_for(device):
                 logits = model(xb)
-            loss_sum += float(loss_fn(logits.float(), yb))
+            loss_sum += float(loss_fn(logits.float() / temperature, yb))
             correct += int((logits.argmax(1) == yb).sum())
     return loss_sum / len(y), correct / len(y)
 
@@ -197,6 +223,7 @@ def train_model(
     *,
     device: str | torch.device | None = "auto",
     progress: bool = True,
+    teacher: nn.Module | None = None,
 ) -> TrainResult:
     """Fit ``model`` on ``data.splits['train']``, early-stopping on ``data.splits['val']``.
 
@@ -207,6 +234,8 @@ def train_model(
         config: the recipe.
         device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
         progress: show a progress bar (epochs, with loss and accuracy).
+        teacher: distillation: train on the teacher's softened probabilities
+            ``softmax(teacher(x) / T)`` instead of the labels (``T = config.temperature``).
 
     Returns:
         The per-epoch history and timing.
@@ -229,6 +258,10 @@ def train_model(
         Xtr, ytr = Xtr.to(dev), ytr.to(dev)
     opt = _optimizer(model, config)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    temp = float(config.temperature)
+    adversary = _adversary(model, data, config, dev) if config.adv_eps > 0 else None
+    if teacher is not None:
+        teacher = teacher.to(dev).eval()
     gen = torch.Generator().manual_seed(config.seed)
     result = TrainResult(device=describe_device(dev))
     best_loss, best_state, bad_epochs = float("inf"), None, 0
@@ -249,16 +282,24 @@ def train_model(
         for s in range(0, len(order), config.batch_size):
             idx = order[s : s + config.batch_size]
             xb, yb = Xtr[idx].to(dev, non_blocking=True), ytr[idx].to(dev, non_blocking=True)
+            if adversary is not None:
+                xb = adversary(xb, yb)
             with autocast_for(dev):
                 logits = model(xb)
-            loss = loss_fn(logits.float(), yb)
+            if teacher is not None:
+                with torch.no_grad():
+                    soft = torch.softmax(teacher(xb).float() / temp, dim=1)
+                loss = F.cross_entropy(logits.float() / temp, soft)
+            else:
+                loss = loss_fn(logits.float() / temp, yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             loss_sum += float(loss.detach()) * len(yb)
             correct += int((logits.detach().argmax(1) == yb).sum())
         seen += len(ytr)
-        val_loss, val_acc = _epoch_eval(model, Xva, yva, 512, dev)
+        # validation loss at the training temperature: early stopping tracks the objective
+        val_loss, val_acc = _epoch_eval(model, Xva, yva, 512, dev, temp)
         row = {
             "epoch": epoch,
             "train_loss": loss_sum / len(ytr),
@@ -286,6 +327,36 @@ def train_model(
     result.wall_time_s = time.perf_counter() - t_start
     result.samples_per_s = seen / max(result.wall_time_s, 1e-9)
     return result
+
+
+def _adversary(model: nn.Module, data: DataBundle, config: TrainConfig, dev: torch.device):
+    """PGD example generator for adversarial training (eval mode, frozen weights while
+    attacking; the training flags come back for the step)."""
+    from attacks.pgd import PGDConfig, pgd  # noqa: PLC0415  (attacks builds on models)
+
+    shape = data.input_shape
+    size = int(np.prod(shape))
+    low = torch.as_tensor(
+        np.broadcast_to(np.asarray(data.domain_low, np.float32), (size,)).reshape(shape).copy(),
+        device=dev,
+    )
+    high = torch.as_tensor(
+        np.broadcast_to(np.asarray(data.domain_high, np.float32), (size,)).reshape(shape).copy(),
+        device=dev,
+    )
+    cfg = PGDConfig(
+        eps=float(config.adv_eps),
+        eps_step=2.5 * float(config.adv_eps) / config.adv_steps,
+        max_iter=config.adv_steps,
+        num_random_init=1,
+    )
+    gen = torch.Generator().manual_seed(config.seed + 1)
+
+    def attack(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        with frozen_eval(model):
+            return pgd(model, xb, yb, cfg, low=low, high=high, generator=gen, batch_size=len(xb))
+
+    return attack
 
 
 def accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
