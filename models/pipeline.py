@@ -143,6 +143,6 @@ def train_and_save(
         train_config=cfg.to_json(),
         history=result.history,
         metrics=metrics,
-        extra={"recipe_hash": rhash},
+        extra={"recipe_hash": rhash, "defense": defense},
     )
     return load_model(out), result

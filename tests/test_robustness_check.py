@@ -1,0 +1,186 @@
+"""The robustness section: masking checks, defenses, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+
+from audit.checks import Artifacts
+from audit.policy import Policy
+from audit.robustness import RobustnessCheck
+from audit.target import AuditTarget
+from models.errors import InvalidConfigError
+from models.pipeline import train_and_save
+
+FAST = {"n_eval": 64, "max_iter": 8, "blackbox_queries": 60, "defenses": ()}
+
+
+def _run(target, tmp_path, **kw):
+    check = RobustnessCheck(**{**FAST, **kw})
+    return check.run(target, seed=0, artifacts=Artifacts(tmp_path, "robustness"))
+
+
+class Quantized(torch.nn.Module):
+    """A gradient-masking model: inputs rounded to 4 levels (zero gradient almost everywhere)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(torch.round(x * 3) / 3)
+
+
+def test_plain_model_is_verified(digits_target, tmp_path):
+    res = _run(digits_target, tmp_path)
+    assert res.verified, res.unverified_reasons
+    acc = res.metric("robust_accuracy")
+    assert acc.ci_low <= acc.value <= acc.ci_high
+    assert res.metric("clean_accuracy").value >= acc.value
+    pgd_curve = [p.y for p in res.curves["PGD"]]
+    assert all(b <= a + 0.03 for a, b in zip(pgd_curve, pgd_curve[1:]))  # monotone in eps
+    assert pgd_curve[-1] < 0.2
+    assert {f.path.rsplit("/", 1)[1] for f in res.figures} == {
+        "robust_accuracy.png",
+        "examples.png",
+    }
+    assert 0 < res.metric("ssim").value <= 1
+    verdicts = {m.name: m.verdict for m in Policy.default().apply_to_result(res).metrics}
+    assert verdicts["verified"] == "pass"
+
+
+def test_planted_gradient_masking_is_flagged(lenet, digits, tmp_path):
+    target = AuditTarget.from_bundle(Quantized(lenet.module), digits, device="cpu")
+    res = _run(target, tmp_path)
+    assert not res.verified
+    failed = {c.name for c in res.masking if not c.passed}
+    assert "gradients_nonzero_finite" in failed
+    assert "blackbox_not_stronger" in failed or "large_eps_collapses" in failed
+    assert "UNVERIFIED" in res.summary and "UNVERIFIED" in res.metric("robust_accuracy").description
+    assert Policy.default().apply_to_result(res).metric("verified").verdict == "fail"
+
+
+def test_randomized_model_needs_eot(lenet, digits, tmp_path):
+    class Noisy(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, x):
+            return self.m((x + 0.05 * torch.randn_like(x)).clamp(0, 1))
+
+    target = AuditTarget.from_bundle(Noisy(lenet.module), digits, device="cpu")
+    res = _run(target, tmp_path)
+    check = next(c for c in res.masking if c.name == "deterministic_output")
+    assert not check.passed and check.value > 0.5
+
+
+def test_input_transformation_defenses_naive_vs_adaptive(digits_target, tmp_path):
+    res = _run(digits_target, tmp_path, defenses=("feature_squeezing", "spatial_smoothing"))
+    rows = {r.model: r for r in res.defenses}
+    assert set(rows) == {"undefended", "feature_squeezing", "spatial_smoothing"}
+    fs = rows["feature_squeezing"]
+    assert fs.naive_robust_accuracy >= fs.adaptive_robust_accuracy
+    assert fs.naive_robust_accuracy == pytest.approx(fs.clean_accuracy)  # masked
+    assert "masking" in fs.note
+    assert (
+        res.metric("defense.feature_squeezing.adaptive_robust_accuracy").value
+        == fs.adaptive_robust_accuracy
+    )
+
+
+@pytest.fixture(scope="module")
+def defended(tmp_path_factory, digits):
+    root = tmp_path_factory.mktemp("defended")
+    plain, _ = train_and_save(arch="lenet5", dataset=digits, out=root / "plain", progress=False)
+    adv, _ = train_and_save(
+        arch="lenet5",
+        dataset=digits,
+        out=root / "adv",
+        progress=False,
+        defense="adversarial",
+        overrides={"epochs": 15},
+    )
+    distilled, _ = train_and_save(
+        arch="lenet5",
+        dataset=digits,
+        out=root / "distilled",
+        progress=False,
+        defense="distillation",
+    )
+    return root, plain, adv, distilled
+
+
+def test_defensive_distillation_is_caught_by_the_masking_checks(defended, digits, tmp_path):
+    _, _, _, distilled = defended
+    assert distilled.meta["defense"] == "distillation"
+    assert distilled.meta["train_config"]["temperature"] == 20.0
+    assert distilled.meta["metrics"]["test_accuracy"] > 0.9
+    target = AuditTarget.from_loaded(distilled, digits, device="cpu")
+    res = _run(target, tmp_path)
+    assert not res.verified
+    assert "gradients_nonzero_finite" in {c.name for c in res.masking if not c.passed}
+
+
+def test_adversarial_training_before_and_after(defended, digits, tmp_path):
+    root, _, adv, _ = defended
+    assert adv.meta["train_config"]["adv_eps"] == pytest.approx(8 / 255)
+    target = AuditTarget.from_loaded(adv, digits, device="cpu")
+    res = _run(
+        target, tmp_path, eps=16 / 255, n_eval=128, compare_with=(f"undefended={root / 'plain'}",)
+    )
+    rows = {r.model: r for r in res.defenses}
+    assert (
+        rows["audited model"].adaptive_robust_accuracy
+        > rows["undefended"].adaptive_robust_accuracy + 0.05
+    )
+    assert res.verified
+
+
+def test_tabular_attack_stays_in_feature_bounds(german_target, tmp_path):
+    res = _run(german_target, tmp_path)
+    assert res.input_space.startswith("standardized features")
+    assert res.metric("blackbox_robust_accuracy").description.startswith(
+        "accuracy under the random search"
+    )
+    assert res.metric("perturbation_linf").value <= 0.1 + 1e-6
+    assert {f.path.rsplit("/", 1)[1] for f in res.figures} == {
+        "robust_accuracy.png",
+        "feature_shift.png",
+    }
+
+
+def test_probability_outputs_are_flagged(lenet, digits, tmp_path):
+    model = torch.nn.Sequential(lenet.module, torch.nn.Softmax(dim=1))
+    target = AuditTarget.from_bundle(model, digits, device="cpu")
+    res = _run(target, tmp_path)
+    assert any("returns probabilities, not logits" in w for w in res.warnings)
+
+
+def test_bad_epsilons(digits_target, tmp_path):
+    with pytest.raises(InvalidConfigError, match="eps must be a positive number"):
+        RobustnessCheck(eps=-0.1)
+    with pytest.raises(InvalidConfigError, match="epsilons must be positive"):
+        RobustnessCheck(epsilons=(0.1, 0.0))
+    with pytest.raises(InvalidConfigError, match="beyond the input range"):
+        _run(digits_target, tmp_path, eps=2.0)
+    with pytest.raises(InvalidConfigError, match="unknown defense"):
+        RobustnessCheck(defenses=("blur",))
+    with pytest.raises(InvalidConfigError, match="norm must be"):
+        RobustnessCheck(norm="1")
+
+
+def test_non_torch_model_is_skipped_with_a_reason(german):
+    tr = german.splits["train"]
+    clf = LogisticRegression(max_iter=1000).fit(tr.X, tr.y)
+    target = AuditTarget.from_bundle(clf, german)
+    assert "differentiable torch model" in RobustnessCheck().skip_reason(target)
+
+
+def test_same_seed_same_numbers(digits_target, tmp_path):
+    a = _run(digits_target, tmp_path / "a", num_random_init=1)
+    b = _run(digits_target, tmp_path / "b", num_random_init=1)
+    assert a.metrics == b.metrics
+    np.testing.assert_equal([c.value for c in a.masking], [c.value for c in b.masking])
