@@ -161,24 +161,31 @@ def pgd(
     out = []
     for s in range(0, len(x), batch_size):
         xb, yb = x[s : s + batch_size].detach(), y[s : s + batch_size]
-        best = xb.clone()
-        best_score = torch.full((len(xb),), float("-inf"), device=x.device)
+        best = xb
+        best_score = None
         for restart in range(max(1, cfg.num_random_init)):
             adv = _random_start(xb, cfg, gen) if cfg.num_random_init else xb.clone()
             adv = torch.max(torch.min(adv, high_t), low_t)
             for _ in range(cfg.max_iter):
                 grad, _ = input_gradient(model, adv, yb, loss=cfg.loss, eot_samples=cfg.eot_samples)
-                grad = sign * grad
+                if cfg.targeted:
+                    grad = -grad
                 if cfg.norm == "inf":
                     step = cfg.eps_step * grad.sign()
                 else:
                     step = cfg.eps_step * grad / _flat_norm(grad)
                 adv = _project(adv.detach() + step, xb, cfg, low_t, high_t)
+            if cfg.num_random_init <= 1:  # one start: nothing to choose between
+                best = adv
+                break
             with torch.no_grad():
                 logits = model(adv)
                 loss = sign * _loss(logits, yb, cfg.loss)
                 hit = logits.argmax(1) == yb if cfg.targeted else logits.argmax(1) != yb
                 score = loss + hit.float() * 1e6  # success first, then loss
+            if best_score is None:
+                best, best_score = adv.clone(), score
+                continue
             better = score > best_score
             best[better] = adv[better]
             best_score = torch.where(better, score, best_score)

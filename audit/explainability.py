@@ -40,7 +40,7 @@ from explain.metrics import (
     random_scores,
     rowwise_spearman,
 )
-from models.errors import AuditError, InvalidConfigError
+from models.errors import AuditError, InvalidConfigError, require_int
 from reports.schema import CurvePoint, ExplainabilityResult, ExplainerSummary, Metric, Table
 
 STOCHASTIC = {"expected_gradients", "shap_permutation", "lime"}
@@ -144,9 +144,7 @@ class ExplainabilityCheck(Check):
             ("sanity_layers", 0),
             ("stability_inputs", 0),
         ):
-            v = getattr(self, f)
-            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-                raise InvalidConfigError(f"{f} must be an integer >= {lo}, got {v!r}")
+            require_int(f, getattr(self, f), lo)
         if not 0.0 <= float(self.noise) <= 0.5:
             raise InvalidConfigError(f"noise must be in [0, 0.5], got {self.noise!r}")
         if not isinstance(self.target_layer, str):

@@ -43,7 +43,7 @@ from audit.adapters import TorchAdapter
 from audit.checks import Artifacts, BudgetName, Check, register
 from audit.stats import wilson_interval
 from audit.target import AuditTarget
-from models.errors import IncompatibleModelError, InvalidConfigError
+from models.errors import IncompatibleModelError, InvalidConfigError, require_int
 from models.training import frozen_eval
 from reports.schema import CurveBand, DefenseRow, MaskingCheck, Metric, RobustnessResult, Table
 
@@ -163,9 +163,7 @@ class RobustnessCheck(Check):
             ("blackbox_queries", 1),
             ("batch_size", 1),
         ):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-                raise InvalidConfigError(f"{name} must be an integer >= {lo}, got {v!r}")
+            require_int(name, getattr(self, name), lo)
         if self.loss not in ("ce", "margin"):
             raise InvalidConfigError(f"loss must be 'ce' or 'margin', got {self.loss!r}")
         if not 0 <= self.tolerance < 0.5:
@@ -409,27 +407,23 @@ class RobustnessCheck(Check):
         if not verified:
             warnings.append("robustness is UNVERIFIED: " + "; ".join(reasons))
 
-        m = self._metrics(
-            target,
-            n,
-            clean,
-            robust,
-            fgsm_acc,
-            strong,
-            other_acc,
-            bb_acc,
-            bb_name,
-            bb_n,
-            verified,
-            wrong_conf,
-            linf,
-            l2,
-            eps,
-            X,
-            adv,
-            masking,
-            defense_rows,
+        measured = _Measured(
+            n=n,
+            clean=clean,
+            robust=robust,
+            fgsm=fgsm_acc,
+            strong=strong,
+            other=other_acc,
+            blackbox=bb_acc,
+            blackbox_name=bb_name,
+            blackbox_n=bb_n,
+            verified=verified,
+            wrong_confidence=wrong_conf,
+            linf=linf,
+            l2=l2,
+            eps=eps,
         )
+        m = self._metrics(target, measured, X, adv, masking, defense_rows)
         figures = [
             artifacts.figure(
                 robustness_plots.accuracy_curve(
@@ -735,26 +729,17 @@ class RobustnessCheck(Check):
 
     def _metrics(
         self,
-        target,
-        n,
-        clean,
-        robust,
-        fgsm_acc,
-        strong,
-        other,
-        bb_acc,
-        bb_name,
-        bb_n,
-        verified,
-        wrong_conf,
-        linf,
-        l2,
-        eps,
-        X,
-        adv,
-        masking,
-        defense_rows,
+        target: AuditTarget,
+        m: _Measured,
+        X: np.ndarray,
+        adv: torch.Tensor,
+        masking: list[MaskingCheck],
+        defense_rows: list[DefenseRow],
     ) -> list[Metric]:
+        n, eps = m.n, m.eps
+        clean, robust, fgsm_acc, strong, other = m.clean, m.robust, m.fgsm, m.strong, m.other
+        bb_acc, bb_name, bb_n, verified = m.blackbox, m.blackbox_name, m.blackbox_n, m.verified
+        wrong_conf, linf, l2 = m.wrong_confidence, m.linf, m.l2
         eps_txt = _fmt_eps(eps, target.kind)
 
         def acc_metric(name: str, value: float, desc: str, count: int = n) -> Metric:
@@ -873,6 +858,26 @@ class RobustnessCheck(Check):
                 ),
             ]
         return out
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """What the attacks measured on the audited model (accuracies are shares of ``n``)."""
+
+    n: int
+    clean: float
+    robust: float
+    fgsm: float
+    strong: float
+    other: float
+    blackbox: float | None
+    blackbox_name: str
+    blackbox_n: int
+    verified: bool
+    wrong_confidence: float | None
+    linf: float
+    l2: float
+    eps: float
 
 
 def _image_quality(X: np.ndarray, adv: np.ndarray) -> tuple[float, float]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from bench.bench_attacks import rows as attack_rows
 from bench.bench_demo import demo_times
 from bench.bench_explain import rows as explain_rows
 from bench.bench_training import rows as training_rows
@@ -59,6 +60,7 @@ def main() -> None:
         "versions": library_versions(),
         "training": [line for r in training_rows(args.quick) for line in r.run(repeats).table()],
         "explain": [line for r in explain_rows(args.quick) for line in r.run(repeats).table()],
+        "attacks": [line for r in attack_rows(args.quick) for line in r.run(repeats).table()],
         "recipes": default_recipes(),
         "demo": demo_times(),
     }
@@ -120,6 +122,16 @@ def write_readme(res: dict) -> None:
         "computes the completeness delta); expected gradients, a plain loop drawing the same",
         "number of samples. shap's GradientExplainer explains the top class only",
         "(`ranked_outputs=1`) so it does the same work; it loops over inputs in Python.",
+        "",
+        "## Attacks (LeNet-5 on 8x8 digits)",
+        "",
+        *_rows_table(res["attacks"], "image"),
+        "",
+        "The bare loop does the same forward passes and backward passes to the input only",
+        "(parameters frozen), the sign step and the projection. ART's estimator round-trips",
+        "through numpy at every step and also runs prediction passes; torchattacks is not",
+        "installed here (it pins an old `requests`). No GPU was available: GPU figures are",
+        "not measured.",
         "",
         "## Default recipes (the demo's models)",
         "",

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.errors import IncompatibleModelError, InvalidConfigError, InvalidDataError
+from models.errors import IncompatibleModelError, InvalidDataError, require_int
 
 Requirement = Literal["gradients", "conv", "predict"]
 
@@ -102,8 +102,7 @@ def check_inputs(X: np.ndarray, targets: np.ndarray, num_classes: int | None = N
 
 
 def positive_int(name: str, value: Any, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    require_int(name, value, minimum)
 
 
 def batches(n: int, size: int) -> Iterator[slice]:

@@ -34,3 +34,10 @@ class CheckpointError(AuditError, ValueError):
 
 class MissingDependencyError(AuditError, ImportError):
     """An optional dependency is not installed or does not import."""
+
+
+def require_int(name: str, value: object, minimum: int = 1) -> int:
+    """``value`` if it is an integer >= ``minimum`` (bools are not), else InvalidConfigError."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
