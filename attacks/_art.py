@@ -149,3 +149,66 @@ def art_preprocessor(
 
 def to_numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy().astype(np.float32)
+
+
+def art_membership_blackbox(
+    predict_proba: Callable[[np.ndarray], np.ndarray],
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    fit: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    infer: tuple[np.ndarray, np.ndarray],
+    *,
+    attack_model_type: str = "rf",
+    seed: int = 0,
+) -> np.ndarray:
+    """ART's ``MembershipInferenceBlackBox``: a learned attack model on the target's outputs.
+
+    Args:
+        fit: ``(x_members, y_members, x_nonmembers, y_nonmembers)`` with known membership to
+            train the attack model on.
+        infer: ``(x, y)`` to score.
+
+    Returns:
+        membership probabilities for ``infer`` rows.
+    """
+    from art.attacks.inference.membership_inference import (  # noqa: PLC0415
+        MembershipInferenceBlackBox,
+    )
+    from art.estimators.classification import BlackBoxClassifier  # noqa: PLC0415
+
+    clf = BlackBoxClassifier(
+        lambda x: predict_proba(np.asarray(x, np.float32)),
+        input_shape=tuple(input_shape),
+        nb_classes=num_classes,
+    )
+    attack = MembershipInferenceBlackBox(clf, attack_model_type=attack_model_type)
+    xm, ym, xn, yn = fit
+    state = np.random.get_state()
+    np.random.seed(seed % 2**32)
+    try:
+        if attack_model_type == "rf":
+            attack.attack_model.set_params(random_state=seed)
+        attack.fit(x=xm.astype(np.float32), y=ym, test_x=xn.astype(np.float32), test_y=yn)
+        x, y = infer
+        return np.asarray(attack.infer(x.astype(np.float32), y, probabilities=True)).reshape(-1)
+    finally:
+        np.random.set_state(state)
+
+
+def art_label_only(
+    predict_proba: Callable[[np.ndarray], np.ndarray],
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    x: np.ndarray,
+    y: np.ndarray,
+) -> np.ndarray:
+    """ART's ``LabelOnlyGapAttack``: member if and only if the label is predicted correctly."""
+    from art.attacks.inference.membership_inference import LabelOnlyGapAttack  # noqa: PLC0415
+    from art.estimators.classification import BlackBoxClassifier  # noqa: PLC0415
+
+    clf = BlackBoxClassifier(
+        lambda z: predict_proba(np.asarray(z, np.float32)),
+        input_shape=tuple(input_shape),
+        nb_classes=num_classes,
+    )
+    return np.asarray(LabelOnlyGapAttack(clf).infer(x.astype(np.float32), y)).reshape(-1)

@@ -27,6 +27,7 @@ class ModelDescription:
     arch: str = "unknown"
     source: str = "in-memory"
     path: str | None = None
+    arch_kwargs: Mapping[str, Any] = field(default_factory=dict)
     train_config: Mapping[str, Any] = field(default_factory=dict)
     history: Sequence[Mapping[str, Any]] = ()
 
@@ -149,6 +150,7 @@ class AuditTarget:
             arch=loaded.arch,
             source=loaded.source,
             path=str(loaded.path),
+            arch_kwargs=meta.get("arch_kwargs", {}),
             train_config=meta.get("train_config", {}),
             history=meta.get("history", []),
         )

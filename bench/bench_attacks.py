@@ -42,23 +42,32 @@ def rows(quick: bool = False) -> list[Row]:
     eps, steps = 8 / 255, 10
     clf = art_classifier(module, X.shape[1:], 10, 0.0, 1.0)
     onehot = np.eye(10, dtype=np.float32)[y]
-    art_pgd = ProjectedGradientDescentPyTorch(clf, norm=np.inf, eps=eps, eps_step=eps / 4,
-                                              max_iter=steps, batch_size=64, verbose=False)
+    art_pgd = ProjectedGradientDescentPyTorch(
+        clf, norm=np.inf, eps=eps, eps_step=eps / 4, max_iter=steps, batch_size=64, verbose=False
+    )
     art_fgsm = FastGradientMethod(clf, norm=np.inf, eps=eps, batch_size=64)
     cfg = PGDConfig(eps=eps, eps_step=eps / 4, max_iter=steps)
     pgd_variants = [
         Variant("rai-audit pgd", lambda: pgd(module, xt, yt, cfg), "ours"),
-        Variant("ART ProjectedGradientDescentPyTorch", lambda: art_pgd.generate(X, y=onehot),
-                "reference"),
-        Variant("bare loop (fwd + bwd to input)", lambda: _bare(module, xt, yt, eps, steps,
-                                                                eps / 4), "bare"),
+        Variant(
+            "ART ProjectedGradientDescentPyTorch",
+            lambda: art_pgd.generate(X, y=onehot),
+            "reference",
+        ),
+        Variant(
+            "bare loop (fwd + bwd to input)",
+            lambda: _bare(module, xt, yt, eps, steps, eps / 4),
+            "bare",
+        ),
     ]
     fgsm_variants = [
-        Variant("rai-audit pgd (FGSM config)", lambda: pgd(module, xt, yt, fgsm_config(eps)),
-                "ours"),
+        Variant(
+            "rai-audit pgd (FGSM config)", lambda: pgd(module, xt, yt, fgsm_config(eps)), "ours"
+        ),
         Variant("ART FastGradientMethod", lambda: art_fgsm.generate(X, y=onehot), "reference"),
-        Variant("bare loop (fwd + bwd to input)", lambda: _bare(module, xt, yt, eps, 1, eps),
-                "bare"),
+        Variant(
+            "bare loop (fwd + bwd to input)", lambda: _bare(module, xt, yt, eps, 1, eps), "bare"
+        ),
     ]
     try:
         import torchattacks  # noqa: PLC0415
@@ -68,8 +77,16 @@ def rows(quick: bool = False) -> list[Row]:
     except Exception:  # not installed here (see the module docstring)
         pass
     return [
-        Row(title=f"PGD-{steps} L-inf 8/255, LeNet-5, {len(X)} digits", unit="image",
-            per=len(X), variants=pgd_variants),
-        Row(title=f"FGSM L-inf 8/255, LeNet-5, {len(X)} digits", unit="image", per=len(X),
-            variants=fgsm_variants),
+        Row(
+            title=f"PGD-{steps} L-inf 8/255, LeNet-5, {len(X)} digits",
+            unit="image",
+            per=len(X),
+            variants=pgd_variants,
+        ),
+        Row(
+            title=f"FGSM L-inf 8/255, LeNet-5, {len(X)} digits",
+            unit="image",
+            per=len(X),
+            variants=fgsm_variants,
+        ),
     ]

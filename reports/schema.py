@@ -222,6 +222,18 @@ class RobustnessResult(ResultBase):
     defenses: list[DefenseRow] = Field(default_factory=list)
 
 
+class PrivacyResult(ResultBase):
+    """Membership inference: every attack tier side by side, TPR at low FPR first."""
+
+    kind: Literal["privacy"] = "privacy"
+    n_members: int = 0
+    n_nonmembers: int = 0
+    min_resolvable_fpr: float | None = None
+    strongest: str = ""
+    roc: dict[str, list[CurvePoint]] = Field(default_factory=dict)
+    shadow: dict[str, Any] = Field(default_factory=dict)
+
+
 class ErrorResult(ResultBase):
     """A check that raised: the audit goes on and the gates see ``verdict='error'``."""
 
@@ -241,7 +253,12 @@ class SkippedResult(ResultBase):
 
 
 CheckResult = Annotated[
-    PerformanceResult | ExplainabilityResult | RobustnessResult | ErrorResult | SkippedResult,
+    PerformanceResult
+    | ExplainabilityResult
+    | RobustnessResult
+    | PrivacyResult
+    | ErrorResult
+    | SkippedResult,
     Field(discriminator="kind"),
 ]
 

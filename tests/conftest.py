@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,8 @@ import pytest
 import torch
 
 os.environ.setdefault("TQDM_DISABLE", "1")
+# shadow models and other caches go to a throw-away folder, never the user's home
+os.environ["RAI_AUDIT_CACHE"] = tempfile.mkdtemp(prefix="rai-audit-test-cache-")
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 

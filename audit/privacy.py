@@ -1,0 +1,680 @@
+"""The ``privacy`` check: membership inference, measured as TPR at low FPR.
+
+Members are the target's train split and non-members its holdout split (rows the model never
+saw), in balanced, seeded samples. Attack tiers run side by side on the same examples:
+
+1. loss and confidence thresholds (Yeom et al., 2018) and a per-class calibrated loss,
+   calibrated on the test split (non-members that are not evaluated);
+2. ART's learned black-box attack (a random forest fitted on half of the evaluation set with
+   known membership, scored on the other half) and ART's label-only attack;
+3. shadow models (Shokri et al., 2017): the target's architecture and recipe trained on random
+   halves of train + holdout, and an attack classifier learned on their outputs;
+4. LiRA online and offline (Carlini et al., 2022) from the same shadow models.
+
+Every attack is reported with AUC, balanced accuracy, membership advantage and TPR at 1 % and
+0.1 % FPR; a TPR at an FPR below ``1 / non-members`` cannot be resolved and is reported as
+undefined, with the smallest resolvable FPR.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from attacks._art import art_label_only, art_membership_blackbox
+from attacks.membership import (
+    AttackMetrics,
+    balanced_indices,
+    confidence_scores,
+    evaluate_scores,
+    lira_scores,
+    logit_confidence,
+    loss_scores,
+    per_class_scores,
+)
+from audit import privacy_plots
+from audit.checks import Artifacts, BudgetName, Check, register
+from audit.target import AuditTarget
+from models.errors import InvalidConfigError, InvalidDataError, require_int
+from reports.schema import CurvePoint, Metric, PrivacyResult, Table
+
+ATTACKS = (
+    "loss",
+    "confidence",
+    "loss_per_class",
+    "art_blackbox",
+    "label_only",
+    "shadow",
+    "lira_online",
+    "lira_offline",
+)
+SHADOW_ATTACKS = {"shadow", "lira_online", "lira_offline"}
+FPRS = (0.01, 0.001)
+
+_BUDGETS: dict[str, dict[str, Any]] = {
+    "smoke": {"n_eval": 1000, "n_shadows": 4, "dp_epochs": 3},
+    "standard": {"n_eval": 5000, "n_shadows": 16, "dp_epochs": 10},
+    "thorough": {"n_eval": 20000, "n_shadows": 64, "dp_epochs": 30},
+}
+
+
+def default_cache() -> Path:
+    return Path(os.environ.get("RAI_AUDIT_CACHE", Path.home() / ".cache" / "rai-audit"))
+
+
+def _fpr_name(f: float) -> str:
+    return f"tpr_at_fpr_{f * 100:g}pct".replace(".", "_")
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class PrivacyCheck(Check):
+    """Membership inference against the target.
+
+    Attributes:
+        attacks: attack names (see ``ATTACKS``); empty = every one that applies.
+        n_eval: members and non-members evaluated (each side; capped by the split sizes).
+        n_shadows: shadow models for the shadow and LiRA attacks (even).
+        assume_members: the target's train split is what the model was trained on. Needed for a
+            model that does not record its split (TorchScript, safetensors, in-memory).
+        cache_dir: shadow-model cache ("" = ``$RAI_AUDIT_CACHE`` or ``~/.cache/rai-audit``).
+        min_group: members and non-members a class or group needs for its own breakdown row.
+        compare_defenses: retrain the target's recipe with regularization (weight decay, label
+            smoothing, dropout 0.5 where the architecture has it) and with DP-SGD (Opacus), and
+            attack both on the same members and non-members: the privacy-utility trade-off.
+        dp_noise_multiplier, dp_max_grad_norm, dp_epochs: the DP-SGD settings.
+    """
+
+    name = "privacy"
+    title = "Privacy (membership inference)"
+    order = 30
+
+    attacks: tuple[str, ...] = ()
+    n_eval: int = 1000
+    n_shadows: int = 4
+    assume_members: bool = False
+    cache_dir: str = ""
+    min_group: int = 20
+    compare_defenses: bool = True
+    dp_noise_multiplier: float = 1.0
+    dp_max_grad_norm: float = 1.0
+    dp_epochs: int = 3
+
+    def __post_init__(self) -> None:
+        if isinstance(self.attacks, str) or not isinstance(self.attacks, (tuple, list)):
+            raise InvalidConfigError(f"attacks must be a list of names, got {self.attacks!r}")
+        object.__setattr__(self, "attacks", tuple(self.attacks))
+        bad = sorted(set(self.attacks) - set(ATTACKS))
+        if bad:
+            raise InvalidConfigError(f"unknown attack(s) {bad}: expected {list(ATTACKS)}")
+        require_int("n_eval", self.n_eval, 10)
+        require_int("n_shadows", self.n_shadows, 2)
+        require_int("min_group", self.min_group, 1)
+        require_int("dp_epochs", self.dp_epochs, 1)
+        for f in ("dp_noise_multiplier", "dp_max_grad_norm"):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+                raise InvalidConfigError(f"{f} must be a positive number, got {v!r}")
+        if self.n_shadows % 2:
+            raise InvalidConfigError(f"n_shadows must be even, got {self.n_shadows}")
+        if not isinstance(self.assume_members, bool):
+            raise InvalidConfigError(
+                f"assume_members must be true or false, got {self.assume_members!r}"
+            )
+
+    @classmethod
+    def budget_defaults(cls, budget: BudgetName) -> dict[str, Any]:
+        return dict(_BUDGETS[budget])
+
+    def skip_reason(self, target: AuditTarget) -> str | None:
+        missing = [s for s in ("train", "holdout") if s not in target.splits]
+        if missing:
+            return (
+                f"membership inference needs the member ('train') and non-member "
+                f"('holdout') splits; missing {missing}"
+            )
+        return None
+
+    def run(self, target: AuditTarget, *, seed: int, artifacts: Artifacts) -> PrivacyResult:
+        train, hold = target.split("train"), target.split("holdout")
+        recorded = target.model_info.source == "checkpoint"
+        if not recorded and not self.assume_members:
+            raise InvalidDataError(
+                "this model does not record which rows it was trained on; membership needs "
+                "known members and non-members. If the data's 'train' split is exactly the "
+                "model's training data and 'holdout' was never used, set assume_members: true"
+            )
+        overlap = np.intersect1d(train.indices, hold.indices)
+        if len(overlap):
+            raise InvalidDataError(
+                f"{len(overlap)} rows are in both the train (members) and holdout (non-members) "
+                "splits; membership cannot be measured on overlapping sets"
+            )
+        rng = np.random.default_rng(seed)
+        mi, ni = balanced_indices(len(train), len(hold), self.n_eval, rng)
+        X = np.concatenate([train.X[mi], hold.X[ni]])
+        y = np.concatenate([train.y[mi], hold.y[ni]])
+        member = np.r_[np.ones(len(mi), bool), np.zeros(len(ni), bool)]
+        proba = target.model.predict_proba(X)
+        warnings: list[str] = []
+        if len(ni) < 1000:
+            warnings.append(
+                f"{len(ni)} non-members can resolve FPRs down to {1 / len(ni):.2%} only: TPR at "
+                "0.1 % FPR needs at least 1,000 non-members and is reported as undefined"
+            )
+        scores: dict[str, np.ndarray] = {}
+        subsets: dict[str, np.ndarray] = {}
+        skipped: dict[str, str] = {}
+        plan = list(self.attacks) or list(ATTACKS)
+        if "loss" in plan:
+            scores["loss"] = loss_scores(proba, y)
+        if "confidence" in plan:
+            scores["confidence"] = confidence_scores(proba, y)
+        if "loss_per_class" in plan:
+            ref = target.split("test") if "test" in target.splits else None
+            if ref is None:
+                skipped["loss_per_class"] = "needs a 'test' split of non-members to calibrate on"
+            else:
+                ref_p = target.model.predict_proba(ref.X)
+                scores["loss_per_class"] = per_class_scores(
+                    loss_scores(proba, y), y, loss_scores(ref_p, ref.y), ref.y
+                )
+        if "label_only" in plan:
+            scores["label_only"] = art_label_only(
+                target.model.predict_proba, target.input_shape, target.num_classes, X, y
+            ).astype(float)
+        if "art_blackbox" in plan:
+            half = rng.permutation(len(mi))
+            fit_m, inf_m = half[: len(half) // 2], half[len(half) // 2 :]
+            fit_n, inf_n = fit_m, inf_m  # the same positions on the non-member side
+            k = len(mi)
+            s = art_membership_blackbox(
+                target.model.predict_proba,
+                target.input_shape,
+                target.num_classes,
+                (X[fit_m], y[fit_m], X[k + fit_n], y[k + fit_n]),
+                (
+                    np.concatenate([X[inf_m], X[k + inf_n]]),
+                    np.concatenate([y[inf_m], y[k + inf_n]]),
+                ),
+                seed=seed,
+            )
+            scores["art_blackbox"] = s
+            subsets["art_blackbox"] = np.r_[np.ones(len(inf_m), bool), np.zeros(len(inf_n), bool)]
+        shadow_plan = [a for a in plan if a in SHADOW_ATTACKS]
+        shadow_info: dict[str, Any] = {}
+        if shadow_plan:
+            reason = self._shadow_reason(target)
+            if reason:
+                for a in shadow_plan:
+                    skipped[a] = reason
+            else:
+                shadow_scores, shadow_info = self._shadow_attacks(
+                    target, X, y, proba, mi, ni, seed, shadow_plan
+                )
+                scores.update(shadow_scores)
+
+        results: dict[str, AttackMetrics] = {}
+        for name, sc in scores.items():
+            labels = subsets.get(name, member)
+            results[name] = evaluate_scores(sc, labels, FPRS)
+        metrics, tables = self._report(results, target, proba, y, member, scores, len(ni))
+        gap = float(
+            (proba.argmax(1)[member] == y[member]).mean()
+            - (proba.argmax(1)[~member] == y[~member]).mean()
+        )
+        metrics.append(
+            Metric(
+                name="generalization_gap",
+                value=gap,
+                higher_is_better=False,
+                description="accuracy on evaluated members minus on non-members",
+            )
+        )
+        for a, why in skipped.items():
+            warnings.append(f"{a} did not run: {why}")
+        strongest = max(results, key=lambda a: results[a].auc) if results else None
+        breakdown = (
+            self._breakdown(
+                target,
+                scores[strongest] if strongest else None,
+                y,
+                member,
+                mi,
+                ni,
+                train,
+                hold,
+                strongest,
+            )
+            if strongest and strongest not in subsets
+            else []
+        )
+        if breakdown:
+            tables.append(
+                Table(
+                    title=f"Leakage by class and group ({strongest}, the strongest attack by AUC)",
+                    columns=["feature", "group", "members", "non-members", "AUC", _fpr_name(0.01)],
+                    rows=breakdown,
+                )
+            )
+        figures = [
+            artifacts.figure(
+                privacy_plots.roc_loglog(results, min(1 / len(ni), 1.0)),
+                "roc",
+                "Membership ROC on log-log axes, every attack",
+            )
+        ]
+        groups = [r for r in breakdown if r[0] != "class"]
+        if groups:
+            figures.append(
+                artifacts.figure(
+                    privacy_plots.group_auc(groups), "groups", "Membership AUC per sensitive group"
+                )
+            )
+        defense_rows: list[list[Any]] = []
+        if self.compare_defenses:
+            reason = self._shadow_reason(target)
+            if reason:
+                warnings.append(f"the defense comparison did not run: {reason}")
+            else:
+                defense_rows = self._defenses(target, X, y, member, proba, seed, warnings)
+                for row in defense_rows:
+                    key = row[0].split(" ")[0]
+                    metrics += [
+                        Metric(
+                            name=f"defense.{key}.test_accuracy",
+                            value=row[1],
+                            higher_is_better=True,
+                            description=f"test accuracy: {row[0]}",
+                        ),
+                        Metric(
+                            name=f"defense.{key}.loss_auc",
+                            value=row[2],
+                            higher_is_better=False,
+                            description=f"loss-threshold membership AUC: {row[0]}",
+                        ),
+                        Metric(
+                            name=f"defense.{key}.{_fpr_name(0.01)}",
+                            value=row[3],
+                            higher_is_better=False,
+                            description=f"loss-threshold TPR at 1% FPR: {row[0]}",
+                        ),
+                    ]
+                    if row[5] is not None:
+                        metrics.append(
+                            Metric(
+                                name=f"defense.{key}.epsilon",
+                                value=row[5],
+                                higher_is_better=False,
+                                description=f"DP epsilon spent: {row[0]}",
+                            )
+                        )
+                tables.append(
+                    Table(
+                        title="Privacy-utility trade-off (same members and non-members)",
+                        columns=[
+                            "model",
+                            "test accuracy",
+                            "loss AUC",
+                            _fpr_name(0.01),
+                            "best threshold-attack AUC",
+                            "epsilon (DP)",
+                        ],
+                        rows=defense_rows,
+                        description="Each defended model is retrained with the target's recipe on "
+                        "the same train split and attacked with the threshold attacks.",
+                    )
+                )
+        summary = self._summary(results, len(ni), gap)
+        return PrivacyResult(
+            title=self.title,
+            summary=summary,
+            config=_jsonable(self.config()),
+            metrics=metrics,
+            tables=tables,
+            figures=figures,
+            warnings=warnings,
+            n_members=len(mi),
+            n_nonmembers=len(ni),
+            min_resolvable_fpr=1 / len(ni),
+            strongest=strongest or "",
+            shadow=shadow_info,
+            roc={
+                a: [CurvePoint(x=float(f), y=float(t)) for f, t in _thin(r.fpr, r.tpr)]
+                for a, r in results.items()
+            },
+        )
+
+    # ------------------------------------------------------------------ shadows
+
+    def _defenses(self, target, X, y, member, proba, seed, warnings):
+        """Target, regularized and DP-SGD models under the threshold attacks."""
+        import dataclasses as dc  # noqa: PLC0415
+
+        from models.architectures import build_model  # noqa: PLC0415
+        from models.dp import train_dp  # noqa: PLC0415
+        from models.pipeline import image_normalization  # noqa: PLC0415
+        from models.training import TrainConfig, accuracy, seed_everything, train_model  # noqa: PLC0415
+
+        info = target.model_info
+        fields = TrainConfig.__dataclass_fields__
+        recipe = TrainConfig(**{k: v for k, v in info.train_config.items() if k in fields})
+        data = _bundle_of(target)
+        test = target.split("test") if "test" in target.splits else target.split("holdout")
+        mean, std = image_normalization(data) if data.kind == "image" else (None, None)
+
+        def attack_row(label, predict, test_acc, eps):
+            p = predict(X)
+            aucs = {}
+            for name, sc in (("loss", loss_scores(p, y)), ("confidence", confidence_scores(p, y))):
+                aucs[name] = evaluate_scores(sc, member, FPRS)
+            loss = aucs["loss"]
+            return [
+                label,
+                test_acc,
+                loss.auc,
+                loss.tpr_at_fpr[0.01],
+                max(r.auc for r in aucs.values()),
+                eps,
+            ]
+
+        rows = [
+            attack_row(
+                "target (as audited)",
+                lambda z: proba if z is X else target.model.predict_proba(z),
+                float((target.model.predict(test.X) == test.y).mean()),
+                None,
+            )
+        ]
+        kwargs = dict(info.arch_kwargs)
+        reg_kwargs = {**kwargs, "dropout": 0.5} if info.arch in ("mlp", "vgg11") else kwargs
+        reg_cfg = dc.replace(
+            recipe,
+            weight_decay=max(recipe.weight_decay, 5e-4),
+            label_smoothing=max(recipe.label_smoothing, 0.1),
+        )
+        seed_everything(seed)
+        reg = build_model(
+            info.arch, data.input_shape, data.num_classes, mean=mean, std=std, **reg_kwargs
+        )
+        train_model(reg, data, reg_cfg, device="cpu", progress=False)
+        reg_adapter = _adapter(reg)
+        rows.append(
+            attack_row(
+                "regularized (weight decay 5e-4, label smoothing 0.1"
+                + (", dropout 0.5)" if reg_kwargs is not kwargs else ")"),
+                reg_adapter.predict_proba,
+                accuracy(reg, test.X, test.y),
+                None,
+            )
+        )
+        seed_everything(seed)
+        dp_model = build_model(
+            info.arch, data.input_shape, data.num_classes, mean=mean, std=std, **kwargs
+        )
+        try:
+            dp_model, res = train_dp(
+                dp_model,
+                data,
+                dc.replace(recipe, epochs=self.dp_epochs, seed=seed),
+                noise_multiplier=self.dp_noise_multiplier,
+                max_grad_norm=self.dp_max_grad_norm,
+                device="cpu",
+            )
+        except Exception as exc:  # e.g. batch normalization: reported, the rest goes on
+            warnings.append(f"DP-SGD comparison did not run: {exc}")
+            return rows
+        rows.append(
+            attack_row(
+                f"dp-sgd (noise {res.noise_multiplier:g}, clip {res.max_grad_norm:g}, "
+                f"{res.epochs} epochs, delta {res.delta:.1e})",
+                _adapter(dp_model).predict_proba,
+                accuracy(dp_model, test.X, test.y),
+                res.epsilon,
+            )
+        )
+        return rows
+
+    def _shadow_reason(self, target: AuditTarget) -> str | None:
+        info = target.model_info
+        if info.source != "checkpoint" or info.arch in ("unknown", "") or not info.train_config:
+            return (
+                "shadow models copy the target's architecture and training recipe, which "
+                "only a rai-audit checkpoint records"
+            )
+        if not hasattr(target.model, "module"):
+            return "shadow models need a torch model"
+        return None
+
+    def _shadow_attacks(self, target, X, y, proba, mi, ni, seed, plan):
+        from attacks.shadows import shadow_logits, softmax, train_shadows  # noqa: PLC0415
+        from models.training import TrainConfig  # noqa: PLC0415
+
+        info = target.model_info
+        fields = TrainConfig.__dataclass_fields__
+        recipe = TrainConfig(**{k: v for k, v in info.train_config.items() if k in fields})
+        data = _bundle_of(target)
+        pool = np.arange(len(data.splits["train"]) + len(data.splits["holdout"]))
+        cache = Path(self.cache_dir) if self.cache_dir else default_cache() / "shadows"
+        models, mask, trained = train_shadows(
+            arch=info.arch,
+            arch_kwargs=info.arch_kwargs,
+            recipe=recipe,
+            data=data,
+            pool=pool,
+            n_shadows=self.n_shadows,
+            seed=seed,
+            cache_dir=cache,
+            device=str(getattr(target.model, "torch_device", "cpu")),
+            progress=False,
+        )
+        pos = np.r_[mi, len(data.splits["train"]) + ni]
+        in_mask = mask[:, pos]
+        sz = shadow_logits(models, X)  # (S, E, K)
+        sp = softmax(sz)
+        out: dict[str, np.ndarray] = {}
+        stats = np.stack([logit_confidence(z, y) for z in sz])
+        target_stat = logit_confidence(target.model.logits(X), y)
+        if "lira_online" in plan:
+            out["lira_online"] = lira_scores(target_stat, stats, in_mask, online=True)
+        if "lira_offline" in plan:
+            out["lira_offline"] = lira_scores(target_stat, stats, in_mask, online=False)
+        if "shadow" in plan:
+            feats = np.concatenate([_shadow_features(p, y, target.num_classes) for p in sp])
+            labels = in_mask.reshape(-1)
+            clf = HistGradientBoostingClassifier(max_iter=100, random_state=seed)
+            clf.fit(feats, labels)
+            out["shadow"] = clf.predict_proba(_shadow_features(proba, y, target.num_classes))[:, 1]
+        return out, {
+            "n_shadows": self.n_shadows,
+            "trained_now": trained,
+            "from_cache": self.n_shadows - trained,
+            "pool_size": len(pool),
+            "shadow_train_size": int(mask[0].sum()),
+            "cache": str(cache),
+            "arch": info.arch,
+        }
+
+    # ------------------------------------------------------------------ reporting
+
+    def _report(self, results, target, proba, y, member, scores, n_non):
+        metrics: list[Metric] = []
+        rows = []
+        for a, r in results.items():
+            n = r.n_members + r.n_nonmembers
+            metrics += [
+                Metric(
+                    name=f"{a}.auc",
+                    value=r.auc,
+                    n=n,
+                    higher_is_better=False,
+                    description="area under the membership ROC curve (0.5 = chance)",
+                ),
+                Metric(
+                    name=f"{a}.balanced_accuracy",
+                    value=r.balanced_accuracy,
+                    n=n,
+                    higher_is_better=False,
+                    description="best balanced accuracy over thresholds",
+                ),
+                Metric(
+                    name=f"{a}.advantage",
+                    value=r.advantage,
+                    n=n,
+                    higher_is_better=False,
+                    description="membership advantage: max over thresholds of TPR - FPR",
+                ),
+            ]
+            for f, v in r.tpr_at_fpr.items():
+                metrics.append(
+                    Metric(
+                        name=f"{a}.{_fpr_name(f)}",
+                        value=v,
+                        n=n,
+                        higher_is_better=False,
+                        description=(
+                            f"true-positive rate at {f:.1%} false-positive rate"
+                            + (
+                                ""
+                                if v is not None
+                                else f" (undefined: {r.n_nonmembers} non-members resolve "
+                                f"{r.min_resolvable_fpr:.2%} at best)"
+                            )
+                        ),
+                    )
+                )
+            rows.append(
+                [
+                    a,
+                    r.n_members,
+                    r.n_nonmembers,
+                    r.auc,
+                    r.balanced_accuracy,
+                    r.advantage,
+                    *[r.tpr_at_fpr[f] for f in FPRS],
+                ]
+            )
+        best = {}
+        for col, key in (
+            ("auc", lambda r: r.auc),
+            (_fpr_name(0.01), lambda r: r.tpr_at_fpr[0.01] or 0.0),
+        ):
+            if results:
+                a = max(results, key=lambda n: key(results[n]))
+                best[col] = a
+                metrics.append(
+                    Metric(
+                        name=f"strongest.{col}",
+                        value=key(results[a]),
+                        higher_is_better=False,
+                        description=f"the strongest attack by {col}: {a}",
+                    )
+                )
+        tables = [
+            Table(
+                title="Attacks side by side",
+                columns=[
+                    "attack",
+                    "members",
+                    "non-members",
+                    "AUC",
+                    "balanced accuracy",
+                    "advantage",
+                    _fpr_name(0.01),
+                    _fpr_name(0.001),
+                ],
+                rows=rows,
+                description="Strongest by AUC: "
+                + best.get("auc", "n/a")
+                + "; strongest at 1 % FPR: "
+                + best.get(_fpr_name(0.01), "n/a")
+                + ". A learned attack is not automatically stronger.",
+            )
+        ]
+        return metrics, tables
+
+    def _breakdown(self, target, scores, y, member, mi, ni, train, hold, attack):
+        rows = []
+
+        def add(feature: str, group: str, mask: np.ndarray) -> None:
+            m, n = int((mask & member).sum()), int((mask & ~member).sum())
+            if m < self.min_group or n < self.min_group:
+                return
+            r = evaluate_scores(scores[mask], member[mask], FPRS)
+            rows.append([feature, group, m, n, r.auc, r.tpr_at_fpr[0.01]])
+
+        for c in np.unique(y):
+            add("class", target.class_names[c], y == c)
+        for s in sorted(set(train.sensitive) & set(hold.sensitive)):
+            values = np.concatenate([train.sensitive[s][mi], hold.sensitive[s][ni]])
+            for g in sorted(set(values.tolist())):
+                add(s, g, values == g)
+        return rows
+
+    def _summary(self, results, n_non, gap):
+        if not results:
+            return "no membership attack could run."
+        a = max(results, key=lambda n: results[n].auc)
+        r = results[a]
+        t = r.tpr_at_fpr[0.01]
+        tail = (
+            f"{t:.1%} of members are found at 1% FPR"
+            if t is not None
+            else "TPR at 1% FPR is unresolvable with this holdout"
+        )
+        return (
+            f"Strongest attack by AUC: {a} (AUC {r.auc:.3f}); {tail}; train-holdout "
+            f"accuracy gap {gap:+.1%}; {n_non} non-members evaluated."
+        )
+
+
+def _adapter(module: Any) -> Any:
+    from audit.adapters import TorchAdapter  # noqa: PLC0415
+
+    return TorchAdapter(module, device="cpu")
+
+
+def _shadow_features(proba: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+    top = -np.sort(-proba, axis=1)[:, : min(3, k)]
+    return np.column_stack([top, confidence_scores(proba, y), loss_scores(proba, y), np.eye(k)[y]])
+
+
+def _bundle_of(target: AuditTarget) -> Any:
+    """The target's data as a bundle (the shadow trainer needs train, val and holdout)."""
+    from models.datasets import DataBundle  # noqa: PLC0415
+
+    d = target.data_info
+    return DataBundle(
+        name=target.data_name,
+        kind=target.kind,
+        splits=target.splits,
+        feature_names=tuple(target.feature_names),
+        class_names=tuple(target.class_names),
+        input_shape=tuple(target.input_shape),
+        domain_low=tuple(float(v) for v in target.domain_low[:1])
+        if target.kind == "image"
+        else tuple(float(v) for v in target.domain_low),
+        domain_high=tuple(float(v) for v in target.domain_high[:1])
+        if target.kind == "image"
+        else tuple(float(v) for v in target.domain_high),
+        sensitive_in_features=dict(target.sensitive_in_features),
+        preprocessing={},
+        split_seed=int(d.get("split_seed") or 0),
+        sha256=target.data_sha256,
+    )
+
+
+def _thin(fpr: np.ndarray, tpr: np.ndarray, n: int = 200) -> list[tuple[float, float]]:
+    if len(fpr) <= n:
+        return list(zip(fpr, tpr))
+    idx = np.unique(np.r_[0, np.geomspace(1, len(fpr) - 1, n).astype(int)])
+    return list(zip(fpr[idx], tpr[idx]))
+
+
+def _jsonable(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}

@@ -1,0 +1,197 @@
+"""Membership inference: metrics against independent computations, and the privacy section."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from attacks.membership import (
+    evaluate_scores,
+    lira_scores,
+    logit_confidence,
+    loss_scores,
+    per_class_scores,
+)
+from attacks.shadows import assignments
+from audit.checks import Artifacts
+from audit.privacy import PrivacyCheck
+from audit.target import AuditTarget
+from models.datasets import Split
+from models.errors import InvalidConfigError, InvalidDataError
+from models.pipeline import train_and_save
+
+
+def test_metrics_match_an_independent_roc(rng):
+    scores = np.r_[rng.normal(1, 1, 400), rng.normal(0, 1, 1200)]
+    member = np.r_[np.ones(400, bool), np.zeros(1200, bool)]
+    m = evaluate_scores(scores, member)
+    assert m.auc == pytest.approx(roc_auc_score(member, scores))
+    fpr, tpr, _ = roc_curve(member, scores)
+    assert m.advantage == pytest.approx(np.max(tpr - fpr))
+    # independent TPR at 1 % FPR: best threshold whose false-positive share is at most 1 %
+    best = 0.0
+    for t in np.unique(scores):
+        called = scores >= t
+        if called[~member].mean() <= 0.01:
+            best = max(best, called[member].mean())
+    assert m.tpr_at_fpr[0.01] == pytest.approx(best)
+    assert m.tpr_at_fpr[0.001] is not None  # 1,200 non-members resolve 0.1 %
+    small = evaluate_scores(scores[:600], member[:600])
+    assert small.tpr_at_fpr[0.001] is None and small.min_resolvable_fpr == pytest.approx(1 / 200)
+
+
+def test_logit_confidence_is_exact_and_stable():
+    z = np.array([[2.0, 0.0, -1.0], [800.0, 0.0, 0.0]])
+    y = np.array([0, 0])
+    p = np.exp(z[0]) / np.exp(z[0]).sum()
+    assert logit_confidence(z, y)[0] == pytest.approx(np.log(p[0] / (1 - p[0])))
+    assert np.isfinite(logit_confidence(z, y)).all() and logit_confidence(z, y)[1] > 700
+
+
+def test_lira_separates_in_from_out_examples(rng):
+    n_sh, n_ex = 16, 200
+    mask = assignments(n_ex, n_sh, seed=0)
+    assert (mask.sum(0) == n_sh // 2).all()
+    assert (assignments(n_ex, n_sh, seed=0, in_share=0.25).sum(0) == 4).all()
+    stats = rng.normal(0, 1, (n_sh, n_ex)) + 2.0 * mask  # IN models are more confident
+    member = rng.random(n_ex) < 0.5
+    target = rng.normal(0, 1, n_ex) + 2.0 * member
+    for online in (True, False):
+        auc = evaluate_scores(lira_scores(target, stats, mask, online=online), member).auc
+        assert auc > 0.85
+    with pytest.raises(InvalidConfigError, match="even"):
+        assignments(10, 3, 0)
+
+
+def test_per_class_calibration_removes_class_offsets(rng):
+    y = np.repeat([0, 1], 200)
+    raw = rng.normal(0, 1, 400) + np.where(y == 1, 5.0, 0.0)
+    cal = per_class_scores(raw, y, raw, y)
+    assert abs(cal[y == 0].mean() - cal[y == 1].mean()) < 1e-9
+
+
+@pytest.fixture(scope="module")
+def overfit(tmp_path_factory, digits):
+    """A deliberately overfit LeNet: 120 train rows, many epochs, no early stopping."""
+    tr = digits.splits["train"]
+    small = dataclasses.replace(tr, X=tr.X[:120], y=tr.y[:120], indices=tr.indices[:120])
+    data = dataclasses.replace(
+        digits, splits={**digits.splits, "train": small}, sha256="overfit-" + digits.sha256[:20]
+    )
+    out = tmp_path_factory.mktemp("overfit") / "m"
+    loaded, _ = train_and_save(
+        arch="lenet5",
+        dataset=data,
+        out=out,
+        progress=False,
+        overrides={"epochs": 150, "patience": 0, "lr": 3e-3},
+    )
+    return loaded, data
+
+
+def test_overfit_model_is_found_vulnerable(overfit, tmp_path):
+    loaded, data = overfit
+    target = AuditTarget.from_loaded(loaded, data, device="cpu")
+    check = PrivacyCheck(
+        n_eval=120, n_shadows=4, cache_dir=str(tmp_path / "cache"), compare_defenses=False
+    )
+    res = check.run(target, seed=0, artifacts=Artifacts(tmp_path, "privacy"))
+    assert res.metric("loss.auc").value > 0.7
+    strongest = res.metric("strongest.tpr_at_fpr_1pct").value
+    assert strongest >= 0.03  # at least 3x the 1 % false-positive rate
+    assert res.metric("generalization_gap").value > 0.1
+    assert res.metric("loss.tpr_at_fpr_0_1pct").value is None  # 120 non-members cannot resolve it
+    assert any("1,000 non-members" in w for w in res.warnings)
+    names = {r[0] for r in res.tables[0].rows}
+    assert {"loss", "lira_online", "lira_offline", "shadow", "art_blackbox", "label_only"} <= names
+    assert res.shadow["trained_now"] == 4
+    again = check.run(target, seed=0, artifacts=Artifacts(tmp_path / "b", "privacy"))
+    assert again.shadow["trained_now"] == 0 and again.shadow["from_cache"] == 4
+    assert again.metrics == res.metrics
+
+
+def test_two_disjoint_non_member_sets_give_chance(lenet, digits, tmp_path):
+    # "members" that are really non-members (the test split): no attack can tell them apart
+    fake = dict(digits.splits)
+    fake["train"] = digits.splits["test"]
+    target = AuditTarget.from_bundle(
+        lenet.module, dataclasses.replace(digits, splits=fake), device="cpu"
+    )
+    res = PrivacyCheck(
+        attacks=("loss", "confidence", "label_only"), assume_members=True, compare_defenses=False
+    ).run(target, seed=0, artifacts=Artifacts(tmp_path, "p"))
+    for a in ("loss", "confidence", "label_only"):
+        assert abs(res.metric(f"{a}.auc").value - 0.5) < 0.08
+
+
+def test_overlapping_members_and_non_members_are_refused(lenet, digits, tmp_path):
+    splits = dict(digits.splits)
+    tr = splits["train"]
+    splits["holdout"] = Split(X=tr.X[:50], y=tr.y[:50], indices=tr.indices[:50])
+    target = AuditTarget.from_loaded(
+        lenet, dataclasses.replace(digits, splits=splits), device="cpu"
+    )
+    with pytest.raises(InvalidDataError, match="in both the train .members. and holdout"):
+        PrivacyCheck(attacks=("loss",), compare_defenses=False).run(
+            target, seed=0, artifacts=Artifacts(tmp_path, "p")
+        )
+
+
+def test_model_without_recorded_split_needs_explicit_members(german, tmp_path):
+    tr = german.splits["train"]
+    clf = LogisticRegression(max_iter=1000).fit(tr.X, tr.y)
+    target = AuditTarget.from_bundle(clf, german)
+    with pytest.raises(InvalidDataError, match="assume_members: true"):
+        PrivacyCheck().run(target, seed=0, artifacts=Artifacts(tmp_path, "p"))
+    res = PrivacyCheck(assume_members=True).run(target, seed=0, artifacts=Artifacts(tmp_path, "q"))
+    assert any("shadow models copy the target's architecture" in w for w in res.warnings)
+    assert any("defense comparison did not run" in w for w in res.warnings)
+    groups = {r[0] for r in res.tables[-1].rows}
+    assert {"class", "sex", "age_group"} <= groups  # per-class and per-group breakdown
+
+
+def test_invalid_privacy_config():
+    with pytest.raises(InvalidConfigError, match="unknown attack"):
+        PrivacyCheck(attacks=("magic",))
+    with pytest.raises(InvalidConfigError, match="n_shadows must be even"):
+        PrivacyCheck(n_shadows=3)
+    with pytest.raises(InvalidConfigError, match="n_eval must be an integer >= 10"):
+        PrivacyCheck(n_eval=5)
+
+
+def test_loss_scores_rank_like_the_loss(rng):
+    proba = rng.dirichlet(np.ones(4), 50)
+    y = rng.integers(0, 4, 50)
+    ce = -np.log(proba[np.arange(50), y])
+    np.testing.assert_allclose(loss_scores(proba, y), -ce)
+
+
+def test_defense_comparison_reports_the_privacy_utility_trade_off(german_target, tmp_path):
+    res = PrivacyCheck(attacks=("loss", "confidence"), n_eval=150, dp_epochs=2).run(
+        german_target, seed=0, artifacts=Artifacts(tmp_path, "p")
+    )
+    table = res.tables[-1]
+    assert table.title.startswith("Privacy-utility trade-off")
+    models = [r[0] for r in table.rows]
+    assert models[0] == "target (as audited)"
+    assert models[1].startswith("regularized") and "dropout 0.5" in models[1]
+    assert models[2].startswith("dp-sgd")
+    eps = res.metric("defense.dp-sgd.epsilon").value
+    assert 0 < eps < 50
+    for key in ("target", "regularized", "dp-sgd"):
+        assert 0 <= res.metric(f"defense.{key}.test_accuracy").value <= 1
+        assert 0 <= res.metric(f"defense.{key}.loss_auc").value <= 1
+
+
+def test_dp_refuses_batch_norm(digits):
+    from models.architectures import build_model
+    from models.dp import train_dp
+    from models.errors import IncompatibleModelError
+    from models.training import TrainConfig
+
+    with pytest.raises(IncompatibleModelError, match="batch normalization"):
+        train_dp(build_model("vgg11", (1, 8, 8), 10), digits, TrainConfig(epochs=1))
