@@ -20,6 +20,8 @@ import torch
 from bench.bench_attacks import rows as attack_rows
 from bench.bench_demo import demo_times
 from bench.bench_explain import rows as explain_rows
+from bench.bench_privacy import rows as privacy_rows
+from bench.bench_privacy import shadow_times
 from bench.bench_training import rows as training_rows
 from models.pipeline import train_and_save
 from models.versions import library_versions
@@ -61,6 +63,8 @@ def main() -> None:
         "training": [line for r in training_rows(args.quick) for line in r.run(repeats).table()],
         "explain": [line for r in explain_rows(args.quick) for line in r.run(repeats).table()],
         "attacks": [line for r in attack_rows(args.quick) for line in r.run(repeats).table()],
+        "privacy": [line for r in privacy_rows(args.quick) for line in r.run(repeats).table()],
+        "shadows": shadow_times(),
         "recipes": default_recipes(),
         "demo": demo_times(),
     }
@@ -132,6 +136,18 @@ def write_readme(res: dict) -> None:
         "through numpy at every step and also runs prediction passes; torchattacks is not",
         "installed here (it pins an old `requests`). No GPU was available: GPU figures are",
         "not measured.",
+        "",
+        "## Membership inference",
+        "",
+        "| model | shadow train rows | s per shadow model | privacy section, cold s | warm s |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        *[f"| {r['model']} | {r['shadow_train_rows']} | {r['s_per_shadow']:.2f} | "
+          f"{r['section_cold_s']:.1f} | {r['section_warm_s']:.1f} |" for r in res["shadows"]],
+        "",
+        "The section at the smoke budget: 4 shadow models, every attack tier, defense",
+        "comparison off; cold trains the shadows, warm loads them from the cache.",
+        "",
+        *_rows_table(res["privacy"], "row"),
         "",
         "## Default recipes (the demo's models)",
         "",
