@@ -89,6 +89,7 @@ class Check(ABC):
     name: ClassVar[str]
     title: ClassVar[str]
     order: ClassVar[int] = 100  # report order: performance, explainability, robustness, ...
+    budgets: ClassVar[dict[str, dict[str, Any]]] = {}  # budget name -> field values
 
     @classmethod
     def for_budget(cls, budget: str, **overrides: Any) -> Check:
@@ -109,15 +110,19 @@ class Check(ABC):
 
     @classmethod
     def budget_defaults(cls, budget: BudgetName) -> dict[str, Any]:
-        """Field values implied by a budget (override to scale sample counts and steps)."""
-        return {}
+        """Field values implied by a budget: ``budgets[budget]`` (scales samples and steps)."""
+        return dict(cls.budgets.get(budget, {}))
 
     def skip_reason(self, target: AuditTarget) -> str | None:
         """Why this check does not apply to ``target`` (None if it does)."""
         return None
 
     def config(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """The configuration as JSON values (tuples become lists)."""
+        return {
+            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+            for f in fields(self)
+        }
 
     @abstractmethod
     def run(self, target: AuditTarget, *, seed: int, artifacts: Artifacts) -> ResultBase:

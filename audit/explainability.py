@@ -29,7 +29,7 @@ import torch
 
 from audit import explain_plots
 from audit.adapters import TorchAdapter
-from audit.checks import Artifacts, BudgetName, Check, register
+from audit.checks import Artifacts, Check, register
 from audit.target import AuditTarget
 from explain.base import EXPLAINERS, Explainer, Explanation, ModelView
 from explain.metrics import (
@@ -107,6 +107,7 @@ class ExplainabilityCheck(Check):
     name = "explainability"
     title = "Explainability"
     order = 10
+    budgets = _BUDGETS
 
     methods: tuple[str, ...] = ()
     split: str = "test"
@@ -151,10 +152,6 @@ class ExplainabilityCheck(Check):
             raise InvalidConfigError(
                 f"target_layer must be a layer name, got {self.target_layer!r}"
             )
-
-    @classmethod
-    def budget_defaults(cls, budget: BudgetName) -> dict[str, Any]:
-        return dict(_BUDGETS[budget])
 
     def skip_reason(self, target: AuditTarget) -> str | None:
         if self.split not in target.splits:
@@ -433,7 +430,7 @@ class ExplainabilityCheck(Check):
         return ExplainabilityResult(
             title=self.title,
             summary=summary,
-            config=_jsonable(self.config()),
+            config=self.config(),
             metrics=metrics,
             tables=tables,
             figures=figures,
@@ -751,7 +748,3 @@ def _summary(
             f"up to {shares[worst]:.0%} of attribution sits on the planted marker ({worst})"
         )
     return "; ".join(parts) + "."
-
-
-def _jsonable(config: dict[str, Any]) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}

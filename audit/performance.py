@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from sklearn.metrics import (
@@ -17,7 +16,7 @@ from sklearn.metrics import (
 )
 
 from audit import plots
-from audit.checks import Artifacts, BudgetName, Check, register
+from audit.checks import Artifacts, Check, register
 from audit.stats import (
     calibration_bins,
     expected_calibration_error,
@@ -27,6 +26,12 @@ from audit.stats import (
 from audit.target import AuditTarget
 from models.errors import InvalidConfigError
 from reports.schema import Metric, PerformanceResult, ReliabilityBin, Table
+
+_BUDGETS = {
+    "smoke": {"max_samples": 5000},
+    "standard": {"max_samples": 50_000},
+    "thorough": {"max_samples": None},
+}
 
 
 def _none_if_nan(v: float) -> float | None:
@@ -54,6 +59,7 @@ class PerformanceCheck(Check):
     name = "performance"
     title = "Performance"
     order = 0
+    budgets = _BUDGETS
 
     split: str = "test"
     n_bins: int = 15
@@ -79,10 +85,6 @@ class PerformanceCheck(Check):
             raise InvalidConfigError(f"ci_level must be in [0.5, 1), got {self.ci_level!r}")
         if not isinstance(self.split, str) or not self.split:
             raise InvalidConfigError(f"split must be a split name, got {self.split!r}")
-
-    @classmethod
-    def budget_defaults(cls, budget: BudgetName) -> dict[str, Any]:
-        return {"max_samples": {"smoke": 5000, "standard": 50_000, "thorough": None}[budget]}
 
     def skip_reason(self, target: AuditTarget) -> str | None:
         if self.split not in target.splits:

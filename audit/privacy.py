@@ -38,7 +38,7 @@ from attacks.membership import (
     per_class_scores,
 )
 from audit import privacy_plots
-from audit.checks import Artifacts, BudgetName, Check, register
+from audit.checks import Artifacts, Check, register
 from audit.target import AuditTarget
 from models.errors import InvalidConfigError, InvalidDataError, require_int
 from reports.schema import CurvePoint, Metric, PrivacyResult, Table
@@ -93,6 +93,7 @@ class PrivacyCheck(Check):
     name = "privacy"
     title = "Privacy (membership inference)"
     order = 30
+    budgets = _BUDGETS
 
     attacks: tuple[str, ...] = ()
     n_eval: int = 1000
@@ -126,10 +127,6 @@ class PrivacyCheck(Check):
             raise InvalidConfigError(
                 f"assume_members must be true or false, got {self.assume_members!r}"
             )
-
-    @classmethod
-    def budget_defaults(cls, budget: BudgetName) -> dict[str, Any]:
-        return dict(_BUDGETS[budget])
 
     def skip_reason(self, target: AuditTarget) -> str | None:
         missing = [s for s in ("train", "holdout") if s not in target.splits]
@@ -334,7 +331,7 @@ class PrivacyCheck(Check):
         return PrivacyResult(
             title=self.title,
             summary=summary,
-            config=_jsonable(self.config()),
+            config=self.config(),
             metrics=metrics,
             tables=tables,
             figures=figures,
@@ -674,7 +671,3 @@ def _thin(fpr: np.ndarray, tpr: np.ndarray, n: int = 200) -> list[tuple[float, f
         return list(zip(fpr, tpr))
     idx = np.unique(np.r_[0, np.geomspace(1, len(fpr) - 1, n).astype(int)])
     return list(zip(fpr[idx], tpr[idx]))
-
-
-def _jsonable(config: dict[str, Any]) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}

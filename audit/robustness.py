@@ -40,7 +40,7 @@ from attacks.defenses import TransformDefense
 from attacks.pgd import PGDConfig, fgsm_config, input_gradient, pgd
 from audit import robustness_plots
 from audit.adapters import TorchAdapter
-from audit.checks import Artifacts, BudgetName, Check, register
+from audit.checks import Artifacts, Check, register
 from audit.stats import wilson_interval
 from audit.target import AuditTarget
 from models.errors import IncompatibleModelError, InvalidConfigError, require_int
@@ -114,6 +114,7 @@ class RobustnessCheck(Check):
     name = "robustness"
     title = "Adversarial robustness"
     order = 20
+    budgets = _BUDGETS
 
     split: str = "test"
     n_eval: int = 128
@@ -170,10 +171,6 @@ class RobustnessCheck(Check):
             raise InvalidConfigError(f"tolerance must be in [0, 0.5), got {self.tolerance!r}")
         if not 0.5 <= self.ci_level < 1:
             raise InvalidConfigError(f"ci_level must be in [0.5, 1), got {self.ci_level!r}")
-
-    @classmethod
-    def budget_defaults(cls, budget: BudgetName) -> dict[str, Any]:
-        return dict(_BUDGETS[budget])
 
     def skip_reason(self, target: AuditTarget) -> str | None:
         if self.split not in target.splits:
@@ -520,7 +517,7 @@ class RobustnessCheck(Check):
         return RobustnessResult(
             title=self.title,
             summary=summary,
-            config=_jsonable(self.config()),
+            config=self.config(),
             metrics=m,
             tables=tables,
             figures=figures,
@@ -892,7 +889,3 @@ def _image_quality(X: np.ndarray, adv: np.ndarray) -> tuple[float, float]:
     mse = ((X - adv) ** 2).reshape(len(X), -1).mean(1)
     psnr = 10 * np.log10(1.0 / np.maximum(mse, 1e-12))
     return float(np.mean(ssim)), float(np.mean(psnr))
-
-
-def _jsonable(config: dict[str, Any]) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}

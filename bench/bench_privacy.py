@@ -30,8 +30,9 @@ from models.training import TrainConfig
 
 
 def _target(arch: str, dataset: str, tmp: Path):
-    loaded, _ = train_and_save(arch=arch, dataset=dataset, out=tmp / f"{arch}-{dataset}",
-                               progress=False)
+    loaded, _ = train_and_save(
+        arch=arch, dataset=dataset, out=tmp / f"{arch}-{dataset}", progress=False
+    )
     return loaded, AuditTarget.from_loaded(loaded, loaded.load_data(), device="cpu")
 
 
@@ -45,20 +46,35 @@ def shadow_times() -> list[dict[str, object]]:
             recipe = TrainConfig(**loaded.meta["train_config"])
             pool = np.arange(len(data.splits["train"]) + len(data.splits["holdout"]))
             t0 = time.perf_counter()
-            _, mask, trained = train_shadows(arch=arch, arch_kwargs={}, recipe=recipe, data=data,
-                                             pool=pool, n_shadows=2, seed=0,
-                                             cache_dir=tmp / "cache", progress=False)
+            _, mask, trained = train_shadows(
+                arch=arch,
+                arch_kwargs={},
+                recipe=recipe,
+                data=data,
+                pool=pool,
+                n_shadows=2,
+                seed=0,
+                cache_dir=tmp / "cache",
+                progress=False,
+            )
             per = (time.perf_counter() - t0) / trained
-            check = PrivacyCheck.for_budget("smoke", compare_defenses=False,
-                                            cache_dir=str(tmp / "cache2"))
+            check = PrivacyCheck.for_budget(
+                "smoke", compare_defenses=False, cache_dir=str(tmp / "cache2")
+            )
             times = []
             for _ in ("cold", "warm"):
                 t0 = time.perf_counter()
                 check.run(target, seed=0, artifacts=Artifacts(tmp / "run", "privacy"))
                 times.append(time.perf_counter() - t0)
-            rows.append({"model": f"{arch} on {ds}", "shadow_train_rows": int(mask[0].sum()),
-                         "s_per_shadow": per, "section_cold_s": times[0],
-                         "section_warm_s": times[1]})
+            rows.append(
+                {
+                    "model": f"{arch} on {ds}",
+                    "shadow_train_rows": int(mask[0].sum()),
+                    "s_per_shadow": per,
+                    "section_cold_s": times[0],
+                    "section_warm_s": times[1],
+                }
+            )
     return rows
 
 
@@ -80,14 +96,26 @@ def rows(quick: bool = False) -> list[Row]:
     half = n // 2
 
     def art_rf():
-        art_membership_blackbox(adapter.predict_proba, target.input_shape, 2,
-                                (X[:half], y[:half], X[n:n + half], y[n:n + half]),
-                                (np.concatenate([X[half:n], X[n + half:]]),
-                                 np.concatenate([y[half:n], y[n + half:]])))
+        art_membership_blackbox(
+            adapter.predict_proba,
+            target.input_shape,
+            2,
+            (X[:half], y[:half], X[n : n + half], y[n : n + half]),
+            (
+                np.concatenate([X[half:n], X[n + half :]]),
+                np.concatenate([y[half:n], y[n + half :]]),
+            ),
+        )
 
-    return [Row(title=f"membership scoring, MLP on Adult, {2 * n} rows", unit="row", per=2 * n,
-                variants=[Variant("rai-audit threshold attacks (3 tiers)", ours, "ours"),
-                          Variant("ART MembershipInferenceBlackBox (rf, fit + infer)", art_rf,
-                                  "reference"),
-                          Variant("bare: one forward pass", lambda: adapter.predict_proba(X),
-                                  "bare")])]
+    return [
+        Row(
+            title=f"membership scoring, MLP on Adult, {2 * n} rows",
+            unit="row",
+            per=2 * n,
+            variants=[
+                Variant("rai-audit threshold attacks (3 tiers)", ours, "ours"),
+                Variant("ART MembershipInferenceBlackBox (rf, fit + infer)", art_rf, "reference"),
+                Variant("bare: one forward pass", lambda: adapter.predict_proba(X), "bare"),
+            ],
+        )
+    ]

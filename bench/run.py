@@ -141,8 +141,11 @@ def write_readme(res: dict) -> None:
         "",
         "| model | shadow train rows | s per shadow model | privacy section, cold s | warm s |",
         "| --- | ---: | ---: | ---: | ---: |",
-        *[f"| {r['model']} | {r['shadow_train_rows']} | {r['s_per_shadow']:.2f} | "
-          f"{r['section_cold_s']:.1f} | {r['section_warm_s']:.1f} |" for r in res["shadows"]],
+        *[
+            f"| {r['model']} | {r['shadow_train_rows']} | {r['s_per_shadow']:.2f} | "
+            f"{r['section_cold_s']:.1f} | {r['section_warm_s']:.1f} |"
+            for r in res["shadows"]
+        ],
         "",
         "The section at the smoke budget: 4 shadow models, every attack tier, defense",
         "comparison off; cold trains the shadows, warm loads them from the cache.",
