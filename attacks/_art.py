@@ -174,13 +174,8 @@ def art_membership_blackbox(
     from art.attacks.inference.membership_inference import (  # noqa: PLC0415
         MembershipInferenceBlackBox,
     )
-    from art.estimators.classification import BlackBoxClassifier  # noqa: PLC0415
 
-    clf = BlackBoxClassifier(
-        lambda x: predict_proba(np.asarray(x, np.float32)),
-        input_shape=tuple(input_shape),
-        nb_classes=num_classes,
-    )
+    clf = _blackbox(predict_proba, input_shape, num_classes)
     attack = MembershipInferenceBlackBox(clf, attack_model_type=attack_model_type)
     xm, ym, xn, yn = fit
     state = np.random.get_state()
@@ -204,11 +199,21 @@ def art_label_only(
 ) -> np.ndarray:
     """ART's ``LabelOnlyGapAttack``: member if and only if the label is predicted correctly."""
     from art.attacks.inference.membership_inference import LabelOnlyGapAttack  # noqa: PLC0415
+
+    clf = _blackbox(predict_proba, input_shape, num_classes)
+    return np.asarray(LabelOnlyGapAttack(clf).infer(x.astype(np.float32), y)).reshape(-1)
+
+
+def _blackbox(
+    predict_proba: Callable[[np.ndarray], np.ndarray],
+    input_shape: tuple[int, ...],
+    num_classes: int,
+):
+    """ART ``BlackBoxClassifier`` over a probability function (float32 inputs, trap 6)."""
     from art.estimators.classification import BlackBoxClassifier  # noqa: PLC0415
 
-    clf = BlackBoxClassifier(
-        lambda z: predict_proba(np.asarray(z, np.float32)),
+    return BlackBoxClassifier(
+        lambda x: predict_proba(np.asarray(x, np.float32)),
         input_shape=tuple(input_shape),
         nb_classes=num_classes,
     )
-    return np.asarray(LabelOnlyGapAttack(clf).infer(x.astype(np.float32), y)).reshape(-1)

@@ -282,35 +282,22 @@ class PrivacyCheck(Check):
                 defense_rows = self._defenses(target, X, y, member, proba, seed, warnings)
                 for row in defense_rows:
                     key = row[0].split(" ")[0]
-                    metrics += [
-                        Metric(
-                            name=f"defense.{key}.test_accuracy",
-                            value=row[1],
-                            higher_is_better=True,
-                            description=f"test accuracy: {row[0]}",
-                        ),
-                        Metric(
-                            name=f"defense.{key}.loss_auc",
-                            value=row[2],
-                            higher_is_better=False,
-                            description=f"loss-threshold membership AUC: {row[0]}",
-                        ),
-                        Metric(
-                            name=f"defense.{key}.{_fpr_name(0.01)}",
-                            value=row[3],
-                            higher_is_better=False,
-                            description=f"loss-threshold TPR at 1% FPR: {row[0]}",
-                        ),
-                    ]
-                    if row[5] is not None:
-                        metrics.append(
-                            Metric(
-                                name=f"defense.{key}.epsilon",
-                                value=row[5],
-                                higher_is_better=False,
-                                description=f"DP epsilon spent: {row[0]}",
+                    specs = (
+                        ("test_accuracy", 1, True, "test accuracy"),
+                        ("loss_auc", 2, False, "loss-threshold membership AUC"),
+                        (_fpr_name(0.01), 3, False, "loss-threshold TPR at 1% FPR"),
+                        ("epsilon", 5, False, "DP epsilon spent"),
+                    )
+                    for field, col, higher, what in specs:
+                        if row[col] is not None or field != "epsilon":
+                            metrics.append(
+                                Metric(
+                                    name=f"defense.{key}.{field}",
+                                    value=row[col],
+                                    higher_is_better=higher,
+                                    description=f"{what}: {row[0]}",
+                                )
                             )
-                        )
                 tables.append(
                     Table(
                         title="Privacy-utility trade-off (same members and non-members)",

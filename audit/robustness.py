@@ -831,29 +831,24 @@ class RobustnessCheck(Check):
         for r in defense_rows[1:]:
             if r.note.startswith("compared model"):
                 continue
-            out += [
-                Metric(
-                    name=f"defense.{r.model}.clean_accuracy",
-                    value=r.clean_accuracy,
-                    n=n,
-                    higher_is_better=True,
-                    description=f"clean accuracy behind {r.model}",
+            for field, higher, what in (
+                ("clean_accuracy", True, "clean accuracy"),
+                ("adaptive_robust_accuracy", True, "accuracy under BPDA-PGD (the honest number)"),
+                (
+                    "naive_robust_accuracy",
+                    None,
+                    "accuracy under a naive PGD (masked: for comparison only)",
                 ),
-                Metric(
-                    name=f"defense.{r.model}.adaptive_robust_accuracy",
-                    value=r.adaptive_robust_accuracy,
-                    n=n,
-                    higher_is_better=True,
-                    description=f"accuracy under BPDA-PGD behind {r.model} (the honest number)",
-                ),
-                Metric(
-                    name=f"defense.{r.model}.naive_robust_accuracy",
-                    value=r.naive_robust_accuracy,
-                    n=n,
-                    description=f"accuracy under a naive PGD behind {r.model} (masked: "
-                    "for comparison only)",
-                ),
-            ]
+            ):
+                out.append(
+                    Metric(
+                        name=f"defense.{r.model}.{field}",
+                        value=getattr(r, field),
+                        n=n,
+                        higher_is_better=higher,
+                        description=f"{what}, behind {r.model}",
+                    )
+                )
         return out
 
 
