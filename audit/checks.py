@@ -152,6 +152,7 @@ def get_check(name: str) -> type[Check]:
 
 def _load_builtin_checks() -> None:
     import audit.explainability  # noqa: PLC0415
+    import audit.fairness_check  # noqa: PLC0415
     import audit.performance  # noqa: PLC0415
     import audit.privacy  # noqa: PLC0415
     import audit.robustness  # noqa: F401, PLC0415

@@ -7,6 +7,7 @@ sensitive features of the wrong length, and a model whose output is not ``(N, nu
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -17,6 +18,8 @@ from audit.adapters import ModelAdapter, as_adapter
 from models.checkpoint import LoadedModel
 from models.datasets import DataBundle, Split
 from models.errors import IncompatibleModelError, InvalidDataError
+
+_MISSING = ("", "nan", "none", "null", "na", "n/a", "<na>")
 
 
 @dataclass(frozen=True)
@@ -197,12 +200,27 @@ class AuditTarget:
                 f"split {name!r}: labels range over {int(y.min())}..{int(y.max())} but there are "
                 f"{len(self.class_names)} classes; labels must be 0..{len(self.class_names) - 1}"
             )
+        sensitive = {}
         for s, values in split.sensitive.items():
             if len(values) != len(y):
                 raise InvalidDataError(
                     f"split {name!r}: sensitive feature {s!r} has {len(values)} values for "
                     f"{len(y)} rows"
                 )
+            raw = np.asarray(values, dtype=object)
+            missing = np.array(
+                [v is None or (isinstance(v, float) and math.isnan(v)) for v in raw], dtype=bool
+            )
+            text = raw.astype(str)
+            missing |= np.isin(np.char.strip(np.char.lower(text)), _MISSING)
+            if missing.any():
+                raise InvalidDataError(
+                    f"split {name!r}: sensitive feature {s!r} is missing for "
+                    f"{int(missing.sum())} row(s); fill them with an explicit group such as "
+                    "'unknown', or drop those rows, so no one silently drops out of the "
+                    "fairness comparison"
+                )
+            sensitive[s] = text
         if self.kind == "image":
             lo, hi = float(X.min()), float(X.max())
             if lo < self.domain_low.min() - 1e-6 or hi > self.domain_high.max() + 1e-6:
@@ -215,7 +233,7 @@ class AuditTarget:
             X=X.astype(np.float32, copy=False),
             y=y.astype(np.int64, copy=False),
             indices=np.asarray(split.indices),
-            sensitive=dict(split.sensitive),
+            sensitive=sensitive,
             extras=dict(split.extras),
         )
 

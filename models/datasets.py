@@ -430,6 +430,7 @@ def _tabular_bundle(
     options: Mapping[str, Any],
     extras: Mapping[str, np.ndarray] | None = None,
     standardize: bool = True,
+    annotations: Mapping[str, Any] | None = None,
 ) -> DataBundle:
     frame = frame.reset_index(drop=True)
     idx = _check_indices(indices, len(y)) if indices is not None else make_splits(y, split_seed)
@@ -464,6 +465,7 @@ def _tabular_bundle(
         preprocessing=encoder.to_json(),
         source=source,
         options=options,
+        annotations=dict(annotations or {}),
     )
 
 
@@ -553,6 +555,7 @@ def load_adult(
         preprocessing=preprocessing,
         source="UCI Adult (Becker and Kohavi, 1996), UCI Machine Learning Repository, CC BY 4.0",
         options={"include_sensitive": include_sensitive},
+        annotations={"favorable_class": ">50K", "primary_sensitive": "sex"},
     )
 
 
@@ -641,6 +644,7 @@ def load_german_credit(
         preprocessing=preprocessing,
         source="UCI Statlog German Credit (Hofmann, 1994), UCI ML Repository, CC BY 4.0",
         options={"include_sensitive": include_sensitive},
+        annotations={"favorable_class": "good", "primary_sensitive": "sex"},
     )
 
 
@@ -706,6 +710,11 @@ def load_compas(
         source="ProPublica COMPAS analysis, compas-scores-two-years (Angwin et al., 2016)",
         options={"include_sensitive": include_sensitive},
         extras={"compas_high_risk": high, "decile_score": frame["decile_score"].to_numpy()},
+        annotations={
+            "favorable_class": "no_recid",
+            "primary_sensitive": "race",
+            "decision_columns": ["compas_high_risk"],
+        },
     )
 
 
@@ -718,6 +727,7 @@ def load_csv(
     categorical: Sequence[str] | None = None,
     include_sensitive: bool = True,
     encoding: Literal["standardize", "none"] = "standardize",
+    favorable: str | None = None,
     split_seed: int = 0,
     indices: Mapping[str, np.ndarray] | None = None,
     preprocessing: Mapping[str, Any] | None = None,
@@ -734,6 +744,8 @@ def load_csv(
         encoding: ``standardize`` (one-hot categories, standardized numbers; for models trained
             by this suite) or ``none`` (numeric features passed through as they are, for a
             model that expects the CSV's raw numbers).
+        favorable: the target value that is the favourable outcome (a loan granted), for the
+            fairness check's four-fifths rule; default the second class in sorted order.
     """
     if encoding not in ("standardize", "none"):
         raise InvalidConfigError(f"encoding must be 'standardize' or 'none', got {encoding!r}")
@@ -754,6 +766,11 @@ def load_csv(
     if len(classes) < 2:
         raise InvalidDataError(f"target column {target!r} has a single class {classes}")
     lookup = {c: i for i, c in enumerate(classes)}
+    if favorable is not None and str(favorable) not in lookup:
+        raise InvalidDataError(
+            f"favorable={favorable!r} is not a value of the target column {target!r} "
+            f"(its values are {classes})"
+        )
     y = frame[target].astype(str).map(lookup).to_numpy().astype(np.int64)
     if features is None:
         features = [c for c in cols if c != target and (include_sensitive or c not in sensitive)]
@@ -783,8 +800,10 @@ def load_csv(
             "categorical": list(categorical),
             "include_sensitive": include_sensitive,
             "encoding": encoding,
+            "favorable": favorable,
         },
         standardize=encoding == "standardize",
+        annotations={"favorable_class": str(favorable)} if favorable is not None else None,
     )
 
 

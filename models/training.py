@@ -224,6 +224,7 @@ def train_model(
     device: str | torch.device | None = "auto",
     progress: bool = True,
     teacher: nn.Module | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> TrainResult:
     """Fit ``model`` on ``data.splits['train']``, early-stopping on ``data.splits['val']``.
 
@@ -236,6 +237,9 @@ def train_model(
         progress: show a progress bar (epochs, with loss and accuracy).
         teacher: distillation: train on the teacher's softened probabilities
             ``softmax(teacher(x) / T)`` instead of the labels (``T = config.temperature``).
+        sample_weight: one non-negative weight per train row (reweighing, fairlearn's
+            reductions): each batch's loss is the weighted mean over its rows, with the weights
+            scaled to average 1 over the train split.
 
     Returns:
         The per-epoch history and timing.
@@ -252,10 +256,12 @@ def train_model(
     train, val = data.splits["train"], data.splits["val"]
     Xtr = torch.as_tensor(train.X, dtype=torch.float32)
     ytr = torch.as_tensor(train.y, dtype=torch.int64)
+    wtr = _train_weights(sample_weight, len(ytr))
     Xva = torch.as_tensor(val.X, dtype=torch.float32)
     yva = torch.as_tensor(val.y, dtype=torch.int64)
     if dev.type != "cpu":
         Xtr, ytr = Xtr.to(dev), ytr.to(dev)
+        wtr = wtr.to(dev) if wtr is not None else None
     opt = _optimizer(model, config)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     temp = float(config.temperature)
@@ -290,6 +296,14 @@ def train_model(
                 with torch.no_grad():
                     soft = torch.softmax(teacher(xb).float() / temp, dim=1)
                 loss = F.cross_entropy(logits.float() / temp, soft)
+            elif wtr is not None:
+                per_row = F.cross_entropy(
+                    logits.float() / temp,
+                    yb,
+                    reduction="none",
+                    label_smoothing=config.label_smoothing,
+                )
+                loss = (per_row * wtr[idx].to(dev)).mean()
             else:
                 loss = loss_fn(logits.float() / temp, yb)
             opt.zero_grad(set_to_none=True)
@@ -327,6 +341,19 @@ def train_model(
     result.wall_time_s = time.perf_counter() - t_start
     result.samples_per_s = seen / max(result.wall_time_s, 1e-9)
     return result
+
+
+def _train_weights(sample_weight: np.ndarray | None, n: int) -> torch.Tensor | None:
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.shape != (n,):
+        raise InvalidDataError(
+            f"sample_weight must have one value per train row ({n}), got shape {w.shape}"
+        )
+    if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise InvalidDataError("sample_weight must be finite, non-negative and not all zero")
+    return torch.as_tensor(w * (n / w.sum()), dtype=torch.float32)
 
 
 def _adversary(model: nn.Module, data: DataBundle, config: TrainConfig, dev: torch.device):

@@ -234,6 +234,35 @@ class PrivacyResult(ResultBase):
     shadow: dict[str, Any] = Field(default_factory=dict)
 
 
+class MitigationRow(_Frozen):
+    """One mitigation (or the unmitigated model) evaluated on held-out data."""
+
+    method: str
+    status: Literal["ok", "error", "skipped"] = "ok"
+    accuracy: float | None = None
+    accuracy_cost: float | None = None
+    metrics: dict[str, float | None] = Field(default_factory=dict)
+    wall_time_s: float | None = None
+    note: str = ""
+
+
+class FairnessResult(ResultBase):
+    """Group fairness: per-group rates with intervals, the definitions side by side, where they
+    conflict, the data's representation and proxies, and mitigations."""
+
+    kind: Literal["fairness"] = "fairness"
+    split: str = "test"
+    positive_class: str = ""
+    favorable_class: str = ""
+    decision_rule: str = ""
+    features: list[str] = Field(default_factory=list)
+    groups: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    calibration: dict[str, dict[str, list[dict[str, Any]]]] = Field(default_factory=dict)
+    conflicts: list[str] = Field(default_factory=list)
+    mitigation_feature: str | None = None
+    mitigations: list[MitigationRow] = Field(default_factory=list)
+
+
 class ErrorResult(ResultBase):
     """A check that raised: the audit goes on and the gates see ``verdict='error'``."""
 
@@ -257,6 +286,7 @@ CheckResult = Annotated[
     | ExplainabilityResult
     | RobustnessResult
     | PrivacyResult
+    | FairnessResult
     | ErrorResult
     | SkippedResult,
     Field(discriminator="kind"),

@@ -127,3 +127,79 @@ def test_non_binary_and_mismatched_inputs_are_refused():
         group_counts(np.array([0, 1]), np.array([0.3, 0.9]), np.array(["a", "b"]))
     with pytest.raises(InvalidDataError, match="one value per row"):
         group_counts(np.array([0, 1]), np.array([0, 1]), np.array(["a"]))
+
+
+def test_disparate_impact_and_min_group_size_against_fairlearn(rng):
+    y, pred, g = _data(rng)
+    fav = estimate(y, pred, g, n_boot=10)
+    assert fav.aggregate["disparate_impact_ratio"] == fav.aggregate["demographic_parity_ratio"]
+    unfav = estimate(y, pred, g, n_boot=10, positive_is_favorable=False)
+    # the favourable outcome is a negative decision: fairlearn's ratio on the flipped decisions
+    assert unfav.aggregate["disparate_impact_ratio"] == pytest.approx(
+        demographic_parity_ratio(y, 1 - pred, sensitive_features=g), abs=1e-12
+    )
+    # a tiny group is reported but left out of the aggregates
+    g2 = g.astype(object)
+    g2[:5] = "tiny"
+    g2 = g2.astype(str)
+    est = estimate(y, pred, g2, n_boot=50, min_group_size=30)
+    assert "tiny" in est.groups and "tiny" not in est.compared
+    big = g2 != "tiny"
+    assert est.aggregate["equalized_odds_difference"] == pytest.approx(
+        equalized_odds_difference(y[big], pred[big], sensitive_features=g2[big]), abs=1e-12
+    )
+    none = estimate(y, pred, g2, n_boot=20, min_group_size=10**6)
+    assert np.isnan(none.aggregate["equalized_odds_difference"]) and none.compared == ()
+
+
+def test_score_calibration_matches_sklearn_and_groups(rng):
+    from sklearn.calibration import calibration_curve
+
+    from audit.fairness import group_calibration, score_calibration
+
+    s = rng.random(2000)
+    y = (rng.random(2000) < s**1.5).astype(int)
+    bins, ece = score_calibration(s, y, 10)
+    prob_true, prob_pred = calibration_curve(y, s, n_bins=10)
+    np.testing.assert_allclose([b["observed"] for b in bins if b["count"]], prob_true)
+    np.testing.assert_allclose([b["score"] for b in bins if b["count"]], prob_pred)
+    counts = np.array([b["count"] for b in bins if b["count"]])
+    assert ece == pytest.approx(float(np.sum(counts / 2000 * np.abs(prob_true - prob_pred))))
+    g = rng.choice(["a", "b"], 2000)
+    names, per_group, draws = group_calibration(s, y, g, n_bins=10, n_boot=300, seed=0)
+    assert names == ("a", "b")
+    for i, name in enumerate(names):
+        assert per_group[i] == pytest.approx(score_calibration(s[g == name], y[g == name])[1])
+        lo, hi = np.percentile(draws[:, i], [2.5, 97.5])
+        assert lo < hi
+    assert draws.shape == (300, 2)
+
+
+def test_group_vs_rest_tests_chouldechova_identity_and_reweighing():
+    from scipy.stats import fisher_exact
+
+    from audit.fairness import chouldechova_fpr, group_vs_rest_tests, reweighing_weights
+
+    y = np.array([1, 1, 0, 0, 1, 0, 0, 0, 1, 1])
+    p = np.array([1, 0, 1, 0, 1, 1, 1, 0, 1, 0])
+    g = np.array(["x", "x", "x", "x", "y", "y", "y", "y", "y", "y"])
+    c = group_counts(y, p, g)
+    tests = {(t["group"], t["rate"]): t for t in group_vs_rest_tests(c)}
+    t = tests[("x", "selection_rate")]
+    # x: 2 of 4 selected; rest (y): 4 of 6 selected
+    assert (t["group_value"], t["rest_value"]) == (0.5, 4 / 6)
+    assert t["pvalue"] == pytest.approx(fisher_exact([[2, 2], [4, 2]]).pvalue)
+    r = rates(c.tp, c.fp, c.fn, c.tn)
+    np.testing.assert_allclose(chouldechova_fpr(r["base_rate"], r["precision"], r["fnr"]), r["fpr"])
+    w = reweighing_weights(y, g)
+    # hand: x has 2 of 4 positive, y 3 of 6; overall 5/10 -> already independent: all weights 1
+    np.testing.assert_allclose(w, 1.0)
+    y2 = np.array([1, 1, 1, 0, 1, 0, 0, 0])
+    g2 = np.array(["a", "a", "a", "a", "b", "b", "b", "b"])
+    w2 = reweighing_weights(y2, g2)
+    # P(a)=1/2, P(y=1)=1/2, P(a,1)=3/8 -> w = (1/2 * 1/2) / (3/8) = 2/3; P(a,0)=1/8 -> 2
+    assert w2[0] == pytest.approx(2 / 3) and w2[3] == pytest.approx(2.0)
+    assert w2.mean() == pytest.approx(1.0)
+    for grp in ("a", "b"):
+        m = g2 == grp
+        assert np.average(y2[m], weights=w2[m]) == pytest.approx(y2.mean())

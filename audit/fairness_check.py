@@ -1,0 +1,1016 @@
+"""The ``fairness`` check: group metrics with intervals, conflicts between the definitions, the
+data's representation and proxies, and mitigations.
+
+For every sensitive feature and every pair of them (``race_x_sex``), on the test split:
+
+- per group: count, base rate, selection rate, accuracy, TPR, FPR, FNR, precision, and the
+  calibration of the score (ECE), each with a bootstrap interval;
+- aggregates over the groups with at least ``min_group_size`` rows, gated by the policy as
+  ``fairness.<feature>.<aggregate>``: demographic parity difference and ratio, the four-fifths
+  disparate impact ratio (on the favourable outcome), equal opportunity difference, equalized
+  odds difference, predictive parity difference, and calibration difference;
+- Fisher's exact test of each group against the rest (selection rate, TPR, FPR), with the
+  Holm correction over every test the check makes;
+- the definitions side by side, and when base rates differ, which of them cannot hold together
+  (Chouldechova, 2017; Kleinberg et al., 2016), with the FPRs the identity forces.
+
+Binary decisions come from the model's probabilities: the predicted class (argmax) unless a
+``threshold`` on P(positive) is given; a multi-class model is audited one-vs-rest for
+``positive_class``. The rule is stated in the report.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.stats import chi2_contingency
+
+from audit import fairness_plots
+from audit.checks import Artifacts, Check, register
+from audit.fairness import (
+    AGGREGATES,
+    RATES,
+    FairnessEstimate,
+    chouldechova_fpr,
+    estimate,
+    group_calibration,
+    group_vs_rest_tests,
+    holm,
+    intersect,
+    score_calibration,
+)
+from audit.mitigation import CONSTRAINTS, METHODS, run_mitigations
+from audit.target import AuditTarget
+from models.errors import InvalidConfigError, InvalidDataError, require_int
+from reports.schema import FairnessResult, Metric, Table
+
+_BUDGETS: dict[str, dict[str, Any]] = {
+    "smoke": {
+        "n_boot": 1000,
+        "proxy_rows": 2000,
+        "mitigation_rows": 6000,
+        "refit_epochs": 3,
+        "eg_max_iter": 5,
+    },
+    "standard": {
+        "n_boot": 2000,
+        "proxy_rows": 10000,
+        "mitigation_rows": 30000,
+        "refit_epochs": 10,
+        "eg_max_iter": 25,
+    },
+    "thorough": {
+        "n_boot": 5000,
+        "proxy_rows": None,
+        "mitigation_rows": None,
+        "refit_epochs": None,
+        "eg_max_iter": 50,
+    },
+}
+
+_DESCRIPTIONS = {
+    "demographic_parity_difference": "largest minus smallest selection rate (independence)",
+    "demographic_parity_ratio": "smallest over largest selection rate",
+    "disparate_impact_ratio": "smallest over largest rate of the favourable outcome; the "
+    "four-fifths rule asks for >= 0.8",
+    "equal_opportunity_difference": "largest minus smallest true positive rate",
+    "equalized_odds_difference": "the larger of the TPR and FPR differences (separation)",
+    "predictive_parity_difference": "largest minus smallest precision (sufficiency)",
+    "calibration_difference": "largest minus smallest score ECE (calibration within groups)",
+}
+
+CONFLICT_EXPLANATION = (
+    "When base rates differ between groups, a classifier better than chance cannot satisfy "
+    "demographic parity and equalized odds together, nor predictive parity (or calibration "
+    "within groups) together with equal false positive and false negative rates (Chouldechova, "
+    "2017; Kleinberg et al., 2016). Decide which error harms the people affected (false "
+    "accusations: FPR; missed opportunities: TPR/FNR) and gate on that definition."
+)
+
+# (definition, criterion, metric, kind of bound) for the side-by-side table
+_DEFINITIONS = (
+    ("Demographic parity", "equal selection rates", "demographic_parity_difference", "diff"),
+    ("Four-fifths rule", "favourable-rate ratio >= 0.8", "disparate_impact_ratio", "ratio"),
+    ("Equal opportunity", "equal TPR", "equal_opportunity_difference", "diff"),
+    ("Equalized odds", "equal TPR and FPR", "equalized_odds_difference", "diff"),
+    ("Predictive parity", "equal precision", "predictive_parity_difference", "diff"),
+    ("Calibration within groups", "equal score ECE", "calibration_difference", "diff"),
+)
+
+
+def _f(v: Any) -> float | None:
+    if v is None:
+        return None
+    v = float(v)
+    return v if np.isfinite(v) else None
+
+
+def _safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "_-" else "_" for c in name)
+
+
+@dataclass
+class _Feature:
+    name: str
+    values: np.ndarray
+    est: FairnessEstimate
+    ece: np.ndarray
+    ece_draws: np.ndarray
+    calib_diff: float | None
+    calib_ci: tuple[float | None, float | None]
+
+
+@register
+@dataclass(frozen=True, kw_only=True)
+class FairnessCheck(Check):
+    """Group fairness of the model's decisions on a split.
+
+    Attributes:
+        split: the split to evaluate (``test``).
+        sensitive: sensitive features to audit; default every one the data declares.
+        intersections: also audit every pair of sensitive features (``race_x_sex``).
+        positive_class: the class whose prediction is the positive decision (name or index);
+            default the second class (index 1).
+        favorable_class: the class that is the favourable outcome, for the four-fifths rule;
+            default the data set's declared one, else the positive class.
+        threshold: decide positive when P(positive) >= threshold; None = the predicted class.
+        n_boot: bootstrap resamples for every interval.
+        ci_level: confidence level of the intervals.
+        min_group_size: groups smaller than this are reported but not compared.
+        n_bins: equal-width score bins for calibration by group.
+        alpha: family-wise error rate of the Holm-corrected group-vs-rest tests.
+        tolerance: a difference within this is read as parity in the definitions table.
+        proxy_rows: train rows for the proxy scan (None = all); 0 turns it off.
+        mitigations: which mitigations to apply (two-class models).
+        mitigation_feature: the feature mitigations target; default the data's primary one.
+        mitigation_constraint: ``equalized_odds`` or ``demographic_parity``.
+        mitigation_rows: train rows for refits (None = all).
+        refit_epochs: epoch cap of a torch refit (None = the recorded recipe's).
+        eg_max_iter: iterations of ExponentiatedGradient.
+    """
+
+    name = "fairness"
+    title = "Fairness"
+    order = 40
+    budgets = _BUDGETS
+
+    split: str = "test"
+    sensitive: tuple[str, ...] | None = None
+    intersections: bool = True
+    positive_class: str | int | None = None
+    favorable_class: str | int | None = None
+    threshold: float | None = None
+    n_boot: int = 1000
+    ci_level: float = 0.95
+    min_group_size: int = 30
+    n_bins: int = 10
+    alpha: float = 0.05
+    tolerance: float = 0.05
+    proxy_rows: int | None = 2000
+    mitigations: tuple[str, ...] = METHODS
+    mitigation_feature: str | None = None
+    mitigation_constraint: str = "equalized_odds"
+    mitigation_rows: int | None = 6000
+    refit_epochs: int | None = 3
+    eg_max_iter: int = 5
+
+    def __post_init__(self) -> None:
+        for name in ("sensitive", "mitigations"):
+            v = getattr(self, name)
+            if v is None and name == "sensitive":
+                continue
+            if isinstance(v, str) or not isinstance(v, (tuple, list)):
+                raise InvalidConfigError(f"{name} must be a list of names, got {v!r}")
+            object.__setattr__(self, name, tuple(str(x) for x in v))
+        bad = sorted(set(self.mitigations) - set(METHODS))
+        if bad:
+            raise InvalidConfigError(f"unknown mitigation(s) {bad}: expected {list(METHODS)}")
+        if self.mitigation_constraint not in CONSTRAINTS:
+            raise InvalidConfigError(
+                f"mitigation_constraint must be one of {list(CONSTRAINTS)}, got "
+                f"{self.mitigation_constraint!r}"
+            )
+        require_int("n_boot", self.n_boot, 50)
+        require_int("min_group_size", self.min_group_size, 1)
+        require_int("n_bins", self.n_bins, 2)
+        require_int("eg_max_iter", self.eg_max_iter, 1)
+        for name in ("proxy_rows", "mitigation_rows", "refit_epochs"):
+            v = getattr(self, name)
+            if v is not None:
+                require_int(name, v, 0 if name == "proxy_rows" else 1)
+        if not 0.5 <= float(self.ci_level) < 1:
+            raise InvalidConfigError(f"ci_level must be in [0.5, 1), got {self.ci_level!r}")
+        if not 0 < float(self.alpha) < 1:
+            raise InvalidConfigError(f"alpha must be in (0, 1), got {self.alpha!r}")
+        if not 0 <= float(self.tolerance) < 1:
+            raise InvalidConfigError(f"tolerance must be in [0, 1), got {self.tolerance!r}")
+        if self.threshold is not None and not 0 < float(self.threshold) < 1:
+            raise InvalidConfigError(
+                f"threshold must be None (the predicted class) or in (0, 1), got {self.threshold!r}"
+            )
+        if not isinstance(self.intersections, bool):
+            raise InvalidConfigError(
+                f"intersections must be true or false, got {self.intersections!r}"
+            )
+
+    # ------------------------------------------------------------------ configuration helpers
+
+    def skip_reason(self, target: AuditTarget) -> str | None:
+        if self.split not in target.splits:
+            return f"the target has no {self.split!r} split"
+        if not target.split(self.split).sensitive:
+            return (
+                "the data declares no sensitive features; name them (csv: options "
+                "sensitive: [...], or Split(sensitive={...}) in the Python API)"
+            )
+        return None
+
+    def _class_index(self, target: AuditTarget, value: str | int | None, what: str) -> int:
+        if value is None:
+            return 1
+        if isinstance(value, int) and not isinstance(value, bool):
+            if 0 <= value < target.num_classes:
+                return value
+        elif str(value) in target.class_names:
+            return target.class_names.index(str(value))
+        raise InvalidConfigError(
+            f"{what} {value!r} is not a class of the model; its classes are "
+            f"{list(target.class_names)} (give a name or an index)"
+        )
+
+    def _features(self, target: AuditTarget, split: Any) -> list[str]:
+        available = sorted(split.sensitive)
+        if self.sensitive is None:
+            return available
+        unknown = [s for s in self.sensitive if s not in available]
+        if unknown:
+            raise InvalidConfigError(
+                f"sensitive feature(s) {unknown} are not in the {self.split!r} split; it has "
+                f"{available}"
+            )
+        return list(self.sensitive)
+
+    # ------------------------------------------------------------------ the check
+
+    def run(self, target: AuditTarget, *, seed: int, artifacts: Artifacts) -> FairnessResult:
+        split = target.split(self.split)
+        pos = self._class_index(target, self.positive_class, "positive_class")
+        declared = target.data_info.get("annotations", {}).get("favorable_class")
+        fav_value = self.favorable_class if self.favorable_class is not None else declared
+        fav = (
+            self._class_index(target, fav_value, "favorable_class")
+            if fav_value is not None
+            else pos
+        )
+        pos_name, fav_name = target.class_names[pos], target.class_names[fav]
+        positive_is_favorable = fav == pos
+        warn: list[str] = []
+        if not positive_is_favorable and target.num_classes > 2:
+            warn.append(
+                f"the favourable class {fav_name!r} is not the positive class {pos_name!r} of a "
+                "one-vs-rest audit; the four-fifths rule uses 'not positive' as favourable"
+            )
+
+        proba = target.model.predict_proba(split.X)
+        score = proba[:, pos]
+        pred, rule = self._decide(proba, pos, target)
+        y = (split.y == pos).astype(int)
+
+        features = self._features(target, split)
+        singles = []
+        for f in features:
+            values = np.asarray(split.sensitive[f], dtype=str)
+            uniq = np.unique(values)
+            if len(uniq) < 2:
+                warn.append(
+                    f"sensitive feature {f!r} has a single group ({uniq[0]!r}) in the "
+                    f"{self.split} split; there is nothing to compare, so it is left out"
+                )
+                continue
+            singles.append(f)
+        if not singles:
+            raise InvalidDataError(
+                f"every sensitive feature ({features}) has a single group in the {self.split} "
+                "split; a fairness audit needs at least two groups to compare"
+            )
+        columns: dict[str, np.ndarray] = {
+            f: np.asarray(split.sensitive[f], dtype=str) for f in singles
+        }
+        if self.intersections:
+            for a, b in itertools.combinations(sorted(singles), 2):
+                columns[f"{a}_x_{b}"] = intersect({a: columns[a], b: columns[b]})
+
+        results: dict[str, _Feature] = {}
+        for i, (name, values) in enumerate(columns.items()):
+            est = estimate(
+                y,
+                pred,
+                values,
+                n_boot=self.n_boot,
+                ci_level=self.ci_level,
+                seed=seed + i,
+                min_group_size=self.min_group_size,
+                positive_is_favorable=positive_is_favorable,
+            )
+            groups, ece, draws = group_calibration(
+                score,
+                y,
+                values,
+                n_bins=self.n_bins,
+                n_boot=self.n_boot,
+                ci_level=self.ci_level,
+                seed=seed + 1000 + i,
+            )
+            assert groups == est.groups
+            keep = np.isin(np.asarray(groups), est.compared)
+            calib_diff: float | None = None
+            calib_ci: tuple[float | None, float | None] = (None, None)
+            if keep.sum() >= 2:
+                calib_diff = float(ece[keep].max() - ece[keep].min())
+                spread = draws[:, keep].max(axis=1) - draws[:, keep].min(axis=1)
+                q = (1 - self.ci_level) / 2 * 100
+                calib_ci = (float(np.percentile(spread, q)), float(np.percentile(spread, 100 - q)))
+            results[name] = _Feature(name, values, est, ece, draws, calib_diff, calib_ci)
+            small = [g for g, n in zip(est.groups, est.counts.n) if n < self.min_group_size]
+            if small:
+                shown = ", ".join(f"{g!r}" for g in small[:6]) + (" ..." if len(small) > 6 else "")
+                warn.append(
+                    f"{name}: {len(small)} group(s) have fewer than {self.min_group_size} rows "
+                    f"({shown}); they are reported but not compared"
+                )
+            if len(est.compared) < 2:
+                warn.append(
+                    f"{name}: fewer than two groups have {self.min_group_size}+ rows; its "
+                    "aggregates are undefined"
+                )
+
+        metrics = self._metrics(results, len(y))
+        tables = [self._group_table(r, target) for r in results.values()]
+        tests_table, n_tests, n_sig = self._significance(results)
+        defs_table, conflicts = self._definitions(results, pos_name)
+        tables += [defs_table, tests_table]
+        chou = self._chouldechova(results, singles)
+        if chou is not None:
+            tables.append(chou)
+        tables.append(self._representation(target, singles, pos, warn))
+        if self.proxy_rows != 0:
+            proxy_table, proxy_metrics = self._proxies(target, singles, seed, warn)
+            if proxy_table is not None:
+                tables.append(proxy_table)
+                metrics += proxy_metrics
+        decisions = self._decision_columns(target, split, singles, y, seed)
+        tables += decisions
+
+        figures = []
+        for name, r in results.items():
+            figures.append(
+                artifacts.figure(
+                    fairness_plots.group_bars(
+                        name, self._group_rows(r), self.min_group_size, self.ci_level
+                    ),
+                    f"groups_{_safe_name(name)}",
+                    f"{name}: selection rate, TPR, FPR and precision per group with "
+                    f"{self.ci_level:.0%} bootstrap intervals",
+                )
+            )
+        for name in singles:
+            r = results[name]
+            figures.append(
+                artifacts.figure(
+                    fairness_plots.roc_and_reliability(
+                        name, score, y, r.values, r.est.compared, self.n_bins, pos_name
+                    ),
+                    f"roc_calibration_{_safe_name(name)}",
+                    f"{name}: ROC and reliability of P({pos_name}) per group",
+                )
+            )
+
+        # mitigations
+        mitigation_feature = None
+        mitigation_rows = []
+        if self.mitigations:
+            mitigation_feature, mitigation_rows = self._mitigate(
+                target, singles, pos, positive_is_favorable, seed, warn
+            )
+            if mitigation_rows:
+                tables.append(self._mitigation_table(mitigation_rows, mitigation_feature))
+                key = (
+                    "equalized_odds_difference"
+                    if self.mitigation_constraint == "equalized_odds"
+                    else "demographic_parity_difference"
+                )
+                figures.append(
+                    artifacts.figure(
+                        fairness_plots.mitigation_tradeoff(
+                            mitigation_rows, mitigation_feature, key
+                        ),
+                        "mitigations",
+                        f"Mitigations on {mitigation_feature}: held-out accuracy against "
+                        f"{key.replace('_', ' ')}",
+                    )
+                )
+
+        calibration = {
+            name: {
+                g: score_calibration(
+                    score[results[name].values == g], y[results[name].values == g], self.n_bins
+                )[0]
+                for g in results[name].est.compared
+            }
+            for name in singles
+        }
+        summary = self._summary(results, singles, n_sig, n_tests, conflicts, pos_name, rule)
+        return FairnessResult(
+            title=self.title,
+            summary=summary,
+            config=self.config(),
+            metrics=metrics,
+            tables=tables,
+            figures=figures,
+            warnings=warn,
+            split=self.split,
+            positive_class=pos_name,
+            favorable_class=fav_name,
+            decision_rule=rule,
+            features=list(results),
+            groups={name: self._group_rows(r) for name, r in results.items()},
+            calibration=calibration,
+            conflicts=conflicts,
+            mitigation_feature=mitigation_feature,
+            mitigations=mitigation_rows,
+        )
+
+    # ------------------------------------------------------------------ pieces
+
+    def _decide(self, proba: np.ndarray, pos: int, target: AuditTarget) -> tuple[np.ndarray, str]:
+        name = target.class_names[pos]
+        if self.threshold is not None:
+            return (proba[:, pos] >= self.threshold).astype(int), (
+                f"positive ({name}) when P({name}) >= {self.threshold:g}"
+            )
+        pred = (proba.argmax(axis=1) == pos).astype(int)
+        if target.num_classes == 2:
+            return pred, f"positive ({name}) when it is the predicted class (P({name}) > 0.5)"
+        return pred, f"positive ({name}) when it is the predicted class (one-vs-rest)"
+
+    def _group_rows(self, r: _Feature) -> list[dict[str, Any]]:
+        est = r.est
+        n_total = int(est.counts.n.sum())
+        q = (1 - self.ci_level) / 2 * 100
+        rows = []
+        for gi, g in enumerate(est.groups):
+            row: dict[str, Any] = {
+                "group": g,
+                "n": int(est.counts.n[gi]),
+                "share": float(est.counts.n[gi] / n_total),
+                "compared": g in est.compared,
+            }
+            for k in RATES:
+                row[k] = _f(est.group_rates[k][gi])
+                row[f"{k}_ci"] = [_f(est.group_ci[k][gi, 0]), _f(est.group_ci[k][gi, 1])]
+            row["ece"] = _f(r.ece[gi])
+            row["ece_ci"] = [
+                _f(np.percentile(r.ece_draws[:, gi], q)),
+                _f(np.percentile(r.ece_draws[:, gi], 100 - q)),
+            ]
+            rows.append(row)
+        return rows
+
+    def _group_table(self, r: _Feature, target: AuditTarget) -> Table:
+        cols = ["group", "n", "base_rate", "selection_rate", "sel_low", "sel_high", "accuracy"]
+        cols += ["tpr", "tpr_low", "tpr_high", "fpr", "fpr_low", "fpr_high", "fnr", "precision"]
+        cols += ["ece", "compared"]
+        rows = []
+        for row in self._group_rows(r):
+            rows.append(
+                [
+                    row["group"],
+                    row["n"],
+                    row["base_rate"],
+                    row["selection_rate"],
+                    *row["selection_rate_ci"],
+                    row["accuracy"],
+                    row["tpr"],
+                    *row["tpr_ci"],
+                    row["fpr"],
+                    *row["fpr_ci"],
+                    row["fnr"],
+                    row["precision"],
+                    row["ece"],
+                    row["compared"],
+                ]
+            )
+        return Table(
+            title=f"Groups of {r.name}",
+            columns=cols,
+            rows=rows,
+            description=f"Rates per group on the {self.split} split with {self.ci_level:.0%} "
+            f"bootstrap intervals ({self.n_boot} resamples). Groups with fewer than "
+            f"{self.min_group_size} rows are not compared (compared = false). n/a: undefined "
+            "(no positives for TPR/FNR, no negatives for FPR, no positive decisions for "
+            "precision).",
+        )
+
+    def _metrics(self, results: dict[str, _Feature], n: int) -> list[Metric]:
+        """Aggregates as gated metrics; a feature without two comparable groups gets none
+        (its warning says so) rather than undefined values."""
+        out = []
+        for name, r in results.items():
+            if len(r.est.compared) < 2:
+                continue
+            for agg in AGGREGATES:
+                lo, hi = r.est.aggregate_ci[agg]
+                out.append(
+                    Metric(
+                        name=f"{_safe_name(name)}.{agg}",
+                        value=_f(r.est.aggregate[agg]),
+                        ci_low=_f(lo),
+                        ci_high=_f(hi),
+                        ci_level=self.ci_level,
+                        ci_method=f"bootstrap percentile ({self.n_boot} resamples)",
+                        n=n,
+                        higher_is_better=agg.endswith("ratio"),
+                        unit="fraction" if not agg.endswith("ratio") else "ratio",
+                        description=f"{name}: {_DESCRIPTIONS[agg]}; over groups with "
+                        f"{self.min_group_size}+ rows",
+                    )
+                )
+            out.append(
+                Metric(
+                    name=f"{_safe_name(name)}.calibration_difference",
+                    value=r.calib_diff,
+                    ci_low=r.calib_ci[0],
+                    ci_high=r.calib_ci[1],
+                    ci_level=self.ci_level,
+                    ci_method=f"stratified bootstrap percentile ({self.n_boot} resamples)",
+                    n=n,
+                    higher_is_better=False,
+                    unit="fraction",
+                    description=f"{name}: {_DESCRIPTIONS['calibration_difference']} "
+                    f"({self.n_bins} bins; small groups have larger ECE from noise alone)",
+                )
+            )
+        return out
+
+    def _significance(self, results: dict[str, _Feature]) -> tuple[Table, int, int]:
+        tests = []
+        for name, r in results.items():
+            for t in group_vs_rest_tests(r.est.counts):
+                if t["group"] in r.est.compared:
+                    tests.append({"feature": name, **t})
+        adjusted = holm([t["pvalue"] for t in tests]) if tests else np.array([])
+        for t, a in zip(tests, adjusted):
+            t["holm"] = float(a)
+        sig = sorted((t for t in tests if t["holm"] < self.alpha), key=lambda t: t["holm"])
+        rows = [
+            [
+                t["feature"],
+                t["group"],
+                t["rate"],
+                t["group_value"],
+                t["rest_value"],
+                t["pvalue"],
+                t["holm"],
+            ]
+            for t in sig[:40]
+        ]
+        table = Table(
+            title="Disparities that survive a multiple-comparison correction",
+            columns=["feature", "group", "rate", "group", "rest", "p", "p_holm"],
+            rows=rows,
+            description=f"Fisher's exact test of each compared group against all other rows, "
+            f"for selection rate, TPR and FPR: {len(tests)} tests, Holm-adjusted to a "
+            f"family-wise error of {self.alpha:g}; {len(sig)} significant"
+            + (" (first 40 shown)" if len(sig) > 40 else "")
+            + ".",
+        )
+        return table, len(tests), len(sig)
+
+    def _status(self, kind: str, value: float | None, lo: float | None, hi: float | None) -> str:
+        if value is None:
+            return "undefined"
+        if kind == "ratio":
+            if lo is not None and lo >= 0.8:
+                return "holds"
+            if hi is not None and hi < 0.8:
+                return "violated"
+            return "holds (estimate only)" if value >= 0.8 else "violated (estimate only)"
+        tol = self.tolerance
+        if hi is not None and hi <= tol:
+            return "holds"
+        if lo is not None and lo > tol:
+            return "violated"
+        return "inconclusive: the interval straddles the tolerance"
+
+    def _definitions(self, results: dict[str, _Feature], pos_name: str) -> tuple[Table, list[str]]:
+        rows = []
+        conflicts = []
+        for name, r in results.items():
+            for label, criterion, metric, kind in _DEFINITIONS:
+                if metric == "calibration_difference":
+                    v, (lo, hi) = r.calib_diff, r.calib_ci
+                else:
+                    v = _f(r.est.aggregate[metric])
+                    lo, hi = (_f(x) for x in r.est.aggregate_ci[metric])
+                crit = criterion if kind == "ratio" else f"{criterion} (within {self.tolerance:g})"
+                rows.append([name, label, crit, v, lo, hi, self._status(kind, v, lo, hi)])
+            conflict = self._conflict(r, pos_name)
+            if conflict:
+                conflicts.append(conflict)
+        table = Table(
+            title="Fairness definitions side by side",
+            columns=["feature", "definition", "criterion", "value", "ci_low", "ci_high", "status"],
+            rows=rows,
+            description="'holds' and 'violated' need the whole interval on one side of the "
+            "bound. No single fairness score is given: the definitions measure different harms. "
+            + CONFLICT_EXPLANATION,
+        )
+        return table, conflicts
+
+    def _conflict(self, r: _Feature, pos_name: str) -> str | None:
+        est = r.est
+        keep = np.isin(np.asarray(est.groups), est.compared)
+        if keep.sum() < 2:
+            return None
+        c = est.counts
+        pos = (c.tp + c.fn)[keep]
+        neg = (c.fp + c.tn)[keep]
+        if (pos == 0).any() or (neg == 0).any():
+            return None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            p = float(chi2_contingency(np.stack([pos, neg], axis=1)).pvalue)
+        base = est.group_rates["base_rate"][keep]
+        groups = np.asarray(est.groups)[keep]
+        lo_g, hi_g = groups[base.argmin()], groups[base.argmax()]
+        if p >= self.alpha:
+            return None
+        return (
+            f"{r.name}: base rates of {pos_name} differ (from {base.min():.1%} for {lo_g} to "
+            f"{base.max():.1%} for {hi_g}; chi-square p = {p:.2g}), so demographic parity "
+            "conflicts with equalized odds, and predictive parity with equal error rates"
+        )
+
+    def _chouldechova(self, results: dict[str, _Feature], singles: list[str]) -> Table | None:
+        rows = []
+        for name in singles:
+            est = results[name].est
+            c = est.counts
+            keep = np.isin(np.asarray(est.groups), est.compared)
+            if keep.sum() < 2:
+                continue
+            tp, fp, fn = c.tp[keep].sum(), c.fp[keep].sum(), c.fn[keep].sum()
+            if tp + fp == 0 or tp + fn == 0:
+                continue
+            ppv_all, fnr_all = tp / (tp + fp), fn / (tp + fn)
+            for gi, g in enumerate(est.groups):
+                if not keep[gi]:
+                    continue
+                r = {k: est.group_rates[k][gi] for k in ("base_rate", "precision", "fnr", "fpr")}
+                forced = chouldechova_fpr(r["base_rate"], ppv_all, fnr_all)
+                rows.append(
+                    [
+                        name,
+                        g,
+                        _f(r["base_rate"]),
+                        _f(r["precision"]),
+                        _f(r["fnr"]),
+                        _f(r["fpr"]),
+                        _f(forced),
+                    ]
+                )
+        if not rows:
+            return None
+        return Table(
+            title="Why equal precision and equal error rates conflict (Chouldechova, 2017)",
+            columns=[
+                "feature",
+                "group",
+                "base_rate",
+                "precision",
+                "fnr",
+                "fpr",
+                "fpr_if_equal_ppv_fnr",
+            ],
+            rows=rows,
+            description="FPR = p/(1-p) x (1-PPV)/PPV x (1-FNR) holds for every group. The last "
+            "column is the FPR each group would need if every group had the pooled precision "
+            "and FNR: different base rates p force different FPRs.",
+        )
+
+    def _representation(
+        self, target: AuditTarget, singles: list[str], pos: int, warn: list[str]
+    ) -> Table:
+        rows = []
+        train = target.splits.get("train")
+        test = target.split(self.split)
+        for f in singles:
+            te = np.asarray(test.sensitive[f], dtype=str)
+            tr = (
+                np.asarray(train.sensitive[f], dtype=str)
+                if train is not None and f in train.sensitive
+                else None
+            )
+            groups = sorted(set(te) | (set(tr) if tr is not None else set()))
+            for g in groups:
+                mte = te == g
+                row = [f, g]
+                if tr is not None:
+                    mtr = tr == g
+                    ntr = int(mtr.sum())
+                    row += [
+                        ntr,
+                        ntr / len(tr),
+                        float((train.y[mtr] == pos).mean()) if ntr else None,  # type: ignore[union-attr]
+                    ]
+                    if ntr == 0:
+                        warn.append(
+                            f"{f}={str(g)!r} appears in the {self.split} split but never in train"
+                        )
+                    elif ntr / len(tr) < 0.01:
+                        warn.append(
+                            f"{f}={str(g)!r} is {ntr / len(tr):.2%} of the train split ({ntr} rows): "
+                            "the model has little data to learn this group from"
+                        )
+                else:
+                    row += [None, None, None]
+                nte = int(mte.sum())
+                row += [nte, nte / len(te), float((test.y[mte] == pos).mean()) if nte else None]
+                rows.append(row)
+        return Table(
+            title="Representation: group counts and base rates, train vs test",
+            columns=[
+                "feature",
+                "group",
+                "train_n",
+                "train_share",
+                "train_base_rate",
+                "test_n",
+                "test_share",
+                "test_base_rate",
+            ],
+            rows=rows,
+            description=f"Base rate: the share of {target.class_names[pos]} labels. A group "
+            "that is rare in train, or whose base rate differs between splits, makes every "
+            "rate above less reliable for it.",
+        )
+
+    def _proxies(
+        self, target: AuditTarget, singles: list[str], seed: int, warn: list[str]
+    ) -> tuple[Table | None, list[Metric]]:
+        if target.kind != "tabular" or "train" not in target.splits:
+            return None, []
+        from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+        from sklearn.metrics import roc_auc_score  # noqa: PLC0415
+
+        train, test = target.split("train"), target.split(self.split)
+        rng = np.random.default_rng(seed)
+        tr_idx = np.arange(len(train))
+        if self.proxy_rows is not None and len(tr_idx) > self.proxy_rows:
+            tr_idx = np.sort(rng.choice(len(tr_idx), self.proxy_rows, replace=False))
+        te_idx = np.arange(len(test))
+        if self.proxy_rows is not None and len(te_idx) > self.proxy_rows:
+            te_idx = np.sort(rng.choice(len(te_idx), self.proxy_rows, replace=False))
+        names = list(target.feature_names)
+        source = [n.split("=", 1)[0] for n in names]
+        sens_cols = set(singles)
+        columns: dict[str, list[int]] = {}
+        for i, s in enumerate(source):
+            if s not in sens_cols:
+                columns.setdefault(s, []).append(i)
+        if not columns:
+            return None, []
+
+        def auc(ytr: np.ndarray, yte: np.ndarray, cols: list[int]) -> float | None:
+            clf = LogisticRegression(max_iter=300)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                clf.fit(train.X[tr_idx][:, cols], ytr)
+            p = clf.predict_proba(test.X[te_idx][:, cols])
+            aucs = []
+            for ci, c in enumerate(clf.classes_):
+                t = yte == c
+                if 0 < t.sum() < len(t):
+                    aucs.append(roc_auc_score(t, p[:, ci]))
+                if len(clf.classes_) == 2:
+                    break
+            return float(np.mean(aucs)) if aucs else None
+
+        rows = []
+        metrics = []
+        for f in singles:
+            if f not in train.sensitive:
+                continue
+            ytr = np.asarray(train.sensitive[f], dtype=str)[tr_idx]
+            yte = np.asarray(test.sensitive[f], dtype=str)[te_idx]
+            if len(np.unique(ytr)) < 2:
+                continue
+            scores = {col: auc(ytr, yte, idx) for col, idx in columns.items()}
+            everything = auc(ytr, yte, sorted(i for idx in columns.values() for i in idx))
+            ranked = sorted(((v, k) for k, v in scores.items() if v is not None), reverse=True)
+            for v, k in ranked[:6]:
+                rows.append([f, k, v])
+            rows.append([f, "(all non-sensitive features)", everything])
+            metrics.append(
+                Metric(
+                    name=f"{_safe_name(f)}.proxy_auc",
+                    value=everything,
+                    n=len(te_idx),
+                    higher_is_better=False,
+                    unit="AUC",
+                    description=f"how well the non-sensitive features together predict {f} "
+                    "(logistic regression, macro one-vs-rest AUC on held-out rows; 0.5 = not "
+                    "at all). High: leaving the attribute out does not blind the model",
+                )
+            )
+            strong = [k for v, k in ranked if v >= 0.8]
+            if strong:
+                warn.append(
+                    f"strong proxies of {f} (AUC >= 0.8 alone): {', '.join(strong[:5])}; a "
+                    "model can discriminate through them even without the attribute"
+                )
+        if not rows:
+            return None, []
+        table = Table(
+            title="Proxy scan: how well each feature predicts a sensitive attribute",
+            columns=["sensitive", "feature", "auc"],
+            rows=rows,
+            description=f"A logistic regression per original column (one-hot columns together) "
+            f"fitted on {len(tr_idx)} train rows, AUC on {len(te_idx)} {self.split} rows "
+            "(macro one-vs-rest for several groups). Top six per attribute, then all "
+            "non-sensitive features together.",
+        )
+        return table, metrics
+
+    def _decision_columns(
+        self, target: AuditTarget, split: Any, singles: list[str], y: np.ndarray, seed: int
+    ) -> list[Table]:
+        declared = target.data_info.get("annotations", {}).get("decision_columns") or []
+        tables = []
+        for col in declared:
+            if col not in split.extras:
+                continue
+            d = np.asarray(split.extras[col]).astype(int)
+            rows = []
+            for f in singles:
+                est = estimate(
+                    y,
+                    d,
+                    split.sensitive[f],
+                    n_boot=self.n_boot,
+                    ci_level=self.ci_level,
+                    seed=seed,
+                    min_group_size=self.min_group_size,
+                )
+                for gi, g in enumerate(est.groups):
+                    if g not in est.compared:
+                        continue
+                    rows.append(
+                        [
+                            f,
+                            g,
+                            int(est.counts.n[gi]),
+                            _f(est.group_rates["fpr"][gi]),
+                            _f(est.group_ci["fpr"][gi, 0]),
+                            _f(est.group_ci["fpr"][gi, 1]),
+                            _f(est.group_rates["fnr"][gi]),
+                            _f(est.group_rates["precision"][gi]),
+                        ]
+                    )
+            tables.append(
+                Table(
+                    title=f"The data set's own decisions: {col}",
+                    columns=[
+                        "feature",
+                        "group",
+                        "n",
+                        "fpr",
+                        "fpr_low",
+                        "fpr_high",
+                        "fnr",
+                        "precision",
+                    ],
+                    rows=rows,
+                    description=f"The same rates for the decisions recorded in the data "
+                    f"('{col}' = 1 is a positive decision), on the {self.split} split, for "
+                    "comparison with the audited model.",
+                )
+            )
+        return tables
+
+    def _mitigate(
+        self,
+        target: AuditTarget,
+        singles: list[str],
+        pos: int,
+        positive_is_favorable: bool,
+        seed: int,
+        warn: list[str],
+    ) -> tuple[str | None, list[Any]]:
+        if target.num_classes != 2:
+            warn.append("mitigations are applied to two-class models only; none were run")
+            return None, []
+        feature = self.mitigation_feature or target.data_info.get("annotations", {}).get(
+            "primary_sensitive"
+        )
+        if feature is None or feature not in singles:
+            if self.mitigation_feature is not None:
+                raise InvalidConfigError(
+                    f"mitigation_feature {self.mitigation_feature!r} is not an audited "
+                    f"sensitive feature with two or more groups ({singles})"
+                )
+            feature = singles[0]
+        for s in ("train", "val", self.split):
+            sp = target.splits.get(s)
+            if sp is not None and feature not in sp.sensitive:
+                warn.append(f"mitigations need {feature!r} in the {s} split; none were run")
+                return None, []
+
+        def score(X: np.ndarray) -> np.ndarray:
+            return target.model.predict_proba(X)[:, pos]
+
+        def decide(X: np.ndarray) -> np.ndarray:
+            return self._decide(target.model.predict_proba(X), pos, target)[0]
+
+        rows = run_mitigations(
+            target,
+            feature=feature,
+            positive=pos,
+            score=score,
+            decide=decide,
+            methods=self.mitigations,
+            constraint=self.mitigation_constraint,
+            train_rows=self.mitigation_rows,
+            epochs=self.refit_epochs,
+            eg_max_iter=self.eg_max_iter,
+            split=self.split,
+            seed=seed,
+            n_boot=self.n_boot,
+            ci_level=self.ci_level,
+            min_group_size=self.min_group_size,
+            positive_is_favorable=positive_is_favorable,
+        )
+        return feature, rows
+
+    def _mitigation_table(self, rows: list[Any], feature: str | None) -> Table:
+        cols = ["method", "status", "accuracy", "accuracy_cost", *AGGREGATES]
+        cols += ["eod_low", "eod_high", "seconds", "note"]
+        out = []
+        for r in rows:
+            m = r.metrics
+            out.append(
+                [
+                    r.method,
+                    r.status,
+                    r.accuracy,
+                    r.accuracy_cost,
+                    *[m.get(k) for k in AGGREGATES],
+                    m.get("equalized_odds_difference_ci_low"),
+                    m.get("equalized_odds_difference_ci_high"),
+                    r.wall_time_s,
+                    r.note,
+                ]
+            )
+        return Table(
+            title=f"Mitigations on {feature}: before and after, on the {self.split} split",
+            columns=cols,
+            rows=out,
+            description="Every mitigation is fitted without the evaluation split. Accuracy "
+            "cost: threshold_optimizer against the audited model; the refits (reweighing, "
+            "exponentiated_gradient) against the refit baseline trained the same way without "
+            "mitigation. eod_low/high: the equalized odds difference's bootstrap interval.",
+        )
+
+    def _summary(
+        self,
+        results: dict[str, _Feature],
+        singles: list[str],
+        n_sig: int,
+        n_tests: int,
+        conflicts: list[str],
+        pos_name: str,
+        rule: str,
+    ) -> str:
+        parts = []
+        for f in singles:
+            est = results[f].est
+            eod = est.aggregate["equalized_odds_difference"]
+            lo, hi = est.aggregate_ci["equalized_odds_difference"]
+            di = est.aggregate["disparate_impact_ratio"]
+            if np.isfinite(eod):
+                parts.append(
+                    f"{f}: equalized odds difference {eod:.3f} ({self.ci_level:.0%} CI "
+                    f"{lo:.3f}-{hi:.3f}), disparate impact ratio {di:.2f}"
+                )
+        text = "; ".join(parts) + "." if parts else "No feature had two comparable groups."
+        text += f" {n_sig} of {n_tests} group-vs-rest disparities survive the Holm correction."
+        if conflicts:
+            text += (
+                f" Base rates differ for {len(conflicts)} feature(s), so the definitions "
+                "conflict: " + CONFLICT_EXPLANATION
+            )
+        return f"Decisions: {rule}. " + text
