@@ -6,7 +6,7 @@ Format (every key optional; command-line flags override the file)::
     budget: smoke            # smoke | standard | thorough
     device: auto             # auto | cpu | cuda | mps
     model:
-      path: runs/lenet5      # checkpoint folder, TorchScript file, or .safetensors
+      path: runs/lenet5      # checkpoint folder, TorchScript, .safetensors, or .skops
       arch: lenet5           # for .safetensors: architecture, shape and classes
       input_shape: [1, 8, 8]
       num_classes: 10
@@ -163,6 +163,12 @@ def build_target(
     target = AuditTarget.from_loaded(loaded, bundle, name=model.name, device=device)
     if model.output == "probabilities":
         from audit.adapters import TorchAdapter  # noqa: PLC0415
+
+        if loaded.source == "skops":
+            raise InvalidConfigError(
+                "model.output applies to torch models; a scikit-learn model's predict_proba "
+                "is used as it is"
+            )
 
         target.model = TorchAdapter(
             loaded.module, device=device, output="probabilities", name=target.model_info.name

@@ -11,8 +11,13 @@ from audit.target import AuditTarget
 from models.pipeline import train_and_save
 from reports.schema import AuditReport
 
-# (architecture, data set): the embedded defaults every later section is demonstrated on.
-DEMO_MODELS: tuple[tuple[str, str], ...] = (("lenet5", "digits"), ("mlp", "adult"))
+# (architecture, data set): the embedded defaults every later section is demonstrated on;
+# COMPAS is the second tabular demo, for the fairness section.
+DEMO_MODELS: tuple[tuple[str, str], ...] = (
+    ("lenet5", "digits"),
+    ("mlp", "adult"),
+    ("mlp", "compas"),
+)
 
 
 def run_demo(

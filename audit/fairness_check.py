@@ -352,7 +352,17 @@ class FairnessCheck(Check):
         tables = [self._group_table(r, target) for r in results.values()]
         tests_table, n_tests, n_sig = self._significance(results)
         defs_table, conflicts = self._definitions(results, pos_name)
-        tables += [defs_table, tests_table]
+        tables.append(defs_table)
+        if conflicts:
+            tables.append(
+                Table(
+                    title="Where the definitions conflict",
+                    columns=["feature", "finding"],
+                    rows=[[c.split(":", 1)[0], c.split(":", 1)[1].strip()] for c in conflicts],
+                    description=CONFLICT_EXPLANATION,
+                )
+            )
+        tables.append(tests_table)
         chou = self._chouldechova(results, singles)
         if chou is not None:
             tables.append(chou)

@@ -89,7 +89,8 @@ def roc_and_reliability(
         ax.plot([0, 1], [0, 1], color="#999999", ls="--", lw=1)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
-        ax.legend(fontsize=7, loc="lower right")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="lower right")
         ax.grid(alpha=0.3)
     ax1.set(xlabel="False positive rate", ylabel="True positive rate", title="ROC per group")
     ax2.set(

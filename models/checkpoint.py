@@ -9,7 +9,8 @@ Layout of a checkpoint folder::
     splits.npz          split indices (plain integer arrays, loaded with allow_pickle=False)
 
 The folder is written atomically (staged, then renamed). :func:`load_model` also accepts a
-TorchScript archive or a bare safetensors file plus an architecture. Nothing is ever unpickled:
+TorchScript archive, a bare safetensors file plus an architecture, or a scikit-learn
+classifier in skops' secure format. Nothing is ever unpickled:
 pickled ``torch.save`` files and ``.pkl`` files are refused with a message saying what to do.
 """
 
@@ -54,15 +55,16 @@ class LoadedModel:
     """A model ready to audit, and what is known about it.
 
     Attributes:
-        module: the classifier (eval mode, CPU).
-        source: ``checkpoint``, ``torchscript`` or ``safetensors``.
+        module: the classifier (eval mode, CPU): a torch module, or a fitted scikit-learn
+            classifier loaded from a ``.skops`` file.
+        source: ``checkpoint``, ``torchscript``, ``safetensors`` or ``skops``.
         path: what was loaded.
         sha256: hash of the weights file (checkpoint/safetensors) or of the TorchScript archive.
         meta: the checkpoint's ``model.json`` (empty for other formats).
         splits: stored split indices (checkpoints only).
     """
 
-    module: nn.Module
+    module: Any  # a torch.nn.Module, or a scikit-learn classifier for skops files
     source: str
     path: Path
     sha256: str
@@ -235,6 +237,40 @@ def _zip_names(file: Path) -> list[str] | None:
         return None
 
 
+_SKOPS_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.")
+
+
+def _load_skops(file: Path) -> LoadedModel:
+    """A scikit-learn model in skops' secure format: the file lists the types it builds, and
+    only scikit-learn, numpy and scipy types are allowed (skops never unpickles)."""
+    try:
+        import skops.io as sio  # noqa: PLC0415
+    except ImportError as exc:  # pragma: no cover - skops is a dependency
+        raise CheckpointError("loading .skops files needs the 'skops' package") from exc
+    try:
+        untrusted = sio.get_untrusted_types(file=file)
+    except Exception as exc:
+        raise CheckpointError(f"{str(file)!r} is not a readable skops file: {exc}") from exc
+    refused = [t for t in untrusted if not t.startswith(_SKOPS_TRUSTED_PREFIXES)]
+    if refused:
+        raise CheckpointError(
+            f"{str(file)!r} would build types outside scikit-learn, numpy and scipy "
+            f"({refused[:5]}); only those are trusted. Audit such a model through the Python "
+            "API, after checking its source"
+        )
+    try:
+        estimator = sio.load(file, trusted=untrusted)
+    except Exception as exc:
+        raise CheckpointError(f"cannot load skops file {str(file)!r}: {exc}") from exc
+    if not hasattr(estimator, "predict_proba"):
+        raise CheckpointError(
+            f"{str(file)!r} holds a {type(estimator).__name__}, which has no predict_proba; "
+            "save a probabilistic classifier"
+        )
+    meta = {"arch": f"sklearn:{type(estimator).__name__}"}
+    return LoadedModel(estimator, "skops", file, sha256_file(file), meta)
+
+
 def _load_torchscript(file: Path) -> LoadedModel:
     names = _zip_names(file)
     if names is None:
@@ -298,8 +334,9 @@ def load_model(
     """Load a model to audit, never unpickling anything.
 
     Args:
-        path: a checkpoint folder (``model.json`` inside), a TorchScript archive, or a
-            ``.safetensors`` state dict.
+        path: a checkpoint folder (``model.json`` inside), a TorchScript archive, a
+            ``.safetensors`` state dict, or a scikit-learn classifier saved with skops
+            (``skops.io.dump``).
         arch, input_shape, num_classes, arch_kwargs, mean, std: needed for a bare safetensors
             file: the architecture to load the weights into (see :func:`build_model`).
 
@@ -346,4 +383,7 @@ def load_model(
             "num_classes": int(num_classes),
         }
         return LoadedModel(module, "safetensors", p, sha256_file(p), meta)
+    names = _zip_names(p) or []
+    if "schema.json" in names and not any("/code/" in n for n in names):
+        return _load_skops(p)
     return _load_torchscript(p)
