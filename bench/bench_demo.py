@@ -1,4 +1,4 @@
-"""Wall time of ``rai-audit demo`` (smoke budget): cold (training both models) and warm (reuse)."""
+"""Wall time of ``rai-audit demo`` (smoke budget): cold (training the three models) and warm (reuse)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def demo_times() -> list[dict[str, object]]:
     rows = []
     try:
         for label, extra in (
-            ("cold: train both models + audit", ["--retrain"]),
+            ("cold: train the three models + audit", ["--retrain"]),
             ("warm: reuse cached models + audit", []),
         ):
             t0 = time.perf_counter()
