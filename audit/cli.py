@@ -1,4 +1,4 @@
-"""The ``rai-audit`` command line: train, run, demo, check, list.
+"""The ``rai-audit`` command line: train, run, demo, check, compare, report, history, list.
 
 Exit codes: 0 success (``check``: every verdict passes or warns), 1 ``check`` found a failing or
 errored verdict, 2 bad input (one line on stderr naming the problem and the fix), 130 interrupt.
@@ -304,7 +304,9 @@ def demo(
     )
 
 
-@app.command(epilog="Example: rai-audit check runs/lenet5-audit --policy policy.yaml")
+@app.command(
+    epilog="Example: rai-audit check runs/lenet5-audit --policy policy.yaml --junit audit.xml"
+)
 def check(
     run_dir: Annotated[Path, typer.Argument(help="A run folder written by 'rai-audit run'.")],
     policy: Annotated[
@@ -313,9 +315,19 @@ def check(
             help="Re-evaluate under this policy YAML (default: the verdicts stored in the run)."
         ),
     ] = None,
+    junit: Annotated[
+        Path | None, typer.Option(help="Also write JUnit XML here (one test per gated metric).")
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(help="A baseline run folder: fail on metrics that got worse than it."),
+    ] = None,
+    tolerance: Annotated[
+        float, typer.Option(help="With --baseline: allowed absolute worsening per metric.")
+    ] = 0.01,
 ) -> None:
     """Print the scorecard of a run and exit 0 if every verdict passes (or only warns),
-    1 if any fails or errored, 2 on bad input."""
+    1 if any fails or errored (or regressed against --baseline), 2 on bad input."""
     from audit.policy import Policy, scorecard_rows  # noqa: PLC0415
     from reports.json_io import load_report  # noqa: PLC0415
 
@@ -341,9 +353,169 @@ def check(
     if not rows:
         out_console.print("no metric is gated by the policy")
     failing = [r for r in rows if r["verdict"] in ("fail", "error")]
+    if junit is not None:
+        from reports.atomic import atomic_write_text  # noqa: PLC0415
+        from reports.junit import junit_xml  # noqa: PLC0415
+
+        atomic_write_text(junit, junit_xml(report))
+        out_console.print(f"JUnit XML: {junit}")
+    regressions: list[Any] = []
+    if baseline is not None:
+        regressions = _print_comparison(load_report(baseline), report, tolerance, only_bad=True)
     out_console.print(f"overall verdict: {_verdict(report.verdict)}")
-    if failing:
+    if failing or regressions:
         raise typer.Exit(1)
+
+
+def _print_comparison(before: Any, after: Any, tolerance: float, *, only_bad: bool) -> list[Any]:
+    """Print a comparison table; returns the regressions (metrics and sections)."""
+    from audit.compare import compare_reports  # noqa: PLC0415
+
+    if tolerance < 0:
+        raise InvalidConfigError(f"--tolerance must be >= 0, got {tolerance}")
+    changes, worse_sections = compare_reports(before, after, tolerance=tolerance)
+    shown = [c for c in changes if c.regression] if only_bad else changes
+    title = f"{before.manifest.run_id} -> {after.manifest.run_id} (tolerance {tolerance:g})"
+    table = Table(title=("regressions: " if only_bad else "comparison: ") + title)
+    for col in ("section", "metric", "before", "after", "change", "direction"):
+        table.add_column(col)
+    style = {"better": "green", "worse": "red", "undefined": "magenta"}
+    for c in shown:
+        fmt = lambda v: "" if v is None else f"{v:.4g}"  # noqa: E731
+        direction = c.direction + (" (regression)" if c.regression else "")
+        colour = style.get(c.direction)
+        table.add_row(
+            c.section,
+            c.metric,
+            fmt(c.before),
+            fmt(c.after),
+            "" if c.delta is None else f"{c.delta:+.4g}",
+            f"[{colour}]{direction}[/]" if colour else direction,
+        )
+    out_console.print(table)
+    for s in worse_sections:
+        out_console.print(f"[red]section verdict worse:[/] {s}")
+    regressions = [c for c in changes if c.regression] + worse_sections
+    out_console.print(
+        f"{len([c for c in changes if c.regression])} metric regression(s), "
+        f"{len(worse_sections)} section(s) with a worse verdict"
+    )
+    return regressions
+
+
+@app.command(epilog="Example: rai-audit compare runs/v1 runs/v2 --tolerance 0.02")
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="The earlier (baseline) run folder.")],
+    run_b: Annotated[Path, typer.Argument(help="The later run folder.")],
+    tolerance: Annotated[
+        float, typer.Option(help="Changes within this (absolute) count as the same.")
+    ] = 0.01,
+    fail_on_regression: Annotated[
+        bool, typer.Option(help="Exit 1 when any metric or section verdict regressed.")
+    ] = False,
+) -> None:
+    """Every metric of two runs side by side: change, and whether it is better or worse
+    (by the metric's direction)."""
+    from reports.json_io import load_report  # noqa: PLC0415
+
+    regressions = _print_comparison(
+        load_report(run_a), load_report(run_b), tolerance, only_bad=False
+    )
+    if fail_on_regression and regressions:
+        raise typer.Exit(1)
+
+
+@app.command(epilog="Example: rai-audit report runs/lenet5-audit --policy strict.yaml")
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder written by 'rai-audit run'.")],
+    policy: Annotated[
+        Path | None, typer.Option(help="Re-evaluate under this policy YAML first.")
+    ] = None,
+    pdf: Annotated[
+        Path | None, typer.Option(help="PDF path (default: RUN_DIR/report.pdf).")
+    ] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="HTML path (default: RUN_DIR/report.html).")
+    ] = None,
+) -> None:
+    """Render report.pdf and report.html again from report.json and the artifacts alone (no
+    model needed), optionally under another policy."""
+    from audit.policy import Policy  # noqa: PLC0415
+    from reports.atomic import atomic_write_text  # noqa: PLC0415
+    from reports.html import render_html  # noqa: PLC0415
+    from reports.json_io import load_report  # noqa: PLC0415
+    from reports.pdf import write_pdf  # noqa: PLC0415
+
+    rep = load_report(run_dir)
+    if policy is not None:
+        rep = Policy.load(policy).apply(rep)
+    pdf_path = write_pdf(rep, run_dir, pdf)
+    html_path = html or run_dir / "report.html"
+    atomic_write_text(html_path, render_html(rep))
+    out_console.print(f"PDF: {pdf_path}\nHTML: {html_path}")
+
+
+@app.command(epilog="Example: rai-audit history --runs runs --metric performance.accuracy")
+def history(
+    runs: Annotated[
+        Path, typer.Option(help="The folder holding the run folders (its index is used).")
+    ] = Path("runs"),
+    db: Annotated[Path | None, typer.Option(help="The index database (overrides --runs).")] = None,
+    model: Annotated[str | None, typer.Option(help="Only runs of this model name.")] = None,
+    metric: Annotated[
+        str | None, typer.Option(help="Show this <section>.<metric> over time.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many runs.")] = 20,
+) -> None:
+    """List indexed runs, newest first, or one metric's trend over time."""
+    from audit.history import DB_NAME, list_runs, metric_trend  # noqa: PLC0415
+
+    path = db or runs / DB_NAME
+    if not path.is_file():
+        raise InvalidConfigError(
+            f"no run history at {str(path)!r}; runs are indexed in the folder that holds them "
+            "(pass --runs FOLDER or --db FILE)"
+        )
+    if metric is None:
+        table = Table(title=f"runs in {path}")
+        for col in ("created", "run id", "model", "model sha256", "budget", "verdict"):
+            table.add_column(col)
+        for r in list_runs(path, model=model, limit=limit):
+            table.add_row(
+                r["created_at"],
+                r["run_id"],
+                r["model_name"],
+                (r["model_sha256"] or "")[:12],
+                r["budget"],
+                _verdict(r["verdict"]),
+            )
+        out_console.print(table)
+        return
+    if "." not in metric:
+        raise InvalidConfigError(f"--metric must be <section>.<metric>, got {metric!r}")
+    section, name = metric.split(".", 1)
+    rows = metric_trend(path, section, name, model=model)[-limit:]
+    table = Table(title=f"{metric} over time")
+    for col in ("created", "run id", "model", "value", "CI", "verdict", ""):
+        table.add_column(col)
+    values = [r["value"] for r in rows if r["value"] is not None]
+    lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
+    for r in rows:
+        v = r["value"]
+        bar = "" if v is None else "#" * (1 + int(19 * (v - lo) / (hi - lo or 1)))
+        ci = "" if r["ci_low"] is None else f"[{r['ci_low']:.4g}, {r['ci_high']:.4g}]"
+        table.add_row(
+            r["created_at"],
+            r["run_id"],
+            r["model_name"],
+            "" if v is None else f"{v:.4g}",
+            ci,
+            _verdict(r["verdict"]),
+            bar,
+        )
+    out_console.print(table)
+    if not rows:
+        out_console.print(f"no indexed run has {metric}")
 
 
 @app.command(name="list", epilog="Example: rai-audit list architectures")

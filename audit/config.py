@@ -20,6 +20,11 @@ Format (every key optional; command-line flags override the file)::
     checks:                  # which checks, with options; default: every registered check
       performance: {n_bins: 15}
     policy: policy.yaml      # a policy file, or inline {rules: {...}}; default policy if absent
+    model_card:              # shown in the report's model card (PDF and HTML)
+      intended_use: ...
+      out_of_scope: ...
+      owners: ...
+      caveats: [...]
 
 Relative paths are resolved against the configuration file's folder.
 """
@@ -69,6 +74,7 @@ class AuditConfig(_Strict):
     data: DataConfig | None = None
     checks: dict[str, dict[str, Any] | None] | list[str] | None = None
     policy: str | dict[str, Any] | None = None
+    model_card: dict[str, Any] | None = None
 
 
 def _resolve(base: Path | None, value: str) -> str:

@@ -1021,6 +1021,6 @@ class FairnessCheck(Check):
         if conflicts:
             text += (
                 f" Base rates differ for {len(conflicts)} feature(s), so the definitions "
-                "conflict: " + CONFLICT_EXPLANATION
+                "conflict (see 'Where the definitions conflict')."
             )
         return f"Decisions: {rule}. " + text

@@ -1,7 +1,7 @@
 """Run checks on a target and write the run folder atomically.
 
-A run folder holds ``report.json`` (the :class:`~reports.schema.AuditReport`), ``report.html``
-and ``artifacts/<check>/`` (figures and arrays). It is built in a staging folder and swapped in
+A run folder holds ``report.json`` (the :class:`~reports.schema.AuditReport`), ``report.html``,
+``report.pdf`` and ``artifacts/<check>/`` (figures and arrays). It is built in a staging folder and swapped in
 only when complete: an exception or interrupt leaves the previous run at that path intact.
 
 A check that raises becomes an :class:`~reports.schema.ErrorResult` (its traceback saved under
@@ -175,6 +175,8 @@ def run_audit(
     command: str | None = None,
     config: Mapping[str, Any] | None = None,
     progress: bool = True,
+    pdf: bool = True,
+    history: str | Path | bool | None = True,
 ) -> AuditReport:
     """Run ``checks`` on ``target`` and write the run folder ``out`` atomically.
 
@@ -188,6 +190,9 @@ def run_audit(
         command: the command line recorded in the manifest (default: this process's argv).
         config: the resolved configuration recorded in the manifest.
         progress: show a progress bar over the checks.
+        pdf: also write ``report.pdf`` (reportlab; a few seconds).
+        history: index the run in the SQLite run history: True for the default database
+            (:func:`audit.history.default_db`), a path for another, False for none.
 
     Returns:
         The report, as written to ``out/report.json``.
@@ -235,4 +240,18 @@ def run_audit(
         )
         (stage / "report.json").write_text(report_to_json(report), encoding="utf-8")
         (stage / "report.html").write_text(render_html(report), encoding="utf-8")
+        if pdf:
+            from reports.pdf import write_pdf  # noqa: PLC0415
+
+            write_pdf(report, stage, stage / "report.pdf")
+    if history is not False:
+        import sqlite3  # noqa: PLC0415
+        import warnings  # noqa: PLC0415
+
+        from audit.history import index_run  # noqa: PLC0415
+
+        try:
+            index_run(report, out, None if history is True else history)
+        except (sqlite3.Error, OSError) as exc:  # the run itself is complete and intact
+            warnings.warn(f"the run was not added to the run history: {exc}", stacklevel=2)
     return report

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 
+from reports import narrative
 from reports.schema import AuditReport, Metric, ResultBase, Table
 
 _COLOURS = {
@@ -116,6 +117,12 @@ def _table(t: Table) -> str:
 
 def _section(r: ResultBase) -> str:
     out = [f"<h2 id='{_e(r.kind)}'>{_e(r.title)} {badge(r.verdict)}</h2>"]
+    guide = narrative.SECTION_GUIDE.get(narrative.section_name(r))
+    if guide:
+        out.append(
+            f"<p class='muted'><b>What it measures.</b> {_e(guide[0])} "
+            f"<b>Limits.</b> {_e(guide[1])}</p>"
+        )
     if r.summary:
         out.append(f"<p>{_e(r.summary)}</p>")
     if r.error:
@@ -142,14 +149,35 @@ def _section(r: ResultBase) -> str:
     return "\n".join(out)
 
 
+def _rows(rows: Iterable[Iterable[object]], header: Iterable[str] | None = None) -> str:
+    head = "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr>" if header else ""
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table>{head}{body}</table>"
+
+
 def render_html(report: AuditReport) -> str:
-    """The report as one HTML page (figures by relative path)."""
+    """The report as one HTML page with the PDF's content (figures by relative path)."""
     m = report.manifest
-    overview = "".join(
-        f"<tr><td><a href='#{_e(r.kind)}'>{_e(r.title)}</a></td><td>{badge(r.verdict)}</td>"
-        f"<td>{_e(r.summary)}</td></tr>"
+    title = f"RAI Audit: {m.model.name} on {m.data.name}"
+    section_rows = "".join(
+        f"<tr><td><a href='#{_e(res.kind)}'>{_e(row.section)}</a></td><td>{badge(row.verdict)}"
+        f"</td><td class='num'>{row.passed}</td><td class='num'>{row.warned}</td>"
+        f"<td class='num'>{row.failed}</td><td>{_e(row.finding)}</td></tr>"
+        for row, res in zip(narrative.section_scorecard(report), report.results)
+    )
+    score_rows = (
+        "".join(
+            f"<tr><td>{_e(r.section)}</td><td>{_e(r.metric)}</td><td class='num'>{_e(r.value)}</td>"
+            f"<td>{_e(r.ci)}</td><td>{_e(r.threshold)}</td><td>{badge(r.verdict)}</td></tr>"
+            for r in narrative.scorecard(report)
+        )
+        or "<tr><td colspan='6'>no metric is gated by the policy</td></tr>"
+    )
+    toc = "".join(
+        f"<li><a href='#{_e(r.kind)}'>{_e(r.title)}</a> {badge(r.verdict)}</li>"
         for r in report.results
     )
+    summary = "".join(f"<p>{_e(line)}</p>" for line in narrative.executive_summary(report))
     manifest_rows = [
         ("run id", m.run_id),
         ("created", m.created_at),
@@ -157,27 +185,76 @@ def render_html(report: AuditReport) -> str:
         ("seed", m.seed),
         ("budget", m.budget),
         ("device", m.device),
-        ("model", f"{m.model.name} ({m.model.arch}, {m.model.source})"),
+        ("model", f"{m.model.name} ({m.model.arch}, {m.model.source}) {m.model.path or ''}"),
         ("model sha256", m.model.sha256),
         ("data", f"{m.data.name} ({m.data.kind})"),
         ("data sha256", m.data.sha256),
         ("splits", ", ".join(f"{k}: {v}" for k, v in m.data.split_sizes.items())),
+        ("split seed", m.data.split_seed),
         ("sensitive features", ", ".join(m.data.sensitive_features) or "none"),
+        ("platform", ", ".join(f"{k} {v}" for k, v in sorted(m.platform.items()))),
         ("versions", ", ".join(f"{k} {v}" for k, v in sorted(m.versions.items()))),
+        ("configuration", narrative.json_compact(m.config)),
+        ("policy", narrative.json_compact(m.policy)),
         ("schema version", report.schema_version),
     ]
     manifest_html = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in manifest_rows)
+    compute = _rows(
+        [
+            (
+                narrative.section_name(r),
+                f"{r.compute.wall_time_s:.2f}" if r.compute else "",
+                r.compute.device if r.compute else "",
+                f"{r.compute.peak_rss_mb:.0f}"
+                if r.compute and r.compute.peak_rss_mb is not None
+                else "",
+            )
+            for r in report.results
+        ],
+        ("section", "wall time s", "device", "peak memory MB"),
+    )
     sections = "\n".join(_section(r) for r in report.results)
+    card = "".join(
+        f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in narrative.model_card(report)
+    )
+    act = _rows(
+        narrative.ai_act_mapping(report),
+        ("requirement", "article", "evidence in this run", "status"),
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<title>RAI Audit: {_e(m.model.name)} on {_e(m.data.name)}</title>
+<title>{_e(title)}</title>
 <style>{_CSS}</style></head><body>
-<h1>RAI Audit: {_e(m.model.name)} on {_e(m.data.name)}</h1>
+<h1>{_e(title)}</h1>
 <p>Overall verdict {badge(report.verdict)} <span class="muted">run {_e(m.run_id)},
-{_e(m.created_at)}</span></p>
-<table><tr><th>section</th><th>verdict</th><th>summary</th></tr>{overview}</table>
+{_e(m.created_at)}, budget {_e(m.budget)}, seed {_e(m.seed)}</span></p>
+<h3>Scorecard by section</h3>
+<table><tr><th>section</th><th>verdict</th><th>pass</th><th>warn</th><th>fail</th>
+<th>most severe finding</th></tr>{section_rows}</table>
+<nav><h3>Contents</h3><ol><li><a href="#scorecard">Scorecard</a></li>
+<li><a href="#summary">Executive summary</a></li>{toc}
+<li><a href="#model-card">Model card</a></li><li><a href="#ai-act">EU AI Act</a></li>
+<li><a href="#manifest">Reproducibility appendix</a></li><li><a href="#sign-off">Sign-off</a></li>
+</ol></nav>
+<h2 id="scorecard">Scorecard</h2>
+<table><tr><th>section</th><th>metric</th><th>value</th><th>CI</th><th>threshold</th>
+<th>verdict</th></tr>{score_rows}</table>
+<h2 id="summary">Executive summary</h2>
+{summary}
 {sections}
-<h2 id="manifest">Reproducibility manifest</h2>
+<h2 id="model-card">Model card</h2>
+<table>{card}</table>
+<h2 id="ai-act">EU AI Act: requirements and evidence</h2>
+<p class="muted">{_e(narrative.AI_ACT_NOTE)}</p>
+{act}
+<h2 id="manifest">Reproducibility appendix</h2>
 <table>{manifest_html}</table>
+<h3>Compute per section</h3>
+{compute}
+<h2 id="sign-off">Sign-off</h2>
+<table class="sign"><tr><th>Reviewer (name, role)</th><td></td></tr><tr><th>Date</th><td></td></tr>
+<tr><th>Decision</th><td>[ ] approve &nbsp; [ ] approve with conditions &nbsp; [ ] reject</td></tr>
+<tr><th>Conditions / notes</th><td style="height:5rem"></td></tr>
+<tr><th>Signature</th><td style="height:3rem"></td></tr></table>
 </body></html>
 """

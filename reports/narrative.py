@@ -1,0 +1,361 @@
+"""Plain-language content shared by the HTML and PDF reports, generated from a report alone.
+
+- :func:`scorecard` one row per gated metric (and per section that did not run);
+- :func:`executive_summary` sentences a reviewer reads first;
+- :data:`SECTION_GUIDE` what each section measures and the limits of its numbers;
+- :func:`model_card` the model card (Mitchell et al., 2019) from the configuration's
+  ``model_card`` fields, with the results filled in;
+- :func:`ai_act_mapping` findings mapped to the EU AI Act's requirements for high-risk systems.
+
+Nothing here imports torch or the audit package: a saved ``report.json`` is enough.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from reports.schema import AuditReport, Metric, ResultBase
+
+
+def fmt(value: float | int | None, digits: int = 4) -> str:
+    """Numbers as a reviewer reads them: ints plainly, floats to ``digits`` significant digits."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+        return f"{value:.{digits - 1}e}"
+    return f"{value:.{digits}g}"
+
+
+def bound_text(m: Metric) -> str:
+    t = m.threshold
+    if t is None:
+        return ""
+    parts = []
+    if t.min is not None:
+        parts.append(f">= {fmt(t.min)}")
+    if t.max is not None:
+        parts.append(f"<= {fmt(t.max)}")
+    return f"{' and '.join(parts)} ({t.severity}{', on CI' if t.use_ci else ''})"
+
+
+def ci_text(m: Metric) -> str:
+    if m.ci_low is None or m.ci_high is None:
+        return ""
+    return f"[{fmt(m.ci_low)}, {fmt(m.ci_high)}]"
+
+
+def section_name(r: ResultBase) -> str:
+    return str(getattr(r, "check", None) or r.kind)
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    section: str
+    metric: str
+    value: str
+    ci: str
+    threshold: str
+    verdict: str
+    note: str
+
+
+def scorecard(report: AuditReport) -> list[ScoreRow]:
+    """Every gated metric, and every section that errored or was skipped."""
+    rows = []
+    for r in report.results:
+        if r.status != "ok":
+            rows.append(
+                ScoreRow(
+                    section_name(r),
+                    "(section)",
+                    "",
+                    "",
+                    "",
+                    r.verdict or "",
+                    (r.error or r.summary)[:200],
+                )
+            )
+            continue
+        for m in r.metrics:
+            if m.verdict is None:
+                continue
+            rows.append(
+                ScoreRow(
+                    r.kind,
+                    m.name,
+                    fmt(m.value),
+                    ci_text(m),
+                    bound_text(m),
+                    m.verdict,
+                    m.description,
+                )
+            )
+    return rows
+
+
+SECTION_GUIDE: dict[str, tuple[str, str]] = {
+    "performance": (
+        "How often the model is right on held-out data, how its errors spread over the classes, "
+        "and whether its confidence can be taken at face value (calibration).",
+        "Accuracy on one test split estimates accuracy on data like it; a shifted population "
+        "(new site, new period) can differ. The Wilson interval covers sampling noise only.",
+    ),
+    "explainability": (
+        "Which input features drive each decision (Grad-CAM, Integrated Gradients, SHAP, LIME, "
+        "saliency) and whether the explanations are faithful: removing the features they rank "
+        "highest must hurt the model (deletion/insertion), and they must change when the "
+        "model's weights are randomized (Adebayo et al., 2018).",
+        "A faithful explanation describes the model, not the world: it can expose a shortcut "
+        "but not prove its absence. Scores depend on the baseline and the perturbation used.",
+    ),
+    "robustness": (
+        "Accuracy under worst-case perturbations within an epsilon budget (FGSM, PGD, a "
+        "black-box attack), defenses under adaptive attacks, and checks that flag gradient "
+        "masking, which makes an undefended-looking model seem robust.",
+        "Empirical attacks give an upper bound on robust accuracy, not a certificate. Only the "
+        "stated norm and epsilon are covered; natural corruptions and distribution shift are not.",
+    ),
+    "privacy": (
+        "Whether an attacker can tell who was in the training set (membership inference), "
+        "reported as the share of members found at a low false-positive rate.",
+        "A weak attack result is not a guarantee: stronger attacks may exist. Only differential "
+        "privacy bounds leakage; its epsilon is reported when DP-SGD is compared.",
+    ),
+    "fairness": (
+        "Whether the model's decisions and errors differ between groups of people, per "
+        "sensitive feature and intersection, with intervals, the definitions side by side, "
+        "and mitigations.",
+        "Group metrics need the sensitive attributes and enough rows per group; small groups "
+        "are reported but not compared. The definitions conflict when base rates differ, so "
+        "which one to gate on is a decision about harms, not a statistic.",
+    ),
+}
+
+
+def _worst_metrics(r: ResultBase, limit: int = 3) -> list[Metric]:
+    bad = [m for m in r.metrics if m.verdict in ("fail", "error")]
+    bad += [m for m in r.metrics if m.verdict == "warn"]
+    return bad[:limit]
+
+
+def _metric_sentence(m: Metric) -> str:
+    t = m.threshold
+    need = ""
+    if t is not None:
+        if t.min is not None and (m.value is None or m.value < t.min or t.use_ci):
+            need = f"required >= {fmt(t.min)}"
+        if t.max is not None and (m.value is None or m.value > t.max or t.use_ci):
+            need = f"required <= {fmt(t.max)}"
+        if t.use_ci and m.ci_low is not None:
+            need += f" for the whole interval [{fmt(m.ci_low)}, {fmt(m.ci_high)}]"
+    return f"{m.name} = {fmt(m.value)} ({need}; {m.verdict})" if need else f"{m.name} ({m.verdict})"
+
+
+def executive_summary(report: AuditReport) -> list[str]:
+    """Plain sentences: the overall verdict, then one per section with what failed."""
+    m = report.manifest
+    counts: dict[str, int] = {}
+    for r in report.results:
+        counts[r.verdict or "none"] = counts.get(r.verdict or "none", 0) + 1
+    parts = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+    lines = [
+        f"Overall verdict: {(report.verdict or 'none').upper()} for {m.model.name} on "
+        f"{m.data.name} under the {'default' if (m.policy or {}).get('source') == 'default' else 'given'} "
+        f"policy ({len(report.results)} sections: {parts})."
+    ]
+    for r in report.results:
+        title = r.title
+        if r.status == "skipped":
+            lines.append(f"{title}: not run ({r.summary})")
+            continue
+        if r.status == "error":
+            lines.append(f"{title}: the check failed to run ({r.error}); treat as not assessed.")
+            continue
+        text = f"{title} ({r.verdict}): {r.summary.rstrip('.')}."
+        worst = _worst_metrics(r)
+        if worst:
+            text += " Outside the policy: " + "; ".join(_metric_sentence(x) for x in worst) + "."
+        if r.kind == "robustness":
+            verified = next((x for x in r.metrics if x.name == "verified"), None)
+            robust = next((x for x in r.metrics if x.name == "robust_accuracy"), None)
+            if verified is not None and verified.value == 0:
+                text += " The robustness number is not verified: a gradient-masking check failed."
+            elif robust is not None and robust.verdict in ("fail", "warn"):
+                text += " The model is not robust at this budget."
+        lines.append(text)
+    return lines
+
+
+def model_card(report: AuditReport) -> list[tuple[str, str]]:
+    """(field, text) rows: the configuration's ``model_card`` fields, results filled in."""
+    m = report.manifest
+    given: dict[str, Any] = dict(m.config.get("model_card") or {})
+    rows: list[tuple[str, str]] = [
+        (
+            "Model",
+            f"{m.model.name}: {m.model.arch} ({m.model.source}), "
+            f"{fmt(m.model.parameters) if m.model.parameters else 'n/a'} parameters, sha256 "
+            f"{m.model.sha256[:16]}...",
+        ),
+        ("Classes", ", ".join(m.model.class_names)),
+        (
+            "Intended use",
+            str(
+                given.get("intended_use")
+                or "not stated (set model_card.intended_use in the audit configuration)"
+            ),
+        ),
+        ("Out of scope", str(given.get("out_of_scope") or "not stated")),
+        ("Owners", str(given.get("owners") or "not stated")),
+        (
+            "Data",
+            f"{m.data.name} ({m.data.kind}); {m.data.source or 'source not recorded'}; "
+            f"splits {', '.join(f'{k} {v}' for k, v in m.data.split_sizes.items())}",
+        ),
+        ("Sensitive features", ", ".join(m.data.sensitive_features) or "none declared"),
+    ]
+    for r in report.results:
+        if r.status == "ok":
+            rows.append((f"Result: {r.title}", f"{(r.verdict or '').upper()}: {r.summary}"))
+    caveats = [str(c) for c in (given.get("caveats") or [])]
+    for r in report.results:
+        caveats += [f"{r.title}: {w}" for w in r.warnings[:3]]
+    rows.append(("Caveats", " | ".join(caveats) if caveats else "none recorded"))
+    return rows
+
+
+# (requirement, article, sections providing evidence)
+_AI_ACT = (
+    (
+        "Risk management: known and foreseeable risks identified and tested",
+        "Art. 9",
+        ("performance", "robustness", "privacy", "fairness"),
+    ),
+    (
+        "Data and data governance: relevance, representativeness, examination for biases",
+        "Art. 10",
+        ("fairness",),
+    ),
+    (
+        "Record-keeping and technical documentation: reproducible evidence",
+        "Arts. 11-12",
+        ("manifest",),
+    ),
+    (
+        "Transparency: information to deployers on capabilities and limits",
+        "Art. 13",
+        ("explainability", "performance"),
+    ),
+    (
+        "Human oversight: the overseer can interpret outputs and decide",
+        "Art. 14",
+        ("explainability",),
+    ),
+    ("Accuracy: declared levels of accuracy and their metrics", "Art. 15(1)-(3)", ("performance",)),
+    (
+        "Robustness: resilience to errors and to attempts to alter outputs (adversarial examples)",
+        "Art. 15(4)-(5)",
+        ("robustness",),
+    ),
+    (
+        "Cybersecurity: confidentiality of training data (membership inference)",
+        "Art. 15(5)",
+        ("privacy",),
+    ),
+)
+
+
+def ai_act_mapping(report: AuditReport) -> list[tuple[str, str, str, str]]:
+    """(requirement, article, evidence in this run, status) rows. Evidence, not a legal
+    conformity assessment."""
+    by_kind = {section_name(r): r for r in report.results}
+    rows = []
+    for requirement, article, sections in _AI_ACT:
+        evidence = []
+        statuses = []
+        for s in sections:
+            if s == "manifest":
+                evidence.append("manifest: seeds, versions, hashes, configuration, compute")
+                statuses.append("pass")
+                continue
+            r = by_kind.get(s)
+            if r is None:
+                evidence.append(f"{s}: not run")
+                statuses.append("gap")
+            elif r.status != "ok":
+                evidence.append(f"{s}: {r.status}")
+                statuses.append("gap")
+            else:
+                evidence.append(f"{s}: {r.verdict}")
+                statuses.append(r.verdict or "pass")
+        if "gap" in statuses:
+            status = "gap: evidence missing"
+        elif "fail" in statuses:
+            status = "evidence shows a finding to address"
+        elif "warn" in statuses:
+            status = "evidence present, with warnings"
+        else:
+            status = "evidence present"
+        rows.append((requirement, article, "; ".join(evidence), status))
+    return rows
+
+
+AI_ACT_NOTE = (
+    "This mapping lists which results of this run are evidence for each requirement of "
+    "Regulation (EU) 2024/1689 for high-risk AI systems. It is not a conformity assessment: "
+    "quality management, post-market monitoring and the deployment context are outside a "
+    "model audit."
+)
+
+
+def json_compact(value: Any, limit: int = 1500) -> str:
+    """A short JSON rendering for the appendix (sorted keys; cut at ``limit`` characters)."""
+    import json  # noqa: PLC0415
+
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+@dataclass(frozen=True)
+class SectionRow:
+    section: str
+    verdict: str
+    passed: int
+    warned: int
+    failed: int
+    finding: str
+
+
+def section_scorecard(report: AuditReport) -> list[SectionRow]:
+    """One row per check: its verdict, how many gated metrics pass, warn and fail, and its most
+    severe finding (metric, value with CI, threshold)."""
+    rows = []
+    for r in report.results:
+        gated = [m for m in r.metrics if m.verdict is not None]
+        count = {v: sum(m.verdict == v for m in gated) for v in ("pass", "warn", "fail", "error")}
+        if r.status != "ok":
+            finding = (r.error or r.summary)[:160]
+        else:
+            worst = _worst_metrics(r, 1)
+            if worst:
+                w = worst[0]
+                ci = f" {ci_text(w)}" if ci_text(w) else ""
+                finding = f"{w.name} = {fmt(w.value)}{ci}; threshold {bound_text(w)}"
+            else:
+                finding = "every gated metric within the policy" if gated else "no gated metric"
+        rows.append(
+            SectionRow(
+                section_name(r),
+                r.verdict or "",
+                count["pass"],
+                count["warn"],
+                count["fail"] + count["error"],
+                finding,
+            )
+        )
+    return rows
