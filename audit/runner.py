@@ -238,7 +238,10 @@ def run_audit(
         report = report.model_copy(
             update={"verdict": worst_verdict([r.verdict for r in report.results]) or "pass"}
         )
-        (stage / "report.json").write_text(report_to_json(report), encoding="utf-8")
+        text = report_to_json(report)
+        (stage / "report.json").write_text(text, encoding="utf-8")
+        # the renderers see exactly what report.json holds (as 'rai-audit report' would)
+        report = AuditReport.model_validate_json(text)
         (stage / "report.html").write_text(render_html(report), encoding="utf-8")
         if pdf:
             from reports.pdf import write_pdf  # noqa: PLC0415

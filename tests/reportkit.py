@@ -29,7 +29,10 @@ POLICY = {
 }
 
 
-def make_report(accuracy: float = 0.93, eod: float = 0.06, run_id: str = "run-a") -> AuditReport:
+def make_report(
+    accuracy: float = 0.93, eod: float = 0.06, run_id: str = "run-a", *, broken: bool = True
+) -> AuditReport:
+    """The fixed report; ``broken`` adds a crashed privacy section (an ``error`` verdict)."""
     manifest = Manifest(
         run_id=run_id,
         created_at="2026-01-02T03:04:05+00:00",
@@ -90,7 +93,8 @@ def make_report(accuracy: float = 0.93, eod: float = 0.06, run_id: str = "run-a"
     )
     skipped = SkippedResult(check="robustness", title="Adversarial robustness", summary="not run")
     error = ErrorResult(check="privacy", title="Privacy", error="internal error: boom", summary="x")
-    report = AuditReport(manifest=manifest, results=[perf, fair, skipped, error])
+    results = [perf, fair, skipped, error] if broken else [perf, fair, skipped]
+    report = AuditReport(manifest=manifest, results=results)
     return Policy.from_mapping(POLICY, source="tests").apply(report)
 
 

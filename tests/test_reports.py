@@ -1,0 +1,280 @@
+"""Reports and gates: golden scorecard and JSON, PDF and HTML structure (and pixels), JUnit,
+comparisons, the run history, and the CLI commands over them."""
+
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+from reportkit import make_report, write_run
+
+from audit.cli import main
+from audit.compare import compare_reports
+from audit.history import index_run, list_runs, metric_trend
+from reports import narrative
+from reports.html import render_html
+from reports.json_io import report_to_json
+from reports.junit import junit_xml
+from reports.pdf import render_pdf_bytes
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def _golden(name: str, text: str) -> None:
+    """Compare with tests/golden/<name>; RAI_UPDATE_GOLDEN=1 rewrites it (review the diff)."""
+    path = GOLDEN / name
+    if os.environ.get("RAI_UPDATE_GOLDEN") == "1":
+        path.write_text(text, encoding="utf-8")
+    assert path.is_file(), f"missing golden file {path}; run with RAI_UPDATE_GOLDEN=1"
+    assert text == path.read_text(encoding="utf-8"), f"{name} differs from its golden file"
+
+
+def test_golden_scorecard_json_and_junit():
+    report = make_report()
+    rows = "\n".join(
+        " | ".join(str(v) for v in vars(r).values()) for r in narrative.scorecard(report)
+    )
+    _golden("scorecard.txt", rows + "\n")
+    _golden("report.json", report_to_json(report))
+    _golden("junit.xml", junit_xml(report))
+    _golden("summary.txt", "\n".join(narrative.executive_summary(report)) + "\n")
+
+
+def test_scorecard_verdicts_follow_the_policy():
+    report = make_report()
+    by = {(r.section, r.metric): r for r in narrative.scorecard(report)}
+    assert by[("performance", "accuracy")].verdict == "pass"
+    assert by[("performance", "ece")].verdict == "warn"
+    # 0.06 is below 0.1, but its interval reaches 0.11: use_ci fails it
+    assert by[("fairness", "sex.equalized_odds_difference")].verdict == "fail"
+    assert by[("robustness", "(section)")].verdict == "skipped"
+    assert by[("privacy", "(section)")].verdict == "error"
+    assert ("performance", "log_loss") not in by  # not gated
+    sections = {r.section: r for r in narrative.section_scorecard(report)}
+    assert (sections["performance"].passed, sections["performance"].warned) == (1, 1)
+    assert sections["fairness"].failed == 1
+    assert "sex.equalized_odds_difference = 0.06 [0.03, 0.11]" in sections["fairness"].finding
+
+
+def test_junit_is_valid_and_counts_match():
+    root = ET.fromstring(junit_xml(make_report()))
+    assert root.tag == "testsuites"
+    assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == (
+        "6",
+        "1",
+        "1",
+        "1",
+    )
+    for suite in root:
+        assert suite.tag == "testsuite"
+        cases = suite.findall("testcase")
+        assert int(suite.get("tests")) == len(cases)
+        assert int(suite.get("failures")) == sum(c.find("failure") is not None for c in cases)
+        for c in cases:
+            assert c.get("classname").startswith("rai_audit.") and c.get("name")
+    fail = root.find(".//failure")
+    assert "sex.equalized_odds_difference = 0.06" in fail.get("message")
+
+
+def test_compare_directions_tolerance_and_section_regressions():
+    before = make_report(accuracy=0.93, eod=0.02, run_id="a")
+    after = make_report(accuracy=0.90, eod=0.02, run_id="b")
+    changes, sections = compare_reports(before, after, tolerance=0.01)
+    by = {(c.section, c.metric): c for c in changes}
+    acc = by[("performance", "accuracy")]
+    assert acc.direction == "worse" and acc.regression and acc.delta == pytest.approx(-0.03)
+    assert by[("performance", "ece")].direction == "same"
+    loose, _ = compare_reports(before, after, tolerance=0.05)
+    assert not any(c.regression for c in loose)
+    better, _ = compare_reports(after, before, tolerance=0.01)
+    assert {(c.section, c.metric): c for c in better}[
+        ("performance", "accuracy")
+    ].direction == "better"
+    # lower is better for a disparity: a rise is worse, and its section verdict went pass -> fail
+    worse_fair = make_report(accuracy=0.93, eod=0.2, run_id="c")
+    changes, sections = compare_reports(before, worse_fair)
+    eod = {(c.section, c.metric): c for c in changes}[("fairness", "sex.equalized_odds_difference")]
+    assert eod.direction == "worse" and eod.regression
+    assert sections == ["fairness: pass -> fail"]
+    with pytest.raises(ValueError, match="tolerance"):
+        compare_reports(before, after, tolerance=-1)
+
+
+def test_history_indexes_runs_once_and_shows_trends(tmp_path):
+    db = tmp_path / "h.sqlite"
+    for i, acc in enumerate((0.91, 0.93, 0.95)):
+        rep = make_report(accuracy=acc, run_id=f"run-{i}")
+        index_run(rep, tmp_path / f"run-{i}", db)
+    index_run(make_report(accuracy=0.95, run_id="run-2"), tmp_path / "run-2", db)  # re-index
+    runs = list_runs(db)
+    assert [r["run_id"] for r in runs] == ["run-2", "run-1", "run-0"]
+    assert runs[0]["verdict"] == "error" and runs[0]["model_name"] == "credit-mlp"
+    trend = metric_trend(db, "performance", "accuracy")
+    assert [round(t["value"], 2) for t in trend] == [0.91, 0.93, 0.95]
+    assert trend[0]["ci_low"] == pytest.approx(0.87)
+    assert metric_trend(db, "performance", "log_loss") == []  # not a key metric
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory, lenet_checkpoint, digits):
+    """A real run with figures (performance only) for the renderers."""
+    from audit.config import build_checks
+    from audit.runner import run_audit
+    from audit.target import AuditTarget
+    from models.checkpoint import load_model
+
+    target = AuditTarget.from_loaded(load_model(lenet_checkpoint), digits, device="cpu")
+    out = tmp_path_factory.mktemp("rep") / "run"
+    run_audit(
+        target,
+        build_checks(["performance"], "smoke"),
+        out=out,
+        progress=False,
+        config={"model": {"path": str(lenet_checkpoint)}},
+    )
+    return out
+
+
+def test_pdf_structure_text_images_and_pixels(real_run, tmp_path):
+    import pypdf
+    import pypdfium2 as pdfium
+
+    from reports.json_io import load_report
+
+    pdf_path = real_run / "report.pdf"
+    assert pdf_path.is_file()  # written by the runner
+    report = load_report(real_run)
+    reader = pypdf.PdfReader(str(pdf_path))
+    n = len(reader.pages)
+    assert n >= 6
+    text = "\n".join(p.extract_text() for p in reader.pages)
+    for heading in (
+        "RAI Audit report",
+        "Scorecard by section",
+        "Contents",
+        "Executive summary",
+        "Performance",
+        "What it measures",
+        "Model card",
+        "EU AI Act",
+        "Reproducibility appendix",
+        "Compute per section",
+        "Sign-off",
+        report.manifest.run_id,
+        report.manifest.model.sha256,
+        f"page 1 of {n}",
+        f"page {n} of {n}",
+    ):
+        assert heading in text, heading
+    acc = report.result("performance").metric("accuracy")
+    assert narrative.fmt(acc.value) in text
+    images = sum(len(p.images) for p in reader.pages)
+    assert images == len(report.result("performance").figures)
+    outline = [o.title for o in reader.outline if not isinstance(o, list)]
+    assert "Executive summary" in outline and "Sign-off" in outline
+    # deterministic: the same report and artifacts give the same bytes
+    assert render_pdf_bytes(report, real_run) == pdf_path.read_bytes()
+    # looked at as a person would: the cover renders to a non-blank page with the red/green badge
+    page = pdfium.PdfDocument(str(pdf_path))[0].render(scale=1.0).to_pil()
+    page.save(tmp_path / "cover.png")
+    pixels = np.asarray(page.convert("RGB"), dtype=float)
+    assert pixels.std() > 10  # not blank
+    coloured = (np.abs(pixels[..., 0] - pixels[..., 1]) > 60).mean()
+    assert coloured > 1e-4  # the verdict colours are drawn
+
+
+def test_pdf_from_json_alone_and_atomic(real_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(real_run, copy)
+    (copy / "report.pdf").unlink()
+    assert main(["report", str(copy)]) == 0  # no model involved: report.json + artifacts
+    assert (copy / "report.pdf").read_bytes()[:5] == b"%PDF-"
+    assert not list(copy.glob(".report*"))  # no temporary files left
+
+
+def test_html_has_the_pdf_content(real_run):
+    from reports.json_io import load_report
+
+    report = load_report(real_run)
+    page = render_html(report)
+    for part in (
+        "Scorecard by section",
+        'id="scorecard"',
+        "Executive summary",
+        "Model card",
+        "EU AI Act",
+        "Reproducibility appendix",
+        "Compute per section",
+        "Sign-off",
+        "What it measures.",
+    ):
+        assert part in page, part
+    for f in report.result("performance").figures:
+        assert f"src='{f.path}'" in page
+    for row in narrative.scorecard(report):
+        assert row.metric in page
+    assert render_html(report) == page
+
+
+def test_model_card_and_ai_act_from_config():
+    report = make_report()
+    card = dict(narrative.model_card(report))
+    assert card["Intended use"] == "pre-screening credit applications"
+    assert card["Out of scope"] == "not stated"
+    assert "sex" in card["Sensitive features"]
+    act = {row[1]: row for row in narrative.ai_act_mapping(report)}
+    assert act["Art. 10"][3] == "evidence shows a finding to address"  # fairness failed
+    assert act["Art. 15(4)-(5)"][3].startswith("gap")  # robustness was skipped
+    assert act["Art. 15(5)"][3].startswith("gap")  # privacy crashed
+
+
+def test_check_junit_baseline_compare_and_history_commands(tmp_path, capsys):
+    def run(name, **kw):
+        return write_run(tmp_path / "runs" / name, make_report(run_id=name, broken=False, **kw))
+
+    base = run("base", accuracy=0.95, eod=0.02)
+    good = run("good", accuracy=0.95, eod=0.02)
+    worse = run("worse", accuracy=0.91, eod=0.02)
+    crashed = write_run(tmp_path / "runs" / "crashed", make_report(run_id="crashed"))
+    # an 'error' verdict (privacy crashed) fails the gate; the JUnit file is still written
+    assert main(["check", str(crashed), "--junit", str(tmp_path / "j.xml")]) == 1
+    assert ET.parse(tmp_path / "j.xml").getroot().get("errors") == "1"
+    policy = tmp_path / "p.yaml"
+    policy.write_text("rules:\n  performance.accuracy: {min: 0.9}\n")
+    assert main(["check", str(good), "--policy", str(policy)]) == 0
+    assert main(["check", str(worse), "--policy", str(policy)]) == 0
+    assert main(["check", str(worse), "--policy", str(policy), "--baseline", str(base)]) == 1
+    out = capsys.readouterr().out
+    assert "accuracy" in out and "regression" in out
+    assert main(["compare", str(base), str(worse)]) == 0
+    assert main(["compare", str(base), str(worse), "--fail-on-regression"]) == 1
+    assert main(["compare", str(base), str(good), "--fail-on-regression"]) == 0
+    assert main(["check", str(good), "--baseline", str(base), "--tolerance", "-1"]) == 2
+    for run in (base, good):
+        from reports.json_io import load_report
+
+        index_run(load_report(run), run)
+    capsys.readouterr()
+    assert main(["history", "--runs", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert "credit-mlp" in out and "base" in out and "good" in out
+    assert (
+        main(["history", "--runs", str(tmp_path / "runs"), "--metric", "performance.accuracy"]) == 0
+    )
+    assert "0.95" in capsys.readouterr().out
+    assert main(["history", "--runs", str(tmp_path / "nowhere")]) == 2
+
+
+def test_runner_indexes_every_run(real_run):
+    from audit.history import DB_NAME
+
+    runs = list_runs(real_run.parent / DB_NAME)
+    assert runs and runs[0]["folder"] == str(real_run.resolve())
+    report = json.loads((real_run / "report.json").read_text())
+    assert runs[0]["run_id"] == report["manifest"]["run_id"]
