@@ -8,7 +8,8 @@ A policy file (YAML)::
       performance.ece:      {max: 0.05, severity: warn}
       fairness.equalized_odds_difference: {max: 0.1, severity: fail, use_ci: true}
 
-Each key is ``<section>.<metric>``. ``min``/``max`` bound the value; ``severity`` is ``fail``
+Each key is ``<section>.<metric>``; rules may also be grouped by section
+(``performance: {accuracy: {min: 0.9}, ece: {max: 0.05}}``). ``min``/``max`` bound the value; ``severity`` is ``fail``
 (the gate fails) or ``warn`` (reported, the gate still passes); with ``use_ci: true`` the whole
 confidence interval must satisfy the bound (``ci_low >= min``, ``ci_high <= max``), which is the
 conservative reading. A metric with no rule gets no verdict. A section's verdict is its worst
@@ -111,6 +112,19 @@ class Rule:
         )
 
 
+def _flatten_sections(raw: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """Rules as ``(<section>.<metric>, spec)``; a key without a dot is a section whose value maps
+    metrics to bounds (``performance: {accuracy: {min: 0.9}}``)."""
+    out = []
+    for key, spec in raw.items():
+        key = str(key)
+        if "." not in key and isinstance(spec, Mapping) and not (set(spec) & _RULE_KEYS):
+            out += [(f"{key}.{metric}", sub) for metric, sub in spec.items()]
+        else:
+            out.append((key, spec))
+    return out
+
+
 @dataclass(frozen=True)
 class Policy:
     """A set of rules, keyed by ``<section>.<metric>``."""
@@ -140,7 +154,7 @@ class Policy:
                 "performance.accuracy: {min: 0.9}"
             )
         rules = []
-        for metric, spec in raw_rules.items():
+        for metric, spec in _flatten_sections(raw_rules):
             if not isinstance(spec, Mapping):
                 raise InvalidConfigError(
                     f"policy {source}: rule {metric!r} must be a mapping like {{min: 0.9}}, "

@@ -36,8 +36,8 @@ def assert_metric(
     report: AuditReport,
     name: str,
     *,
-    min: float | None = None,  # noqa: A002
-    max: float | None = None,  # noqa: A002
+    min: float | None = None,
+    max: float | None = None,
     use_ci: bool = False,
 ) -> Metric:
     """Assert ``min <= metric <= max``; with ``use_ci`` the whole interval must satisfy it."""

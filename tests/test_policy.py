@@ -62,3 +62,26 @@ def test_bad_policy_files(tmp_path, text, message):
 def test_missing_policy_file(tmp_path):
     with pytest.raises(InvalidConfigError, match="does not exist"):
         Policy.load(tmp_path / "none.yaml")
+
+
+def test_rules_grouped_by_section_equal_dotted_rules():
+    grouped = Policy.from_mapping(
+        {
+            "rules": {
+                "performance": {"accuracy": {"min": 0.9}, "ece": {"max": 0.05, "severity": "warn"}},
+                "fairness.*.equalized_odds_difference": {"max": 0.1, "use_ci": True},
+            }
+        }
+    )
+    dotted = Policy.from_mapping(
+        {
+            "rules": {
+                "performance.accuracy": {"min": 0.9},
+                "performance.ece": {"max": 0.05, "severity": "warn"},
+                "fairness.*.equalized_odds_difference": {"max": 0.1, "use_ci": True},
+            }
+        }
+    )
+    assert grouped.rules == dotted.rules
+    with pytest.raises(InvalidConfigError, match="unknown key"):
+        Policy.from_mapping({"rules": {"performance": {"accuracy": {"minimum": 0.9}}}})

@@ -185,6 +185,10 @@ def test_pdf_structure_text_images_and_pixels(real_run, tmp_path):
     assert pixels.std() > 10  # not blank
     coloured = (np.abs(pixels[..., 0] - pixels[..., 1]) > 60).mean()
     assert coloured > 1e-4  # the verdict colours are drawn
+    doc = pdfium.PdfDocument(str(pdf_path))
+    for i in range(len(doc)):  # no blank page anywhere
+        img = np.asarray(doc[i].render(scale=0.4).to_pil().convert("L"), dtype=float)
+        assert img.std() > 3, f"page {i + 1} is blank"
 
 
 def test_pdf_from_json_alone_and_atomic(real_run, tmp_path):

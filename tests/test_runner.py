@@ -42,7 +42,12 @@ class MutatingCheck(Check):
 def test_run_writes_a_complete_folder_and_round_trips(digits_target, tmp_path):
     out = tmp_path / "run"
     report = run_audit(digits_target, [PerformanceCheck()], out=out, seed=0, progress=False)
-    assert sorted(p.name for p in out.iterdir()) == ["artifacts", "report.html", "report.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "artifacts",
+        "report.html",
+        "report.json",
+        "report.pdf",
+    ]
     again = load_report(out)
     assert again == report
     assert report_to_json(again) == (out / "report.json").read_text()
@@ -105,7 +110,8 @@ def test_interrupted_run_leaves_the_previous_run_intact(digits_target, tmp_path,
     with pytest.raises(KeyboardInterrupt):
         run_audit(digits_target, [PerformanceCheck()], out=out, progress=False)
     assert (out / "report.json").read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"], "no staging folder left"
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == ["rai-audit-history.sqlite", "run"], "no staging folder left"
 
 
 def test_out_folder_that_is_not_a_run_is_never_replaced(digits_target, tmp_path):
