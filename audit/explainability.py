@@ -427,7 +427,22 @@ class ExplainabilityCheck(Check):
             )
         summary = _summary(summaries, metrics, shares)
         fr = np.linspace(0, 1, steps + 1)
+        arrays = []
+        if explanations:  # per-input attributions, for the dashboard's side-by-side view
+            arrays.append(
+                artifacts.arrays(
+                    "attributions",
+                    "Explained inputs, labels, predicted classes and each method's attributions "
+                    "(attr_<method>)",
+                    inputs=X,
+                    labels=y,
+                    targets=targets,
+                    feature_names=np.asarray(target.feature_names, dtype=str),
+                    **{f"attr_{k}": e.attributions for k, e in explanations.items()},
+                )
+            )
         return ExplainabilityResult(
+            arrays=arrays,
             title=self.title,
             summary=summary,
             config=self.config(),

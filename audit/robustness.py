@@ -436,6 +436,18 @@ class RobustnessCheck(Check):
             )
         ]
         adv_np = adv.cpu().numpy()
+        arrays = [
+            artifacts.arrays(
+                "examples",
+                f"Clean inputs, their PGD adversarial examples at eps {eps:g}, labels, and both "
+                "predicted probabilities",
+                clean=X[:64],
+                adversarial=adv_np[:64],
+                labels=y[:64],
+                p_clean=out.softmax(1).cpu().numpy()[:64],
+                p_adversarial=adv_out.cpu().numpy()[:64],
+            )
+        ]
         if target.kind == "image":
             figures.append(
                 artifacts.figure(
@@ -521,6 +533,7 @@ class RobustnessCheck(Check):
             metrics=m,
             tables=tables,
             figures=figures,
+            arrays=arrays,
             warnings=warnings,
             norm=self.norm,
             input_space=space,

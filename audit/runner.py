@@ -18,7 +18,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +177,7 @@ def run_audit(
     progress: bool = True,
     pdf: bool = True,
     history: str | Path | bool | None = True,
+    on_progress: Callable[[int, int, str], None] | None = None,
 ) -> AuditReport:
     """Run ``checks`` on ``target`` and write the run folder ``out`` atomically.
 
@@ -191,6 +192,8 @@ def run_audit(
         config: the resolved configuration recorded in the manifest.
         progress: show a progress bar over the checks.
         pdf: also write ``report.pdf`` (reportlab; a few seconds).
+        on_progress: called as ``(done, total, check name)`` before each check and at the end
+            (the dashboard's background jobs report through it).
         history: index the run in the SQLite run history: True for the default database
             (:func:`audit.history.default_db`), a path for another, False for none.
 
@@ -213,10 +216,14 @@ def run_audit(
             transient=True,
         ) as bar:
             task = bar.add_task(f"audit {target.model_info.name}", total=len(checks))
-            for check in checks:
+            for i, check in enumerate(checks):
                 bar.update(task, description=f"{target.model_info.name}: {check.name}")
+                if on_progress is not None:
+                    on_progress(i, len(checks), check.name)
                 results.append(run_check(check, target, seed=seed, run_dir=stage))
                 bar.advance(task)
+            if on_progress is not None:
+                on_progress(len(checks), len(checks), "writing the report")
         manifest = Manifest(
             run_id=run_id,
             created_at=created,

@@ -1,0 +1,169 @@
+"""Background audit jobs for the dashboard: each audit runs in its own process.
+
+``submit`` writes a job folder ``<runs>/.jobs/<job id>/`` with ``spec.json`` and starts
+``python -m audit.jobs <job folder>`` in a new session. The worker builds the target the way the
+CLI does (:func:`audit.config.build_target`), runs :func:`audit.runner.run_audit`, and keeps
+``status.json`` current (state, check i of n, run folder, verdict, error), written atomically.
+Nothing lives in the web server: a page reload or a second browser shows the same jobs, two
+audits never share a model, and a job whose process died is reported as such.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import subprocess
+import sys
+import traceback
+import uuid
+from pathlib import Path
+from typing import Any
+
+from reports.atomic import atomic_write_text
+
+JOBS = ".jobs"
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+def _write_status(job: Path, **status: Any) -> None:
+    old = read_status(job) if (job / "status.json").is_file() else {}
+    atomic_write_text(job / "status.json", json.dumps({**old, **status, "updated": _now()}))
+
+
+def read_status(job: Path) -> dict[str, Any]:
+    """The job's status; a running job whose process is gone is reported as ``died``."""
+    try:
+        status = json.loads((job / "status.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"state": "unknown", "job": job.name}
+    pid = status.get("pid")
+    if status.get("state") in ("queued", "running") and pid and not _alive(int(pid)):
+        status["state"] = "died"
+        status.setdefault("error", "the audit process ended without reporting (killed?)")
+    status["job"] = job.name
+    return status
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a finished child that was not reaped yet is a zombie: not alive
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def create_job(runs_root: str | Path) -> Path:
+    """A new, empty job folder (uploads go to its ``inputs/`` before :func:`start_job`)."""
+    stamp = f"{_dt.datetime.now(_dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    job = Path(runs_root) / JOBS / stamp
+    (job / "inputs").mkdir(parents=True, exist_ok=False)
+    return job
+
+
+def start_job(job: Path, spec: dict[str, Any]) -> Path:
+    """Start the audit of ``job``. ``spec``: ``name`` (the run folder under the runs root),
+    either ``model`` and ``data`` (as in the configuration file) or ``train`` (``arch`` and
+    ``dataset`` of a built-in recipe, trained once and reused), ``checks``, ``budget``,
+    ``seed``, ``device``, ``policy`` (optional)."""
+    from audit.checks import check_budget  # noqa: PLC0415
+
+    name = str(spec.get("name") or "")
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise ValueError(f"run name {name!r} must be a plain folder name")
+    if not spec.get("model") and not spec.get("train"):
+        raise ValueError("a job needs a model (or a built-in model to train)")
+    check_budget(spec.get("budget", "smoke"))
+    root = job.parent.parent
+    full = {**spec, "out": str((root / name).resolve())}
+    atomic_write_text(job / "spec.json", json.dumps(full, indent=2, sort_keys=True))
+    _write_status(job, state="queued", name=name, created=_now(), out=full["out"])
+    log = open(job / "log.txt", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "audit.jobs", str(job)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, "TQDM_DISABLE": "1"},
+    )
+    log.close()
+    _write_status(job, pid=proc.pid)
+    return job
+
+
+def submit(runs_root: str | Path, spec: dict[str, Any]) -> Path:
+    """:func:`create_job` then :func:`start_job`; returns the job folder."""
+    return start_job(create_job(runs_root), spec)
+
+
+def list_jobs(runs_root: str | Path) -> list[dict[str, Any]]:
+    """Every job's status, newest first."""
+    folder = Path(runs_root) / JOBS
+    if not folder.is_dir():
+        return []
+    return [read_status(j) for j in sorted(folder.iterdir(), reverse=True) if j.is_dir()]
+
+
+def work(job: Path) -> int:
+    """The worker: run the job's audit, keeping ``status.json`` current."""
+    from audit.config import DataConfig, ModelConfig, build_checks, build_policy, build_target  # noqa: PLC0415
+    from audit.runner import run_audit  # noqa: PLC0415
+
+    _write_status(job, state="running", pid=os.getpid(), started=_now(), done=0)
+    try:
+        spec = json.loads((job / "spec.json").read_text(encoding="utf-8"))
+        if spec.get("train"):
+            from models.pipeline import train_and_save  # noqa: PLC0415
+
+            arch, dataset = spec["train"]["arch"], spec["train"]["dataset"]
+            _write_status(job, check=f"training {arch} on {dataset} (once; reused afterwards)")
+            folder = job.parent.parent / ".models" / f"{arch}-{dataset}"
+            train_and_save(arch=arch, dataset=dataset, out=folder, progress=False, reuse=True)
+            spec["model"] = {"path": str(folder), "name": f"{arch}-{dataset}"}
+        model = ModelConfig.model_validate(spec["model"])
+        data = DataConfig.model_validate(spec["data"]) if spec.get("data") else None
+        budget = spec.get("budget", "smoke")
+        checks = build_checks(spec.get("checks"), budget)
+        _write_status(job, total=len(checks), check="loading the model and data")
+        target = build_target(model, data, device=spec.get("device", "auto"))
+
+        def progress(done: int, total: int, check: str) -> None:
+            _write_status(job, done=done, total=total, check=check)
+
+        report = run_audit(
+            target,
+            checks,
+            out=spec["out"],
+            seed=int(spec.get("seed", 0)),
+            budget=budget,
+            policy=build_policy(spec.get("policy")),
+            command=f"dashboard job {job.name}",
+            config={
+                k: spec[k]
+                for k in ("model", "data", "checks", "budget", "seed", "train")
+                if k in spec
+            },
+            progress=False,
+            on_progress=progress,
+        )
+    except BaseException as exc:
+        (job / "traceback.txt").write_text(traceback.format_exc(), encoding="utf-8")
+        _write_status(job, state="failed", error=f"{type(exc).__name__}: {exc}", finished=_now())
+        return 1
+    _write_status(
+        job, state="done", verdict=report.verdict, run_id=report.manifest.run_id, finished=_now()
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(work(Path(sys.argv[1])))

@@ -1,0 +1,156 @@
+"""Files uploaded through the dashboard: size limits, type checks by content, and storage only
+inside the job's own folder under the runs root. Nothing is ever unpickled: models go through
+:func:`models.checkpoint.load_model`, which refuses pickles.
+
+- model: a checkpoint (``model.json`` + ``weights.safetensors``, optionally ``splits.npz``), a
+  TorchScript archive, or a scikit-learn model saved with skops;
+- data: a CSV file, or a ``.zip`` of an image folder (one subfolder per class), extracted with
+  checks against absolute paths, ``..``, links, and size and file-count bombs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from models.checkpoint import sniff_model_file
+from models.errors import InvalidDataError
+
+MAX_MODEL_BYTES = 200 * 2**20
+MAX_DATA_BYTES = 100 * 2**20
+MAX_UNZIPPED_BYTES = 500 * 2**20
+MAX_FILES = 50_000
+
+
+class UploadError(InvalidDataError):
+    """An upload that cannot be accepted (the message says why and what to do)."""
+
+
+def _plain_name(name: str) -> str:
+    base = PurePosixPath(name.replace("\\", "/")).name
+    if not base or base.startswith(".") or base in ("..",):
+        raise UploadError(f"file name {name!r} is not a plain file name")
+    return base
+
+
+def _check_size(name: str, data: bytes, limit: int) -> None:
+    if len(data) == 0:
+        raise UploadError(f"{name!r} is empty")
+    if len(data) > limit:
+        raise UploadError(
+            f"{name!r} is {len(data) / 2**20:.1f} MB; the limit is {limit / 2**20:.0f} MB. "
+            "Audit larger files with the command line"
+        )
+
+
+def _inside(folder: Path, name: str) -> Path:
+    path = (folder / name).resolve()
+    if folder.resolve() not in path.parents:
+        raise UploadError(f"{name!r} would be written outside the job folder")
+    return path
+
+
+def save_model(folder: Path, files: dict[str, bytes]) -> Path:
+    """Store an uploaded model under ``folder/model/``; returns the path to load.
+
+    ``files`` maps uploaded file names to bytes: ``model.json`` + ``weights.safetensors``
+    (+ ``splits.npz``) for a checkpoint, or one TorchScript or ``.skops`` file.
+    """
+    target = folder / "model"
+    target.mkdir(parents=True, exist_ok=True)
+    names = {_plain_name(n): d for n, d in files.items()}
+    for n, d in names.items():
+        _check_size(n, d, MAX_MODEL_BYTES)
+    if "model.json" in names:
+        allowed = {"model.json", "weights.safetensors", "splits.npz"}
+        extra = sorted(set(names) - allowed)
+        if extra or "weights.safetensors" not in names:
+            raise UploadError(
+                "a checkpoint upload is model.json and weights.safetensors (and optionally "
+                f"splits.npz); got {sorted(names)}"
+            )
+        try:
+            json.loads(names["model.json"])
+        except ValueError as exc:
+            raise UploadError(f"model.json is not valid JSON: {exc}") from exc
+        for n, d in names.items():
+            _inside(target, n).write_bytes(d)
+        kind = sniff_model_file(target / "weights.safetensors")
+        if kind != "safetensors":
+            raise UploadError(f"weights.safetensors is not a safetensors file (it looks {kind})")
+        return target
+    if len(names) != 1:
+        raise UploadError(
+            "upload one TorchScript or .skops file, or a checkpoint (model.json and "
+            f"weights.safetensors); got {sorted(names)}"
+        )
+    ((name, data),) = names.items()
+    path = _inside(target, name)
+    path.write_bytes(data)
+    kind = sniff_model_file(path)
+    if kind == "pickle":
+        path.unlink()
+        raise UploadError(
+            f"{name!r} is a pickle, which can run code when loaded; it was refused. Export "
+            "TorchScript, or save the weights with safetensors and upload them with model.json"
+        )
+    if kind != "zip":
+        path.unlink()
+        raise UploadError(f"{name!r} is neither a TorchScript archive nor a .skops file")
+    return path
+
+
+def save_csv(folder: Path, name: str, data: bytes) -> Path:
+    """Store an uploaded CSV under ``folder/data/`` after checking that it parses."""
+    import pandas as pd  # noqa: PLC0415
+
+    name = _plain_name(name)
+    _check_size(name, data, MAX_DATA_BYTES)
+    try:
+        frame = pd.read_csv(io.BytesIO(data), nrows=1000)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise UploadError(f"{name!r} is not a readable CSV file: {exc}") from exc
+    if frame.shape[1] < 2:
+        raise UploadError(f"{name!r} has {frame.shape[1]} column(s); it needs features and a label")
+    target = folder / "data"
+    target.mkdir(parents=True, exist_ok=True)
+    path = _inside(target, name if name.endswith(".csv") else f"{name}.csv")
+    path.write_bytes(data)
+    return path
+
+
+def save_image_zip(folder: Path, name: str, data: bytes) -> Path:
+    """Extract an uploaded ``.zip`` of an image folder under ``folder/data/images/``."""
+    name = _plain_name(name)
+    _check_size(name, data, MAX_DATA_BYTES)
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise UploadError(f"{name!r} is not a zip archive") from exc
+    target = folder / "data" / "images"
+    target.mkdir(parents=True, exist_ok=True)
+    infos = [i for i in zf.infolist() if not i.is_dir()]
+    if len(infos) > MAX_FILES:
+        raise UploadError(f"{name!r} holds {len(infos)} files; the limit is {MAX_FILES}")
+    if sum(i.file_size for i in infos) > MAX_UNZIPPED_BYTES:
+        raise UploadError(f"{name!r} unpacks to more than {MAX_UNZIPPED_BYTES / 2**20:.0f} MB")
+    for info in infos:
+        parts = PurePosixPath(info.filename.replace("\\", "/")).parts
+        if info.filename.startswith("/") or ".." in parts or not parts:
+            raise UploadError(f"{name!r} contains an unsafe path {info.filename!r}")
+        if (info.external_attr >> 16) & 0o170000 == 0o120000:
+            raise UploadError(f"{name!r} contains a symbolic link {info.filename!r}")
+        if parts[0] == "__MACOSX" or parts[-1].startswith("."):
+            continue
+        out = _inside(target, "/".join(parts))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(zf.read(info))
+    # an archive of one top folder holding the class folders: use that folder
+    entries = [p for p in target.iterdir() if not p.name.startswith(".")]
+    if len(entries) == 1 and entries[0].is_dir():
+        inner = [p for p in entries[0].iterdir() if p.is_dir()]
+        if inner:
+            return entries[0]
+    return target
