@@ -72,6 +72,37 @@ def _arrays(path: str, mtime: float) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _model_preview(root: str, digest: str, _files: tuple[tuple[str, bytes], ...]) -> dict[str, Any]:
+    """Load an uploaded model once per content hash (shared by every session) and describe it.
+
+    The model is only inspected here, under a lock; audits never use this copy (they run in
+    their own process), so sessions cannot disturb each other.
+    """
+    import threading  # noqa: PLC0415
+
+    from models.checkpoint import load_model  # noqa: PLC0415
+
+    folder = Path(root) / jobs.JOBS / f"preview-{digest[:16]}"
+    path = uploads.save_model(folder, dict(_files))
+    loaded = load_model(path)
+    lock = threading.Lock()
+    with lock:
+        module = loaded.module
+        params = (
+            sum(p.numel() for p in module.parameters()) if hasattr(module, "parameters") else None
+        )
+    return {
+        "source": loaded.source,
+        "arch": loaded.arch,
+        "parameters": params,
+        "classes": loaded.meta.get("class_names"),
+        "dataset": (loaded.meta.get("dataset") or {}).get("name"),
+        "sha256": loaded.sha256,
+        "lock": lock,
+    }
+
+
 def _report(run: Path) -> AuditReport:
     return _load(str(run), (run / "report.json").stat().st_mtime)
 
@@ -327,6 +358,21 @@ def page_new_audit(root: Path) -> None:
             accept_multiple_files=True,
             key="model_files",
         )
+        if files["model"]:
+            import hashlib  # noqa: PLC0415
+
+            blobs = tuple(sorted((f.name, f.getvalue()) for f in files["model"]))
+            digest = hashlib.sha256(b"".join(n.encode() + d for n, d in blobs)).hexdigest()
+            try:
+                info = _model_preview(str(root), digest, blobs)
+            except Exception as exc:
+                st.error(f"This model cannot be audited: {exc}")
+            else:
+                st.success(
+                    f"Model loaded: {info['source']} ({info['arch']}), "
+                    f"{info['parameters'] or 'n/a'} parameters, sha256 {info['sha256'][:12]}..."
+                    + (f"; trained on {info['dataset']}" if info["dataset"] else "")
+                )
         files["data"] = st.file_uploader(
             "Data: a CSV file or a .zip of an image folder (optional for a checkpoint that "
             "records a built-in data set)",

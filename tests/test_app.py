@@ -203,3 +203,21 @@ def test_uploads_are_checked_and_stay_in_the_job_folder(tmp_path, mlp_checkpoint
     folder = uploads.save_image_zip(job, "imgs.zip", buf.getvalue())
     assert folder == job / "data" / "images" / "set"
     assert all(job.resolve() in p.resolve().parents for p in job.rglob("*"))
+
+
+def test_a_job_audits_an_uploaded_checkpoint(tmp_path, mlp_checkpoint):
+    """The upload path of the New audit page: stored in the job's inputs, audited in its own
+    process (the checkpoint records its data set, so no data upload is needed)."""
+    root = tmp_path / "runs"
+    job = jobs.create_job(root)
+    files = {p.name: p.read_bytes() for p in Path(mlp_checkpoint).iterdir() if p.is_file()}
+    path = uploads.save_model(job / "inputs", files)
+    spec = {"name": "uploaded", "model": {"path": str(path)}, "checks": ["performance"]}
+    jobs.start_job(job, spec)
+    deadline = time.time() + 180
+    while jobs.read_status(job)["state"] in ("queued", "running") and time.time() < deadline:
+        time.sleep(0.5)
+    status = jobs.read_status(job)
+    assert status["state"] == "done", (status, (job / "log.txt").read_text())
+    report = json.loads((root / "uploaded" / "report.json").read_text())
+    assert report["manifest"]["model"]["path"].startswith(str(job / "inputs"))
