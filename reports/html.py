@@ -50,36 +50,15 @@ def badge(verdict: str | None) -> str:
     return f'<span class="badge" style="background:{_COLOURS.get(verdict, "#6e7781")}">{_e(label)}</span>'
 
 
-def fmt_number(value: float | int | None, digits: int = 4) -> str:
-    """Numbers as a reviewer reads them: ints plainly, floats to 4 significant digits."""
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
-    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
-        return f"{value:.{digits - 1}e}"
-    return f"{value:.{digits}g}"
-
-
-def fmt_threshold(m: Metric) -> str:
-    t = m.threshold
-    if t is None:
-        return ""
-    parts = []
-    if t.min is not None:
-        parts.append(f">= {fmt_number(t.min)}")
-    if t.max is not None:
-        parts.append(f"<= {fmt_number(t.max)}")
-    return f"{' and '.join(parts)} ({t.severity}{', on CI' if t.use_ci else ''})"
+fmt_number = narrative.fmt  # numbers as a reviewer reads them (shared with the PDF)
+fmt_threshold = narrative.bound_text
 
 
 def fmt_ci(m: Metric) -> str:
     if m.ci_low is None or m.ci_high is None:
         return ""
     level = f"{m.ci_level:.0%} " if m.ci_level else ""
-    return f"[{fmt_number(m.ci_low)}, {fmt_number(m.ci_high)}] {level}{m.ci_method or ''}".strip()
+    return f"{narrative.ci_text(m)} {level}{m.ci_method or ''}".strip()
 
 
 def _metrics_table(metrics: Iterable[Metric]) -> str:
