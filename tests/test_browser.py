@@ -105,8 +105,14 @@ def test_dashboard_runs_an_audit_and_downloads_the_pdf(dashboard, tmp_path):
         while not (runs / "browser-audit" / "report.pdf").is_file():
             assert time.time() < deadline, "the audit did not finish in 7 minutes"
             time.sleep(2)
-        page.get_by_text("Report", exact=True).click()
-        page.get_by_text("Overall verdict").wait_for(timeout=60_000)
+        # a fresh load, as a reviewer opening the dashboard later would
+        page.goto(url, wait_until="domcontentloaded")
+        page.get_by_role("radio", name="Report").check(force=True)
+        try:
+            page.get_by_text("Overall verdict").first.wait_for(timeout=90_000)
+        except Exception:
+            page.screenshot(path=str(artifacts / "dashboard-failure.png"), full_page=True)
+            raise
         with page.expect_download(timeout=60_000) as info:
             page.get_by_role("button", name="Download PDF").click()
         pdf = artifacts / "dashboard-report.pdf"
