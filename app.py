@@ -83,7 +83,7 @@ def _model_preview(root: str, digest: str, _files: tuple[tuple[str, bytes], ...]
 
     from models.checkpoint import load_model  # noqa: PLC0415
 
-    folder = Path(root) / jobs.JOBS / f"preview-{digest[:16]}"
+    folder = Path(root) / ".previews" / digest[:16]
     path = uploads.save_model(folder, dict(_files))
     loaded = load_model(path)
     lock = threading.Lock()

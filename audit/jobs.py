@@ -110,7 +110,11 @@ def list_jobs(runs_root: str | Path) -> list[dict[str, Any]]:
     folder = Path(runs_root) / JOBS
     if not folder.is_dir():
         return []
-    return [read_status(j) for j in sorted(folder.iterdir(), reverse=True) if j.is_dir()]
+    return [
+        read_status(j)
+        for j in sorted(folder.iterdir(), reverse=True)
+        if (j / "status.json").is_file()  # a job whose uploads were refused never started
+    ]
 
 
 def work(job: Path) -> int:
