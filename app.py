@@ -190,6 +190,19 @@ def section_header(result: ResultBase) -> None:
         st.warning(w)
 
 
+def _section(report: AuditReport, kind: str) -> ResultBase | None:
+    """The section's result with its header shown, or None (and why) if it did not run."""
+    r = _result(report, kind)
+    if r is None:
+        st.info(f"This run has no {kind} section.")
+        return None
+    if r.status != "ok":
+        st.info(r.summary)
+        return None
+    section_header(r)
+    return r
+
+
 def _pick_run(root: Path, runs: list[Path], key: str = "run") -> Path | None:
     if not runs:
         st.info(
@@ -430,22 +443,18 @@ def _stage_uploads(job: Path, files: dict[str, Any], spec: dict[str, Any]) -> No
 
 
 def page_performance(run: Path, report: AuditReport) -> None:
-    r = _result(report, "performance")
+    r = _section(report, "performance")
     if r is None:
-        st.info("This run has no performance section.")
         return
-    section_header(r)
     metrics_table(r)
     figures(run, r)
     tables(r)
 
 
 def page_explainability(run: Path, report: AuditReport) -> None:
-    r = _result(report, "explainability")
-    if r is None or r.status != "ok":
-        st.info("This run has no explainability section." if r is None else r.summary)
+    r = _section(report, "explainability")
+    if r is None:
         return
-    section_header(r)
     data = _npz(run, r, "attributions")
     if data is not None:
         methods = sorted(k[5:] for k in data if k.startswith("attr_"))
@@ -501,11 +510,9 @@ def _attribution_figure(
 
 
 def page_robustness(run: Path, report: AuditReport) -> None:
-    r = _result(report, "robustness")
-    if r is None or r.status != "ok":
-        st.info("This run has no robustness section." if r is None else r.summary)
+    r = _section(report, "robustness")
+    if r is None:
         return
-    section_header(r)
     curves = getattr(r, "curves", {})
     if curves:
         pgd = next(iter(curves.values()))
@@ -549,11 +556,9 @@ def page_robustness(run: Path, report: AuditReport) -> None:
 
 
 def page_privacy(run: Path, report: AuditReport) -> None:
-    r = _result(report, "privacy")
-    if r is None or r.status != "ok":
-        st.info("This run has no privacy section." if r is None else r.summary)
+    r = _section(report, "privacy")
+    if r is None:
         return
-    section_header(r)
     roc = getattr(r, "roc", {})
     if roc:
         fig, ax = plt.subplots(figsize=(5.5, 4.6))
@@ -577,11 +582,9 @@ def page_privacy(run: Path, report: AuditReport) -> None:
 
 
 def page_fairness(run: Path, report: AuditReport) -> None:
-    r = _result(report, "fairness")
-    if r is None or r.status != "ok":
-        st.info("This run has no fairness section." if r is None else r.summary)
+    r = _section(report, "fairness")
+    if r is None:
         return
-    section_header(r)
     groups: dict[str, list[dict[str, Any]]] = getattr(r, "groups", {})
     feature = st.selectbox("Sensitive feature", list(groups), key="fair_feature")
     metric = st.selectbox(

@@ -157,41 +157,10 @@ def render_html(report: AuditReport) -> str:
         for r in report.results
     )
     summary = "".join(f"<p>{_e(line)}</p>" for line in narrative.executive_summary(report))
-    manifest_rows = [
-        ("run id", m.run_id),
-        ("created", m.created_at),
-        ("command", m.command),
-        ("seed", m.seed),
-        ("budget", m.budget),
-        ("device", m.device),
-        ("model", f"{m.model.name} ({m.model.arch}, {m.model.source}) {m.model.path or ''}"),
-        ("model sha256", m.model.sha256),
-        ("data", f"{m.data.name} ({m.data.kind})"),
-        ("data sha256", m.data.sha256),
-        ("splits", ", ".join(f"{k}: {v}" for k, v in m.data.split_sizes.items())),
-        ("split seed", m.data.split_seed),
-        ("sensitive features", ", ".join(m.data.sensitive_features) or "none"),
-        ("platform", ", ".join(f"{k} {v}" for k, v in sorted(m.platform.items()))),
-        ("versions", ", ".join(f"{k} {v}" for k, v in sorted(m.versions.items()))),
-        ("configuration", narrative.json_compact(m.config)),
-        ("policy", narrative.json_compact(m.policy)),
-        ("schema version", report.schema_version),
-    ]
-    manifest_html = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in manifest_rows)
-    compute = _rows(
-        [
-            (
-                narrative.section_name(r),
-                f"{r.compute.wall_time_s:.2f}" if r.compute else "",
-                r.compute.device if r.compute else "",
-                f"{r.compute.peak_rss_mb:.0f}"
-                if r.compute and r.compute.peak_rss_mb is not None
-                else "",
-            )
-            for r in report.results
-        ],
-        ("section", "wall time s", "device", "peak memory MB"),
+    manifest_html = "".join(
+        f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in narrative.manifest_rows(report)
     )
+    compute = _rows(narrative.compute_rows(report), narrative.COMPUTE_COLUMNS)
     sections = "\n".join(_section(r) for r in report.results)
     card = "".join(
         f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in narrative.model_card(report)

@@ -359,3 +359,47 @@ def section_scorecard(report: AuditReport) -> list[SectionRow]:
             )
         )
     return rows
+
+
+def manifest_rows(report: AuditReport) -> list[tuple[str, str]]:
+    """The reproducibility appendix: (field, text) rows of the manifest."""
+    m = report.manifest
+    return [
+        ("run id", m.run_id),
+        ("created", m.created_at),
+        ("command", m.command),
+        ("seed", str(m.seed)),
+        ("budget", m.budget),
+        ("device", m.device),
+        ("model", f"{m.model.name} ({m.model.arch}, {m.model.source}) {m.model.path or ''}"),
+        ("model sha256", m.model.sha256),
+        ("data", f"{m.data.name} ({m.data.kind})"),
+        ("data sha256", m.data.sha256),
+        ("splits", ", ".join(f"{k}: {v}" for k, v in m.data.split_sizes.items())),
+        ("split seed", str(m.data.split_seed)),
+        ("sensitive features", ", ".join(m.data.sensitive_features) or "none"),
+        ("platform", ", ".join(f"{k} {v}" for k, v in sorted(m.platform.items()))),
+        ("versions", ", ".join(f"{k} {v}" for k, v in sorted(m.versions.items()))),
+        ("configuration", json_compact(m.config)),
+        ("policy", json_compact(m.policy)),
+        ("schema version", report.schema_version),
+    ]
+
+
+COMPUTE_COLUMNS = ("section", "wall time s", "device", "peak memory MB")
+
+
+def compute_rows(report: AuditReport) -> list[tuple[str, str, str, str]]:
+    """What each section cost: wall time, device, peak memory growth."""
+    rows = []
+    for r in report.results:
+        c = r.compute
+        rows.append(
+            (
+                section_name(r),
+                f"{c.wall_time_s:.2f}" if c else "",
+                c.device if c else "",
+                f"{c.peak_rss_mb:.0f}" if c and c.peak_rss_mb is not None else "",
+            )
+        )
+    return rows

@@ -402,48 +402,16 @@ def build_story(report: AuditReport, run_dir: Path, width: float) -> list[Any]:
     story.append(_grid(data, [width * x for x in (0.36, 0.12, 0.3, 0.22)]))
     # 5. reproducibility appendix
     story += [PageBreak(), _p("Reproducibility appendix", "h1")]
-    manifest_rows = [
-        ("run id", m.run_id),
-        ("created", m.created_at),
-        ("command", m.command),
-        ("seed", m.seed),
-        ("budget", m.budget),
-        ("device", m.device),
-        ("model", f"{m.model.name} ({m.model.arch}, {m.model.source}) {m.model.path or ''}"),
-        ("model sha256", m.model.sha256),
-        ("data", f"{m.data.name} ({m.data.kind})"),
-        ("data sha256", m.data.sha256),
-        ("splits", ", ".join(f"{k}: {v}" for k, v in m.data.split_sizes.items())),
-        ("split seed", m.data.split_seed),
-        ("platform", ", ".join(f"{k} {v}" for k, v in sorted(m.platform.items()))),
-        ("versions", ", ".join(f"{k} {v}" for k, v in sorted(m.versions.items()))),
-        ("configuration", narrative.json_compact(m.config)),
-        ("schema version", report.schema_version),
-    ]
     story.append(
         _grid(
-            [[_p(a, "cell"), _p(b, "cell")] for a, b in manifest_rows],
+            [[_p(a, "cell"), _p(b, "cell")] for a, b in narrative.manifest_rows(report)],
             [3 * cm, width - 3 * cm],
             header=False,
         )
     )
     story += [Spacer(1, 8), _p("Compute per section", "h2")]
-    data = [
-        [
-            Paragraph(f"<b>{h}</b>", STYLES["cell"])
-            for h in ("section", "wall time s", "device", "peak memory MB")
-        ]
-    ]
-    for r in report.results:
-        c = r.compute
-        data.append(
-            [
-                _p(narrative.section_name(r), "cell"),
-                _p(f"{c.wall_time_s:.2f}" if c else "", "cell"),
-                _p(c.device if c else "", "cell"),
-                _p(f"{c.peak_rss_mb:.0f}" if c and c.peak_rss_mb is not None else "", "cell"),
-            ]
-        )
+    data = [[Paragraph(f"<b>{h}</b>", STYLES["cell"]) for h in narrative.COMPUTE_COLUMNS]]
+    data += [[_p(c, "cell") for c in row] for row in narrative.compute_rows(report)]
     story.append(_grid(data, [width * x for x in (0.3, 0.2, 0.3, 0.2)]))
     # 6. sign-off
     story += [
