@@ -72,35 +72,11 @@ def _arrays(path: str, mtime: float) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
+@st.cache_data(show_spinner=False, max_entries=8)
 def _model_preview(root: str, digest: str, _files: tuple[tuple[str, bytes], ...]) -> dict[str, Any]:
-    """Load an uploaded model once per content hash (shared by every session) and describe it.
-
-    The model is only inspected here, under a lock; audits never use this copy (they run in
-    their own process), so sessions cannot disturb each other.
-    """
-    import threading  # noqa: PLC0415
-
-    from models.checkpoint import load_model  # noqa: PLC0415
-
-    folder = Path(root) / ".previews" / digest[:16]
-    path = uploads.save_model(folder, dict(_files))
-    loaded = load_model(path)
-    lock = threading.Lock()
-    with lock:
-        module = loaded.module
-        params = (
-            sum(p.numel() for p in module.parameters()) if hasattr(module, "parameters") else None
-        )
-    return {
-        "source": loaded.source,
-        "arch": loaded.arch,
-        "parameters": params,
-        "classes": loaded.meta.get("class_names"),
-        "dataset": (loaded.meta.get("dataset") or {}).get("name"),
-        "sha256": loaded.sha256,
-        "lock": lock,
-    }
+    """Describe an uploaded model once per content hash, without building or running it
+    (:func:`audit.uploads.preview_model` reads only metadata and the skops review)."""
+    return uploads.preview_model(Path(root) / ".previews" / digest[:16], dict(_files))
 
 
 def _report(run: Path) -> AuditReport:
@@ -365,11 +341,23 @@ def page_new_audit(root: Path) -> None:
         arch, dataset = RECIPES[labels.index(choice)]
         spec["train"] = {"arch": arch, "dataset": dataset}
     else:
+        torchscript = uploads.torchscript_allowed()
         files["model"] = st.file_uploader(
-            "Model: model.json + weights.safetensors (+ splits.npz), a TorchScript file, or a "
-            ".skops file",
+            "Model: model.json + weights.safetensors (+ splits.npz), or a scikit-learn .skops "
+            "file" + (", or a TorchScript file" if torchscript else ""),
             accept_multiple_files=True,
             key="model_files",
+        )
+        st.caption(
+            "A .skops file is checked against a reviewed list of scikit-learn types before "
+            "anything in it is built; the dashboard never widens that list. "
+            + (
+                "TorchScript is allowed on this server: a TorchScript file runs the code it "
+                "contains, so upload only files from a source you trust."
+                if torchscript
+                else "TorchScript files run the code they contain, so this server refuses them "
+                "(its operator can allow them; see SECURITY.md)."
+            )
         )
         if files["model"]:
             import hashlib  # noqa: PLC0415
@@ -378,11 +366,11 @@ def page_new_audit(root: Path) -> None:
             digest = hashlib.sha256(b"".join(n.encode() + d for n, d in blobs)).hexdigest()
             try:
                 info = _model_preview(str(root), digest, blobs)
-            except Exception as exc:
+            except (ValueError, OSError) as exc:
                 st.error(f"This model cannot be audited: {exc}")
             else:
                 st.success(
-                    f"Model loaded: {info['source']} ({info['arch']}), "
+                    f"Model checked: {info['source']} ({info['arch']}), "
                     f"{info['parameters'] or 'n/a'} parameters, sha256 {info['sha256'][:12]}..."
                     + (f"; trained on {info['dataset']}" if info["dataset"] else "")
                 )

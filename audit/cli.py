@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
+from audit.yaml_safe import load_yaml
 from models.errors import AuditError, InvalidConfigError
 
 app = typer.Typer(
@@ -47,10 +47,7 @@ def _parse_options(items: list[str] | None, flag: str) -> dict[str, Any]:
         if "=" not in item:
             raise InvalidConfigError(f"{flag} takes key=value, got {item!r}")
         key, value = item.split("=", 1)
-        try:
-            out[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError as exc:
-            raise InvalidConfigError(f"{flag} {item!r}: cannot parse value: {exc}") from exc
+        out[key.strip()] = load_yaml(value, f"{flag} {key.strip()!r}")
     return out
 
 
@@ -210,6 +207,15 @@ def run(
     sensitive: Annotated[
         str | None, typer.Option(help="CSV only: sensitive columns, comma-separated.")
     ] = None,
+    trust: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trust",
+            metavar="NAME",
+            help=".skops only: trust this exact type or function name beyond the reviewed "
+            "list (repeatable; review its source first). The report records it.",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Audit a model: run the checks, apply the policy, write report.json, report.html and
@@ -244,9 +250,13 @@ def run(
         cfg.checks = [c.strip() for c in checks.split(",") if c.strip()]
     if policy is not None:
         cfg.policy = str(policy)
+    trust_by = "config model.trust"
+    if trust:
+        cfg.model.trust = list(trust)
+        trust_by = "cli --trust"
     check_list = build_checks(cfg.checks, cfg.budget)
     pol = build_policy(cfg.policy)
-    tgt = build_target(cfg.model, cfg.data, device=cfg.device)
+    tgt = build_target(cfg.model, cfg.data, device=cfg.device, trust_by=trust_by)
     report = run_audit(
         tgt,
         check_list,

@@ -13,6 +13,7 @@ Format (every key optional; command-line flags override the file)::
       arch_kwargs: {}
       output: logits         # or probabilities, if the model ends in a softmax
       name: my-model
+      trust: []              # .skops only: exact names to trust beyond the reviewed list
     data:
       name: digits           # built-in name, csv:PATH, folder:PATH or tv:NAME
       split_seed: 0
@@ -35,12 +36,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from audit.checks import BUDGETS, Check, all_checks, check_budget, get_check
 from audit.policy import Policy
 from audit.target import AuditTarget
+from audit.yaml_safe import load_yaml
 from models.checkpoint import load_model
 from models.datasets import load_dataset
 from models.errors import InvalidConfigError
@@ -58,6 +59,7 @@ class ModelConfig(_Strict):
     arch_kwargs: dict[str, Any] = Field(default_factory=dict)
     output: Literal["logits", "probabilities"] = "logits"
     name: str | None = None
+    trust: list[str] = Field(default_factory=list)
 
 
 class DataConfig(_Strict):
@@ -91,10 +93,7 @@ def load_config(path: str | Path | None) -> tuple[AuditConfig, Path | None]:
     p = Path(path)
     if not p.is_file():
         raise InvalidConfigError(f"config file {str(p)!r} does not exist")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise InvalidConfigError(f"config file {str(p)!r} is not valid YAML: {exc}") from exc
+    raw = load_yaml(p.read_text(encoding="utf-8"), f"config file {str(p)!r}") or {}
     if not isinstance(raw, Mapping):
         raise InvalidConfigError(f"config file {str(p)!r} must be a mapping of keys to values")
     try:
@@ -141,15 +140,28 @@ def build_policy(spec: str | Mapping[str, Any] | None) -> Policy:
 
 
 def build_target(
-    model: ModelConfig, data: DataConfig | None, *, device: str = "auto"
+    model: ModelConfig,
+    data: DataConfig | None,
+    *,
+    device: str = "auto",
+    trust_by: str = "config model.trust",
+    allow_torchscript: bool = True,
 ) -> AuditTarget:
-    """Load the model and its data and validate them together."""
+    """Load the model and its data and validate them together.
+
+    ``trust_by`` names where ``model.trust`` came from (recorded when it widens the skops
+    allow-list); ``allow_torchscript`` is False for dashboard uploads unless the operator
+    allowed them.
+    """
     loaded = load_model(
         model.path,
         arch=model.arch,
         input_shape=model.input_shape,
         num_classes=model.num_classes,
         arch_kwargs=model.arch_kwargs,
+        trust=model.trust,
+        trust_by=trust_by,
+        allow_torchscript=allow_torchscript,
     )
     recorded = loaded.meta.get("dataset") or {}
     if data is None:

@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from audit.uploads import UploadError, torchscript_allowed
 from reports.atomic import atomic_write_text
 
 JOBS = ".jobs"
@@ -117,6 +118,29 @@ def list_jobs(runs_root: str | Path) -> list[dict[str, Any]]:
     ]
 
 
+def _check_uploaded_model(job: Path, spec: dict[str, Any]) -> None:
+    """An uploaded model is audited as uploaded: its files lie in the job's own inputs, the
+    skops allow-list is never widened from the dashboard, and a checkpoint may name only a
+    built-in data set (a recorded ``csv:``/``folder:`` path would read files of the server)."""
+    from models.checkpoint import model_format, read_checkpoint_meta  # noqa: PLC0415
+    from models.datasets import DATASETS  # noqa: PLC0415
+
+    model = spec.get("model") or {}
+    if model.get("trust"):
+        raise UploadError("the dashboard never widens the skops trust list; use the CLI")
+    path = Path(str(model.get("path", ""))).resolve()
+    if job.resolve() / "inputs" not in path.parents:
+        raise UploadError(f"the job's model {str(path)!r} is not among its uploads")
+    if spec.get("data") or model_format(path) != "checkpoint":
+        return
+    recorded = (read_checkpoint_meta(path).get("dataset") or {}).get("name")
+    if recorded not in DATASETS:
+        raise UploadError(
+            f"the uploaded checkpoint records the data set {recorded!r}, which is not built in; "
+            "upload its data (a CSV or an image .zip) with it"
+        )
+
+
 def work(job: Path) -> int:
     """The worker: run the job's audit, keeping ``status.json`` current."""
     from audit.config import DataConfig, ModelConfig, build_checks, build_policy, build_target  # noqa: PLC0415
@@ -133,12 +157,19 @@ def work(job: Path) -> int:
             folder = job.parent.parent / ".models" / f"{arch}-{dataset}"
             train_and_save(arch=arch, dataset=dataset, out=folder, progress=False, reuse=True)
             spec["model"] = {"path": str(folder), "name": f"{arch}-{dataset}"}
+        else:
+            _check_uploaded_model(job, spec)
         model = ModelConfig.model_validate(spec["model"])
         data = DataConfig.model_validate(spec["data"]) if spec.get("data") else None
         budget = spec.get("budget", "smoke")
         checks = build_checks(spec.get("checks"), budget)
         _write_status(job, total=len(checks), check="loading the model and data")
-        target = build_target(model, data, device=spec.get("device", "auto"))
+        target = build_target(
+            model,
+            data,
+            device=spec.get("device", "auto"),
+            allow_torchscript=torchscript_allowed(),
+        )
 
         def progress(done: int, total: int, check: str) -> None:
             _write_status(job, done=done, total=total, check=check)

@@ -25,8 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
+from audit.yaml_safe import load_yaml
 from models.errors import InvalidConfigError
 from reports.schema import AuditReport, Metric, ResultBase, Threshold, Verdict, worst_verdict
 
@@ -174,17 +173,14 @@ class Policy:
         p = Path(path)
         if not p.is_file():
             raise InvalidConfigError(f"policy file {str(p)!r} does not exist")
-        try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise InvalidConfigError(f"policy file {str(p)!r} is not valid YAML: {exc}") from exc
+        data = load_yaml(p.read_text(encoding="utf-8"), f"policy file {str(p)!r}")
         return cls.from_mapping(data, source=str(p))
 
     @classmethod
     def default(cls) -> Policy:
         """The documented default policy shipped as ``audit/default_policy.yaml``."""
         text = resources.files("audit").joinpath("default_policy.yaml").read_text("utf-8")
-        return cls.from_mapping(yaml.safe_load(text), source="default")
+        return cls.from_mapping(load_yaml(text, "the default policy"), source="default")
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -106,6 +106,7 @@ def _model_info(target: AuditTarget) -> ModelInfo:
         input_shape=list(target.input_shape),
         train_config=dict(info.train_config),
         history=[dict(h) for h in info.history],
+        trust=dict(info.trust),
     )
 
 

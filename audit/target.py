@@ -33,6 +33,7 @@ class ModelDescription:
     arch_kwargs: Mapping[str, Any] = field(default_factory=dict)
     train_config: Mapping[str, Any] = field(default_factory=dict)
     history: Sequence[Mapping[str, Any]] = ()
+    trust: Mapping[str, Any] = field(default_factory=dict)
 
 
 class AuditTarget:
@@ -156,6 +157,7 @@ class AuditTarget:
             arch_kwargs=meta.get("arch_kwargs", {}),
             train_config=meta.get("train_config", {}),
             history=meta.get("history", []),
+            trust=loaded.trust,
         )
         recorded = meta.get("dataset", {}).get("sha256")
         target = cls.from_bundle(loaded.module, data, model_info=info, device=device)

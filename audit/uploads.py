@@ -2,8 +2,11 @@
 inside the job's own folder under the runs root. Nothing is ever unpickled: models go through
 :func:`models.checkpoint.load_model`, which refuses pickles.
 
-- model: a checkpoint (``model.json`` + ``weights.safetensors``, optionally ``splits.npz``), a
-  TorchScript archive, or a scikit-learn model saved with skops;
+- model: a checkpoint (``model.json`` + ``weights.safetensors``, optionally ``splits.npz``), or a
+  scikit-learn model saved with skops (reviewed against the allow-list of
+  :mod:`models._skops` as it arrives, before anything in it is built). A TorchScript archive
+  runs its own code, so it is refused unless the operator sets ``RAI_AUDIT_ALLOW_TORCHSCRIPT=1``
+  (see SECURITY.md). The dashboard never widens the skops allow-list;
 - data: a CSV file, or a ``.zip`` of an image folder (one subfolder per class), extracted with
   checks against absolute paths, ``..``, links, and size and file-count bombs.
 """
@@ -12,11 +15,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
 from pathlib import Path, PurePosixPath
+from typing import Any
 
-from models.checkpoint import sniff_model_file
-from models.errors import InvalidDataError
+from models.checkpoint import inspect_model, sniff_model_file
+from models.errors import CheckpointError, InvalidDataError
 
 MAX_MODEL_BYTES = 200 * 2**20
 MAX_DATA_BYTES = 100 * 2**20
@@ -26,6 +31,11 @@ MAX_FILES = 50_000
 
 class UploadError(InvalidDataError):
     """An upload that cannot be accepted (the message says why and what to do)."""
+
+
+def torchscript_allowed() -> bool:
+    """Whether the operator allowed TorchScript uploads (``RAI_AUDIT_ALLOW_TORCHSCRIPT=1``)."""
+    return os.environ.get("RAI_AUDIT_ALLOW_TORCHSCRIPT", "").strip() == "1"
 
 
 def _plain_name(name: str) -> str:
@@ -83,8 +93,8 @@ def save_model(folder: Path, files: dict[str, bytes]) -> Path:
         return target
     if len(names) != 1:
         raise UploadError(
-            "upload one TorchScript or .skops file, or a checkpoint (model.json and "
-            f"weights.safetensors); got {sorted(names)}"
+            "upload one .skops (or, where allowed, TorchScript) file, or a checkpoint "
+            f"(model.json and weights.safetensors); got {sorted(names)}"
         )
     ((name, data),) = names.items()
     path = _inside(target, name)
@@ -93,13 +103,34 @@ def save_model(folder: Path, files: dict[str, bytes]) -> Path:
     if kind == "pickle":
         path.unlink()
         raise UploadError(
-            f"{name!r} is a pickle, which can run code when loaded; it was refused. Export "
-            "TorchScript, or save the weights with safetensors and upload them with model.json"
+            f"{name!r} is a pickle, which can run code when loaded; it was refused. Save the "
+            "weights with safetensors and upload them with model.json, or a scikit-learn "
+            "model with skops"
         )
     if kind != "zip":
         path.unlink()
-        raise UploadError(f"{name!r} is neither a TorchScript archive nor a .skops file")
+        raise UploadError(f"{name!r} is neither a .skops file nor a TorchScript archive")
+    try:
+        inspect_model(path, allow_torchscript=torchscript_allowed())
+    except CheckpointError as exc:
+        path.unlink()
+        raise UploadError(str(exc)) from exc
     return path
+
+
+def preview_model(folder: Path, files: dict[str, bytes]) -> dict[str, Any]:
+    """Store an upload under ``folder`` and describe it without building or running it.
+
+    The dashboard shows this as soon as a model is uploaded, inside the web server, so it
+    only reads metadata: ``model.json`` and the safetensors header of a checkpoint, and the
+    static review of a skops file (:func:`models.checkpoint.inspect_model`). The model is
+    built only in the audit's own process.
+    """
+    path = save_model(folder, files)
+    try:
+        return inspect_model(path, allow_torchscript=torchscript_allowed())
+    except CheckpointError as exc:
+        raise UploadError(str(exc)) from exc
 
 
 def save_csv(folder: Path, name: str, data: bytes) -> Path:

@@ -48,6 +48,17 @@ _REFUSED_PICKLE = (
     "safetensors (safetensors.torch.save_file(model.state_dict(), 'w.safetensors')) and pass "
     "--arch, or export TorchScript (torch.jit.script(model).save('model.ts'))"
 )
+#: What loading each format can run, as the report states it.
+TRUST_POLICY = {
+    "checkpoint": "safetensors weights and JSON metadata; architecture from the built-in "
+    "registry; nothing in the files is executed",
+    "safetensors": "safetensors weights into a built-in architecture; nothing in the file is "
+    "executed",
+    "skops": "skops file reviewed against an explicit allow-list of names (models/_skops.py) "
+    "before anything is built; trees bounds-checked",
+    "torchscript": "TorchScript runs the code it contains by design: audit only archives from "
+    "a source you trust",
+}
 
 
 @dataclass
@@ -62,6 +73,8 @@ class LoadedModel:
         sha256: hash of the weights file (checkpoint/safetensors) or of the TorchScript archive.
         meta: the checkpoint's ``model.json`` (empty for other formats).
         splits: stored split indices (checkpoints only).
+        trust: what loading the format can run, and any names the caller trusted beyond the
+            default list (``widened``, ``widened_by``); recorded in the report's manifest.
     """
 
     module: Any  # a torch.nn.Module, or a scikit-learn classifier for skops files
@@ -70,6 +83,11 @@ class LoadedModel:
     sha256: str
     meta: dict[str, Any] = field(default_factory=dict)
     splits: dict[str, np.ndarray] | None = None
+    trust: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.trust:
+            self.trust = _trust_record(self.source, (), None)
 
     @property
     def arch(self) -> str:
@@ -143,6 +161,11 @@ def save_checkpoint(
         }
         (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True))
     return target
+
+
+def read_checkpoint_meta(folder: str | Path) -> dict[str, Any]:
+    """A checkpoint's validated ``model.json`` (nothing else is read)."""
+    return _read_meta(Path(folder))
 
 
 def _read_meta(folder: Path) -> dict[str, Any]:
@@ -237,38 +260,29 @@ def _zip_names(file: Path) -> list[str] | None:
         return None
 
 
-_SKOPS_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.")
+def _load_skops(file: Path, trust: Sequence[str], trust_by: str | None) -> LoadedModel:
+    """A scikit-learn model in skops' format, through the three gates of :mod:`models._skops`
+    (an explicit allow-list of names, skops' own audit, bounds checks on the built trees)."""
+    from models import _skops  # noqa: PLC0415
 
-
-def _load_skops(file: Path) -> LoadedModel:
-    """A scikit-learn model in skops' secure format: the file lists the types it builds, and
-    only scikit-learn, numpy and scipy types are allowed (skops never unpickles)."""
-    try:
-        import skops.io as sio  # noqa: PLC0415
-    except ImportError as exc:  # pragma: no cover - skops is a dependency
-        raise CheckpointError("loading .skops files needs the 'skops' package") from exc
-    try:
-        untrusted = sio.get_untrusted_types(file=file)
-    except Exception as exc:
-        raise CheckpointError(f"{str(file)!r} is not a readable skops file: {exc}") from exc
-    refused = [t for t in untrusted if not t.startswith(_SKOPS_TRUSTED_PREFIXES)]
-    if refused:
-        raise CheckpointError(
-            f"{str(file)!r} would build types outside scikit-learn, numpy and scipy "
-            f"({refused[:5]}); only those are trusted. Audit such a model through the Python "
-            "API, after checking its source"
-        )
-    try:
-        estimator = sio.load(file, trusted=untrusted)
-    except Exception as exc:
-        raise CheckpointError(f"cannot load skops file {str(file)!r}: {exc}") from exc
+    estimator, review = _skops.load(file, trust)
     if not hasattr(estimator, "predict_proba"):
         raise CheckpointError(
             f"{str(file)!r} holds a {type(estimator).__name__}, which has no predict_proba; "
             "save a probabilistic classifier"
         )
     meta = {"arch": f"sklearn:{type(estimator).__name__}"}
-    return LoadedModel(estimator, "skops", file, sha256_file(file), meta)
+    loaded = LoadedModel(estimator, "skops", file, sha256_file(file), meta)
+    loaded.trust = _trust_record("skops", review.widened, trust_by)
+    return loaded
+
+
+def _trust_record(fmt: str, widened: Sequence[str], by: str | None) -> dict[str, Any]:
+    """What the report says about how far the model file was trusted."""
+    record: dict[str, Any] = {"format": fmt, "policy": TRUST_POLICY[fmt], "widened": list(widened)}
+    if widened:
+        record["widened_by"] = by or "python api (load_model trust=)"
+    return record
 
 
 def _load_torchscript(file: Path) -> LoadedModel:
@@ -330,6 +344,9 @@ def load_model(
     arch_kwargs: Mapping[str, Any] | None = None,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
+    trust: Sequence[str] = (),
+    trust_by: str | None = None,
+    allow_torchscript: bool = True,
 ) -> LoadedModel:
     """Load a model to audit, never unpickling anything.
 
@@ -339,9 +356,51 @@ def load_model(
             (``skops.io.dump``).
         arch, input_shape, num_classes, arch_kwargs, mean, std: needed for a bare safetensors
             file: the architecture to load the weights into (see :func:`build_model`).
+        trust: skops only: exact names to trust beyond the reviewed default list (see
+            :mod:`models._skops`); recorded as ``trust.widened`` of the result.
+        trust_by: who widened the trust (``cli --trust``, ``config model.trust``), recorded.
+        allow_torchscript: TorchScript runs its own code when loaded and called; the
+            dashboard passes False unless its operator enabled it.
 
     Raises:
-        CheckpointError: missing file, pickle, corrupt or mismatched weights.
+        CheckpointError: missing file, pickle, corrupt or mismatched weights, a skops file
+            that names anything untrusted, TorchScript when it is not allowed.
+    """
+    p = Path(path)
+    fmt = model_format(p)
+    if trust and fmt != "skops":
+        raise CheckpointError(
+            f"trust names ({', '.join(trust)}) apply to .skops files only; {str(p)!r} is "
+            f"a {fmt} model: remove --trust / model.trust"
+        )
+    if fmt == "checkpoint":
+        return _load_checkpoint_folder(p)
+    if fmt == "pickle":
+        raise CheckpointError(f"{str(p)!r} is a raw pickle: {_REFUSED_PICKLE}")
+    if fmt == "skops":
+        return _load_skops(p, tuple(trust), trust_by)
+    if fmt == "safetensors":
+        return _load_safetensors(p, arch, input_shape, num_classes, arch_kwargs, mean, std)
+    if fmt == "torchscript" and not allow_torchscript:
+        raise _torchscript_refused(p)
+    return _load_torchscript(p)
+
+
+def _torchscript_refused(p: Path) -> CheckpointError:
+    return CheckpointError(
+        f"{str(p)!r} is a TorchScript archive, which runs its own code when loaded; it is "
+        "refused here. Audit it with the command line, or ask the operator to allow "
+        "TorchScript (RAI_AUDIT_ALLOW_TORCHSCRIPT=1; see SECURITY.md)"
+    )
+
+
+def model_format(path: str | Path) -> str:
+    """What a model path holds, from its content (never its name): ``checkpoint`` (a folder
+    with model.json), ``safetensors``, ``skops``, ``torchscript`` (any other zip: the
+    TorchScript loader tells torch.save and torch.export archives apart) or ``pickle``.
+
+    Raises:
+        CheckpointError: the path is missing, or a folder that is not a checkpoint.
     """
     p = Path(path)
     if not p.exists():
@@ -352,38 +411,118 @@ def load_model(
                 f"folder {str(p)!r} is not a checkpoint (no {META}); train one with "
                 "'rai-audit train' or pass a TorchScript or safetensors file"
             )
-        return _load_checkpoint_folder(p)
+        return "checkpoint"
     kind = sniff_model_file(p)
-    if kind == "pickle":
-        raise CheckpointError(f"{str(p)!r} is a raw pickle: {_REFUSED_PICKLE}")
-    if kind == "safetensors":
-        if arch is None or input_shape is None or num_classes is None:
-            raise CheckpointError(
-                f"{str(p)!r} holds weights only: also give the architecture, input shape and "
-                "class count (--arch, --input-shape, --num-classes)"
-            )
-        try:
-            module = build_model(
-                arch, input_shape, int(num_classes), mean=mean, std=std, **dict(arch_kwargs or {})
-            )
-        except InvalidConfigError as exc:
-            raise CheckpointError(str(exc)) from exc
-        state = _load_state(p)
-        if not any(k.startswith("normalize.") for k in state) and not any(
-            k.startswith("net.") for k in state
-        ):
-            state = {f"net.{k}": v for k, v in state.items()}
-            state.update({f"normalize.{k}": v for k, v in module.normalize.state_dict().items()})
-        _apply_state(module, state, p)
-        module.eval()
-        meta = {
-            "arch": arch,
-            "arch_kwargs": dict(arch_kwargs or {}),
-            "input_shape": list(input_shape),
-            "num_classes": int(num_classes),
-        }
-        return LoadedModel(module, "safetensors", p, sha256_file(p), meta)
+    if kind in ("pickle", "safetensors"):
+        return kind
     names = _zip_names(p) or []
     if "schema.json" in names and not any("/code/" in n for n in names):
-        return _load_skops(p)
-    return _load_torchscript(p)
+        return "skops"
+    return "torchscript"
+
+
+def _load_safetensors(
+    p: Path,
+    arch: str | None,
+    input_shape: Sequence[int] | None,
+    num_classes: int | None,
+    arch_kwargs: Mapping[str, Any] | None,
+    mean: Sequence[float] | None,
+    std: Sequence[float] | None,
+) -> LoadedModel:
+    if arch is None or input_shape is None or num_classes is None:
+        raise CheckpointError(
+            f"{str(p)!r} holds weights only: also give the architecture, input shape and "
+            "class count (--arch, --input-shape, --num-classes)"
+        )
+    try:
+        module = build_model(
+            arch, input_shape, int(num_classes), mean=mean, std=std, **dict(arch_kwargs or {})
+        )
+    except InvalidConfigError as exc:
+        raise CheckpointError(str(exc)) from exc
+    state = _load_state(p)
+    if not any(k.startswith("normalize.") for k in state) and not any(
+        k.startswith("net.") for k in state
+    ):
+        state = {f"net.{k}": v for k, v in state.items()}
+        state.update({f"normalize.{k}": v for k, v in module.normalize.state_dict().items()})
+    _apply_state(module, state, p)
+    module.eval()
+    meta = {
+        "arch": arch,
+        "arch_kwargs": dict(arch_kwargs or {}),
+        "input_shape": list(input_shape),
+        "num_classes": int(num_classes),
+    }
+    return LoadedModel(module, "safetensors", p, sha256_file(p), meta)
+
+
+def _safetensors_parameters(file: Path) -> int | None:
+    """Parameter count from a safetensors header alone (the tensors are not read)."""
+    try:
+        with open(file, "rb") as fh:
+            n = int.from_bytes(fh.read(8), "little")
+            if not 2 <= n <= 100 * 2**20:
+                return None
+            header = json.loads(fh.read(n))
+    except (OSError, ValueError):
+        return None
+    total = 0
+    for key, entry in header.items():
+        if key == "__metadata__" or not isinstance(entry, dict):
+            continue
+        count = 1
+        for dim in entry.get("shape", []):
+            count *= int(dim)
+        total += count
+    return total
+
+
+def inspect_model(path: str | Path, *, allow_torchscript: bool = True) -> dict[str, Any]:
+    """Describe a model file without building or running anything in it (for previews).
+
+    Returns ``source``, ``arch``, ``parameters`` (None where unknown), ``classes``,
+    ``dataset`` and ``sha256``. A skops file goes through the static review of
+    :func:`models._skops.review`, so an untrusted one is refused here already.
+
+    Raises:
+        CheckpointError: a pickle, an untrusted skops file, or TorchScript when not allowed.
+    """
+    p = Path(path)
+    fmt = model_format(p)
+    info: dict[str, Any] = {"source": fmt, "parameters": None, "classes": None, "dataset": None}
+    if fmt == "pickle":
+        raise CheckpointError(f"{str(p)!r} is a raw pickle: {_REFUSED_PICKLE}")
+    if fmt == "checkpoint":
+        meta = _read_meta(p)
+        weights = p / str(meta.get("weights_file", WEIGHTS))
+        if sniff_model_file(weights) != "safetensors":
+            raise CheckpointError(f"{str(weights)!r} is not a safetensors file")
+        return {
+            **info,
+            "arch": str(meta["arch"]),
+            "parameters": _safetensors_parameters(weights),
+            "classes": meta.get("class_names"),
+            "dataset": (meta.get("dataset") or {}).get("name"),
+            "sha256": sha256_file(weights),
+        }
+    if fmt == "skops":
+        from models import _skops  # noqa: PLC0415
+
+        review = _skops.review(p)
+        return {
+            **info,
+            "arch": f"sklearn:{review.root.rsplit('.', 1)[-1]}",
+            "sha256": sha256_file(p),
+        }
+    if fmt == "safetensors":
+        return {
+            **info,
+            "arch": "weights only",
+            "parameters": _safetensors_parameters(p),
+            "sha256": sha256_file(p),
+        }
+    if not allow_torchscript:
+        raise _torchscript_refused(p)
+    return {**info, "arch": "torchscript (not loaded in the preview)", "sha256": sha256_file(p)}

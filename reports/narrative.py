@@ -361,6 +361,18 @@ def section_scorecard(report: AuditReport) -> list[SectionRow]:
     return rows
 
 
+def trust_text(trust: dict[str, Any]) -> str:
+    """How far the model file was trusted: what loading its format can run, and any names
+    trusted beyond the reviewed list (and who widened it)."""
+    if not trust:
+        return "not recorded"
+    text = str(trust.get("policy", trust.get("format", "")))
+    widened = trust.get("widened") or []
+    if widened:
+        text += f"; TRUST WIDENED by {trust.get('widened_by', 'unknown')}: {', '.join(widened)}"
+    return text
+
+
 def manifest_rows(report: AuditReport) -> list[tuple[str, str]]:
     """The reproducibility appendix: (field, text) rows of the manifest."""
     m = report.manifest
@@ -373,6 +385,7 @@ def manifest_rows(report: AuditReport) -> list[tuple[str, str]]:
         ("device", m.device),
         ("model", f"{m.model.name} ({m.model.arch}, {m.model.source}) {m.model.path or ''}"),
         ("model sha256", m.model.sha256),
+        ("model trust", trust_text(m.model.trust)),
         ("data", f"{m.data.name} ({m.data.kind})"),
         ("data sha256", m.data.sha256),
         ("splits", ", ".join(f"{k}: {v}" for k, v in m.data.split_sizes.items())),

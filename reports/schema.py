@@ -304,6 +304,8 @@ class ModelInfo(_Frozen):
     input_shape: list[int] = Field(default_factory=list)
     train_config: dict[str, Any] = Field(default_factory=dict)
     history: list[dict[str, Any]] = Field(default_factory=list)
+    trust: dict[str, Any] = Field(default_factory=dict)
+    """How far the model file was trusted (``format``, ``policy``, ``widened``, ``widened_by``)."""
 
 
 class DataInfo(_Frozen):
