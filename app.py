@@ -371,7 +371,7 @@ def page_new_audit(root: Path) -> None:
             else:
                 st.success(
                     f"Model checked: {info['source']} ({info['arch']}), "
-                    f"{info['parameters'] or 'n/a'} parameters, sha256 {info['sha256'][:12]}..."
+                    f"{info['parameters'] or 'n/a'} weight values, sha256 {info['sha256'][:12]}..."
                     + (f"; trained on {info['dataset']}" if info["dataset"] else "")
                 )
         files["data"] = st.file_uploader(

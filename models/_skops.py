@@ -115,7 +115,6 @@ TRUSTED_CLASSES: frozenset[str] = frozenset(
         "sklearn.model_selection._classification_threshold.FixedThresholdClassifier",
         # preprocessing, pipelines and feature selection
         "sklearn.pipeline.Pipeline",
-        "sklearn.utils._bunch.Bunch",
         "sklearn.pipeline.FeatureUnion",
         "sklearn.compose._column_transformer.ColumnTransformer",
         "sklearn.preprocessing._data.StandardScaler",
@@ -161,9 +160,10 @@ TRUSTED_DATA: frozenset[str] = frozenset(
         "builtins.float",
         "builtins.bool",
         "collections.OrderedDict",
+        "sklearn.utils._bunch.Bunch",  # a dict with attribute access
         "numpy.ndarray",
         "numpy.dtype",
-        "numpy.ma.core.MaskedArray",
+        "numpy.ma.MaskedArray",
         "numpy.random.mtrand.RandomState",
         "numpy.random._generator.Generator",
         "scipy.sparse._csr.csr_matrix",

@@ -163,16 +163,22 @@ def build_all(folder: Path) -> list[Payload]:
 
     # 2. a node whose constructor is that function, run at load time (two node kinds)
     m = folder / "m_ctor_alias"
-    _call_at_load(add("constructor_alias_load", "load", m), ALIAS_CHECK_OUTPUT,
-                  (["touch", str(m)],), "ConstructorFromReduceNode")
+    _call_at_load(
+        add("constructor_alias_load", "load", m),
+        ALIAS_CHECK_OUTPUT,
+        (["touch", str(m)],),
+        "ConstructorFromReduceNode",
+    )
     m = folder / "m_loss_alias"
-    _call_at_load(add("loss_node_alias_load", "load", m), ALIAS_CHECK_OUTPUT,
-                  (["touch", str(m)],), "LossNode")
+    _call_at_load(
+        add("loss_node_alias_load", "load", m), ALIAS_CHECK_OUTPUT, (["touch", str(m)],), "LossNode"
+    )
 
     # 3. a prefix-aliased os function at load time
     m = folder / "m_prefix_os"
-    _call_at_load(add("prefix_os_load", "load", m), ALIAS_MAKEDIRS, (str(m),),
-                  "ConstructorFromReduceNode")
+    _call_at_load(
+        add("prefix_os_load", "load", m), ALIAS_MAKEDIRS, (str(m),), "ConstructorFromReduceNode"
+    )
 
     # 4. FunctionTransformer with a foreign function
     m = folder / "m_foreign"
@@ -186,13 +192,18 @@ def build_all(folder: Path) -> list[Payload]:
 
     # 6. a numpy function that evaluates code, at load time
     m = folder / "m_numpy_exec"
-    _call_at_load(add("numpy_exec_load", "load", m), NUMPY_EXEC,
-                  (f"import os; os.mkdir({str(m)!r})",), "ConstructorFromReduceNode")
+    _call_at_load(
+        add("numpy_exec_load", "load", m),
+        NUMPY_EXEC,
+        (f"import os; os.mkdir({str(m)!r})",),
+        "ConstructorFromReduceNode",
+    )
 
     # 7. a method of a numpy type that executes: np.vectorize(...).__call__ over code strings
     m = folder / "m_method"
     p = add("method_executes_predict", "predict", m)
     _dump(_code_then(np.vectorize(np.sin).__call__, f"import os; os.mkdir({str(m)!r})"), p)
+
     def method(schema: dict[str, Any], _: dict[str, bytes]) -> None:
         _retarget(schema, ("numpy", "sin"), NUMPY_EXEC)
         for node in _nodes(schema):  # skops writes the method's and owner's modules apart
@@ -206,29 +217,39 @@ def build_all(folder: Path) -> list[Payload]:
     m = folder / "m_operator"
     from sklearn.preprocessing import FunctionTransformer as FT
 
-    _dump(_pipeline((np.sin, None), FT(operator.methodcaller("tofile", str(m)))),
-          add("operator_methodcaller_predict", "predict", m))
+    _dump(
+        _pipeline((np.sin, None), FT(operator.methodcaller("tofile", str(m)))),
+        add("operator_methodcaller_predict", "predict", m),
+    )
 
     # 9. functools trick: partial(np.save, marker) writes the input to marker.npy
     m = folder / "m_functools.npy"
-    _dump(_pipeline((np.sin, None), FT(functools.partial(np.save, str(m)[:-4]))),
-          add("functools_partial_predict", "predict", m))
+    _dump(
+        _pipeline((np.sin, None), FT(functools.partial(np.save, str(m)[:-4]))),
+        add("functools_partial_predict", "predict", m),
+    )
 
     # 10. builtins: exec as the constructor of a node, at load time
     m = folder / "m_builtins"
-    _call_at_load(add("builtins_exec_load", "load", m), ("builtins", "exec"),
-                  (f"import os; os.mkdir({str(m)!r})",), "ConstructorFromReduceNode")
+    _call_at_load(
+        add("builtins_exec_load", "load", m),
+        ("builtins", "exec"),
+        (f"import os; os.mkdir({str(m)!r})",),
+        "ConstructorFromReduceNode",
+    )
 
     # 11. a custom class whose __setstate__ runs, at load time
     m = folder / "m_custom"
     lib = folder / "lib"
     lib.mkdir(exist_ok=True)
-    (lib / f"{EVIL_MODULE}.py").write_text(textwrap.dedent(f"""
+    (lib / f"{EVIL_MODULE}.py").write_text(
+        textwrap.dedent(f"""
         import os
         class Evil:
             def __setstate__(self, state):
                 os.mkdir({str(m)!r})
-    """))
+    """)
+    )
     p = add("custom_class_load", "load", m, lib)
     _dump(_fitted_lr(), p)
 
@@ -251,7 +272,7 @@ def out_of_range_tree(folder: Path, *, boosting: bool = False) -> Path:
 
     X = np.random.RandomState(0).randn(200, 4)
     y = (X[:, 0] + X[:, 1] > 0).astype(int)
-    model = (HistGradientBoostingClassifier(max_iter=3) if boosting else DecisionTreeClassifier())
+    model = HistGradientBoostingClassifier(max_iter=3) if boosting else DecisionTreeClassifier()
     path = _dump(model.fit(X, y), folder / ("hgb_oob.skops" if boosting else "tree_oob.skops"))
     fields = ("left", "right") if boosting else ("left_child", "right_child")
     far = 2**31 - 1 if boosting else 2**40
