@@ -118,27 +118,30 @@ def list_jobs(runs_root: str | Path) -> list[dict[str, Any]]:
     ]
 
 
-def _check_uploaded_model(job: Path, spec: dict[str, Any]) -> None:
-    """An uploaded model is audited as uploaded: its files lie in the job's own inputs, the
-    skops allow-list is never widened from the dashboard, and a checkpoint may name only a
-    built-in data set (a recorded ``csv:``/``folder:`` path would read files of the server)."""
+def _check_uploaded_model(job: Path, spec: dict[str, Any]) -> bool:
+    """Whether the job audits an upload (a model among the job's own inputs), after checking
+    the rules for uploads: the skops allow-list is never widened from the dashboard, and a
+    checkpoint may name only a built-in data set (a recorded ``csv:``/``folder:`` path would
+    make the server read, and show, files of its own). A job submitted from Python with a
+    model path of the operator's own is not an upload."""
     from models.checkpoint import model_format, read_checkpoint_meta  # noqa: PLC0415
     from models.datasets import DATASETS  # noqa: PLC0415
 
     model = spec.get("model") or {}
+    path = Path(str(model.get("path", ""))).resolve()
+    if (job.resolve() / "inputs") not in path.parents:
+        return False
     if model.get("trust"):
         raise UploadError("the dashboard never widens the skops trust list; use the CLI")
-    path = Path(str(model.get("path", ""))).resolve()
-    if job.resolve() / "inputs" not in path.parents:
-        raise UploadError(f"the job's model {str(path)!r} is not among its uploads")
     if spec.get("data") or model_format(path) != "checkpoint":
-        return
+        return True
     recorded = (read_checkpoint_meta(path).get("dataset") or {}).get("name")
     if recorded not in DATASETS:
         raise UploadError(
             f"the uploaded checkpoint records the data set {recorded!r}, which is not built in; "
             "upload its data (a CSV or an image .zip) with it"
         )
+    return True
 
 
 def work(job: Path) -> int:
@@ -157,8 +160,7 @@ def work(job: Path) -> int:
             folder = job.parent.parent / ".models" / f"{arch}-{dataset}"
             train_and_save(arch=arch, dataset=dataset, out=folder, progress=False, reuse=True)
             spec["model"] = {"path": str(folder), "name": f"{arch}-{dataset}"}
-        else:
-            _check_uploaded_model(job, spec)
+        uploaded = _check_uploaded_model(job, spec)
         model = ModelConfig.model_validate(spec["model"])
         data = DataConfig.model_validate(spec["data"]) if spec.get("data") else None
         budget = spec.get("budget", "smoke")
@@ -168,7 +170,8 @@ def work(job: Path) -> int:
             model,
             data,
             device=spec.get("device", "auto"),
-            allow_torchscript=torchscript_allowed(),
+            trust_by="job spec model.trust",
+            allow_torchscript=torchscript_allowed() or not uploaded,
         )
 
         def progress(done: int, total: int, check: str) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -27,6 +28,7 @@ MAX_MODEL_BYTES = 200 * 2**20
 MAX_DATA_BYTES = 100 * 2**20
 MAX_UNZIPPED_BYTES = 500 * 2**20
 MAX_FILES = 50_000
+MAX_ZIP_RATIO = 100
 
 
 class UploadError(InvalidDataError):
@@ -161,13 +163,19 @@ def save_image_zip(folder: Path, name: str, data: bytes) -> Path:
     except zipfile.BadZipFile as exc:
         raise UploadError(f"{name!r} is not a zip archive") from exc
     target = folder / "data" / "images"
-    target.mkdir(parents=True, exist_ok=True)
     infos = [i for i in zf.infolist() if not i.is_dir()]
     if len(infos) > MAX_FILES:
         raise UploadError(f"{name!r} holds {len(infos)} files; the limit is {MAX_FILES}")
-    if sum(i.file_size for i in infos) > MAX_UNZIPPED_BYTES:
+    unpacked = sum(i.file_size for i in infos)
+    if unpacked > MAX_UNZIPPED_BYTES:
         raise UploadError(f"{name!r} unpacks to more than {MAX_UNZIPPED_BYTES / 2**20:.0f} MB")
-    for info in infos:
+    if unpacked > MAX_ZIP_RATIO * len(data) + 2**20:
+        raise UploadError(
+            f"{name!r} unpacks to {unpacked / 2**20:.0f} MB from {len(data) / 2**20:.1f} MB "
+            f"(more than {MAX_ZIP_RATIO}x: a zip bomb?); images are already compressed"
+        )
+    todo = []
+    for info in infos:  # every entry is checked before any is written
         parts = PurePosixPath(info.filename.replace("\\", "/")).parts
         if info.filename.startswith("/") or ".." in parts or not parts:
             raise UploadError(f"{name!r} contains an unsafe path {info.filename!r}")
@@ -175,9 +183,15 @@ def save_image_zip(folder: Path, name: str, data: bytes) -> Path:
             raise UploadError(f"{name!r} contains a symbolic link {info.filename!r}")
         if parts[0] == "__MACOSX" or parts[-1].startswith("."):
             continue
-        out = _inside(target, "/".join(parts))
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(zf.read(info))
+        todo.append((info, _inside(target, "/".join(parts))))
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        for info, out in todo:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(zf.read(info))
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        shutil.rmtree(target, ignore_errors=True)  # nothing half-extracted stays
+        raise UploadError(f"{name!r} could not be extracted ({exc}); nothing was kept") from exc
     # an archive of one top folder holding the class folders: use that folder
     entries = [p for p in target.iterdir() if not p.name.startswith(".")]
     if len(entries) == 1 and entries[0].is_dir():

@@ -276,5 +276,7 @@ def test_skops_file_with_untrusted_types_is_refused(tmp_path, german):
     clf = LogisticRegression(max_iter=200).fit(tr.X, tr.y)
     clf.extra_ = _Custom()
     sio.dump(clf, tmp_path / "bad.skops")
-    with pytest.raises(CheckpointError, match=r"not on the trusted list: test_cli\._Custom \(a type\)"):
+    with pytest.raises(
+        CheckpointError, match=r"not on the trusted list: test_cli\._Custom \(a type\)"
+    ):
         load_model(tmp_path / "bad.skops")

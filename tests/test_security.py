@@ -527,11 +527,11 @@ def test_uploaded_checkpoint_may_not_point_at_server_files(tmp_path, mlp_checkpo
     twin_job = jobs.create_job(root)
     clean = {p.name: p.read_bytes() for p in Path(mlp_checkpoint).iterdir() if p.is_file()}
     twin = {"model": {"path": str(uploads.save_model(twin_job / "inputs", clean))}}
-    jobs._check_uploaded_model(twin_job, twin)  # the clean twin passes
+    assert jobs._check_uploaded_model(twin_job, twin)  # the clean twin passes, as an upload
     with pytest.raises(uploads.UploadError, match="never widens"):
         jobs._check_uploaded_model(twin_job, {"model": {**twin["model"], "trust": ["x.Y"]}})
-    with pytest.raises(uploads.UploadError, match="not among its uploads"):
-        jobs._check_uploaded_model(twin_job, {"model": {"path": str(mlp_checkpoint)}})
+    # a job submitted from Python with the operator's own model is not an upload
+    assert not jobs._check_uploaded_model(twin_job, {"model": {"path": str(mlp_checkpoint)}})
 
 
 def test_splits_npz_is_never_unpickled(tmp_path, mlp_checkpoint):
@@ -612,3 +612,25 @@ def test_yaml_duplicate_keys_and_size_are_refused_and_plain_yaml_loads():
         "seed": 1,
         "checks": {"performance": {"n_bins": 15}},
     }
+
+
+def test_image_zip_is_checked_whole_before_anything_is_extracted(tmp_path):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("cats/1.png", b"x")
+        zf.writestr("dogs/../../escape.png", b"x")  # refused: so cats/1.png is not kept either
+    with pytest.raises(uploads.UploadError, match="unsafe path"):
+        uploads.save_image_zip(tmp_path, "imgs.zip", buf.getvalue())
+    assert not list(tmp_path.rglob("*.png"))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("cats/1.png", b"\0" * 50 * 2**20)  # 50 MB of zeros in ~50 KB
+    with pytest.raises(uploads.UploadError, match="zip bomb"):
+        uploads.save_image_zip(tmp_path, "bomb.zip", buf.getvalue())
+    assert not list(tmp_path.rglob("*.png"))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:  # the clean twin
+        zf.writestr("cats/1.png", b"x")
+        zf.writestr("dogs/1.png", b"y")
+    folder = uploads.save_image_zip(tmp_path, "ok.zip", buf.getvalue())
+    assert sorted(p.name for p in folder.iterdir()) == ["cats", "dogs"]
