@@ -320,6 +320,12 @@ def build_model(
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
         raise InvalidConfigError(f"num_classes must be an integer >= 2, got {num_classes!r}")
     if arch.startswith("tv:"):
+        fetching = sorted(k for k in arch_kwargs if "weights" in k)
+        if fetching:
+            raise InvalidConfigError(
+                f"option(s) {', '.join(fetching)} of {arch!r} would download pretrained weights; "
+                "weights come only from the checkpoint's safetensors file"
+            )
         tvm = _torchvision_models()
         name = arch[3:]
         if name not in tvm.list_models(module=tvm):

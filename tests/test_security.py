@@ -634,3 +634,10 @@ def test_image_zip_is_checked_whole_before_anything_is_extracted(tmp_path):
         zf.writestr("dogs/1.png", b"y")
     folder = uploads.save_image_zip(tmp_path, "ok.zip", buf.getvalue())
     assert sorted(p.name for p in folder.iterdir()) == ["cats", "dogs"]
+
+
+def test_a_checkpoint_cannot_ask_for_downloaded_weights():
+    from models.architectures import build_model
+
+    with pytest.raises(InvalidConfigError, match="would download pretrained weights"):
+        build_model("tv:resnet18", (3, 32, 32), 10, weights="DEFAULT")
