@@ -18,15 +18,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import streamlit as st
 
-from audit import jobs, plots, uploads
-from audit.compare import compare_reports
-from audit.history import DB_NAME, list_runs, metric_trend
+from audit.core import plotting
+from audit.gate.compare import compare_reports
+from audit.gate.history import DB_NAME, list_runs, metric_trend
+from audit.service import jobs, uploads
 from reports import narrative
 from reports.html import fmt_ci, fmt_number, fmt_threshold
 from reports.json_io import load_report
 from reports.schema import AuditReport, ResultBase
 
-del plots  # imported for its side effect: matplotlib's Agg backend
+del plotting  # imported for its side effect: matplotlib's Agg backend
 
 _ICON = {"pass": "✅", "warn": "⚠️", "fail": "❌", "error": "💥", "skipped": "⏭️", None: "ℹ️"}
 PAGES = (
@@ -75,7 +76,7 @@ def _arrays(path: str, mtime: float) -> dict[str, np.ndarray]:
 @st.cache_data(show_spinner=False, max_entries=8)
 def _model_preview(root: str, digest: str, _files: tuple[tuple[str, bytes], ...]) -> dict[str, Any]:
     """Describe an uploaded model once per content hash, without building or running it
-    (:func:`audit.uploads.preview_model` reads only metadata and the skops review)."""
+    (:func:`audit.service.uploads.preview_model` reads only metadata and the skops review)."""
     return uploads.preview_model(Path(root) / ".previews" / digest[:16], dict(_files))
 
 

@@ -7,11 +7,11 @@ Typical use from Python::
     report = run_audit(target, build_checks(None, "smoke"), out="runs/mine")
 """
 
-from audit.checks import CHECKS, Artifacts, Check, register
-from audit.config import build_checks, build_policy
-from audit.policy import Policy, Rule
-from audit.runner import run_audit
-from audit.target import AuditTarget, ModelDescription
+from audit.core.checks import CHECKS, Artifacts, Check, register
+from audit.core.config import build_checks, build_policy
+from audit.core.runner import run_audit
+from audit.core.target import AuditTarget, ModelDescription
+from audit.gate.policy import Policy, Rule
 
 __all__ = [
     "CHECKS",

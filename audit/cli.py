@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from audit.yaml_safe import load_yaml
+from audit.core.yaml_safe import load_yaml
 from models.errors import AuditError, InvalidConfigError
 
 app = typer.Typer(
@@ -220,7 +220,7 @@ def run(
 ) -> None:
     """Audit a model: run the checks, apply the policy, write report.json, report.html and
     artifacts/ into the run folder. Gate on the result with 'rai-audit check'."""
-    from audit.config import (  # noqa: PLC0415
+    from audit.core.config import (  # noqa: PLC0415
         DataConfig,
         ModelConfig,
         build_checks,
@@ -228,7 +228,7 @@ def run(
         build_target,
         load_config,
     )
-    from audit.runner import run_audit  # noqa: PLC0415
+    from audit.core.runner import run_audit  # noqa: PLC0415
 
     cfg, _ = load_config(config)
     if model is not None:
@@ -286,7 +286,7 @@ def demo(
 ) -> None:
     """Train (or reuse) the built-in defaults, LeNet-5 on digits and an MLP on Adult, and audit
     both. Models land in OUT/models, runs in OUT/runs."""
-    from audit.demo import run_demo  # noqa: PLC0415
+    from audit.service.demo import run_demo  # noqa: PLC0415
 
     t0 = time.perf_counter()
     reports = run_demo(
@@ -338,7 +338,7 @@ def check(
 ) -> None:
     """Print the scorecard of a run and exit 0 if every verdict passes (or only warns),
     1 if any fails or errored (or regressed against --baseline), 2 on bad input."""
-    from audit.policy import Policy, scorecard_rows  # noqa: PLC0415
+    from audit.gate.policy import Policy, scorecard_rows  # noqa: PLC0415
     from reports.json_io import load_report  # noqa: PLC0415
 
     report = load_report(run_dir)
@@ -379,7 +379,7 @@ def check(
 
 def _print_comparison(before: Any, after: Any, tolerance: float, *, only_bad: bool) -> list[Any]:
     """Print a comparison table; returns the regressions (metrics and sections)."""
-    from audit.compare import compare_reports  # noqa: PLC0415
+    from audit.gate.compare import compare_reports  # noqa: PLC0415
 
     if tolerance < 0:
         raise InvalidConfigError(f"--tolerance must be >= 0, got {tolerance}")
@@ -450,7 +450,7 @@ def report(
 ) -> None:
     """Render report.pdf and report.html again from report.json and the artifacts alone (no
     model needed), optionally under another policy."""
-    from audit.policy import Policy  # noqa: PLC0415
+    from audit.gate.policy import Policy  # noqa: PLC0415
     from reports.atomic import atomic_write_text  # noqa: PLC0415
     from reports.html import render_html  # noqa: PLC0415
     from reports.json_io import load_report  # noqa: PLC0415
@@ -478,7 +478,7 @@ def history(
     limit: Annotated[int, typer.Option(help="At most this many runs.")] = 20,
 ) -> None:
     """List indexed runs, newest first, or one metric's trend over time."""
-    from audit.history import DB_NAME, list_runs, metric_trend  # noqa: PLC0415
+    from audit.gate.history import DB_NAME, list_runs, metric_trend  # noqa: PLC0415
 
     path = db or runs / DB_NAME
     if not path.is_file():
@@ -535,7 +535,7 @@ def list_(
     ] = "all",
 ) -> None:
     """List what the suite offers: architectures, data sets, checks, budgets."""
-    from audit.checks import BUDGETS, all_checks  # noqa: PLC0415
+    from audit.core.checks import BUDGETS, all_checks  # noqa: PLC0415
     from models.architectures import available_architectures  # noqa: PLC0415
     from models.datasets import DATASETS  # noqa: PLC0415
 

@@ -44,7 +44,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _load(config: pytest.Config) -> tuple[Any, Any]:
-    from audit.policy import Policy  # noqa: PLC0415
+    from audit.gate.policy import Policy  # noqa: PLC0415
     from reports.json_io import load_report  # noqa: PLC0415
 
     report = load_report(config.getoption("rai_run"))
@@ -89,7 +89,7 @@ class RaiCollector(pytest.Collector):
     """The items of one audit run."""
 
     def collect(self) -> list[pytest.Item]:
-        from audit.policy import _wildcard  # noqa: PLC0415
+        from audit.gate.policy import _wildcard  # noqa: PLC0415
         from reports import narrative  # noqa: PLC0415
 
         report, policy = _load(self.config)
@@ -133,7 +133,7 @@ class RaiCollector(pytest.Collector):
                     )
         baseline = self.config.getoption("rai_baseline")
         if baseline:
-            from audit.compare import compare_reports  # noqa: PLC0415
+            from audit.gate.compare import compare_reports  # noqa: PLC0415
             from reports.json_io import load_report  # noqa: PLC0415
 
             tol = self.config.getoption("rai_tolerance")
@@ -177,7 +177,7 @@ def rai_report(request: pytest.FixtureRequest) -> Any:
 @pytest.fixture(scope="session")
 def rai_policy(request: pytest.FixtureRequest) -> Any:
     """The policy of ``--rai-policy``, else the default policy."""
-    from audit.policy import Policy  # noqa: PLC0415
+    from audit.gate.policy import Policy  # noqa: PLC0415
 
     path = request.config.getoption("rai_policy")
     return Policy.load(path) if path else Policy.default()
@@ -187,7 +187,7 @@ def rai_policy(request: pytest.FixtureRequest) -> Any:
 def rai_target(rai_report: Any) -> Any:
     """The audited model and its data, rebuilt from the run's manifest (checkpoint folders and
     runs made with 'rai-audit run'; others skip with the reason)."""
-    from audit.config import DataConfig, ModelConfig, build_target  # noqa: PLC0415
+    from audit.core.config import DataConfig, ModelConfig, build_target  # noqa: PLC0415
 
     m = rai_report.manifest
     cfg = m.config or {}

@@ -81,7 +81,7 @@ def assert_no_regression(
     report: AuditReport, baseline: AuditReport, *, tolerance: float = 0.01
 ) -> None:
     """Assert no metric got worse than in ``baseline`` by more than ``tolerance``."""
-    from audit.compare import compare_reports  # noqa: PLC0415
+    from audit.gate.compare import compare_reports  # noqa: PLC0415
 
     changes, sections = compare_reports(baseline, report, tolerance=tolerance)
     bad = [f"{c.section}.{c.metric}: {c.before} -> {c.after}" for c in changes if c.regression] + [

@@ -1,6 +1,6 @@
 """Fairness metrics on 100,000 rows: our engine against fairlearn and a bare bincount.
 
-- Point estimates (every group rate and aggregate): ``audit.fairness.estimate(n_boot=1)``,
+- Point estimates (every group rate and aggregate): ``audit.fairness.metrics.estimate(n_boot=1)``,
   fairlearn's ``MetricFrame`` plus ``demographic_parity_difference`` and
   ``equalized_odds_difference``, and the bare limit: group codes from the raw strings and one
   ``numpy.bincount`` of the (group, label, decision) cells.
@@ -24,7 +24,7 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import accuracy_score
 
-from audit.fairness import estimate
+from audit.fairness.metrics import estimate
 from bench.harness import Row, Variant
 
 N = 100_000
@@ -99,7 +99,7 @@ def bootstrap_times() -> dict[str, float]:
 
 def calibration_bootstrap_time() -> dict[str, float]:
     """Per-group score ECE with 1,000 stratified row resamples on 100,000 rows."""
-    from audit.fairness import group_calibration  # noqa: PLC0415
+    from audit.fairness.metrics import group_calibration  # noqa: PLC0415
 
     r = np.random.default_rng(0)
     s = r.random(N)
@@ -117,7 +117,7 @@ def refit_rows(quick: bool = False) -> list[Row]:
     import torch  # noqa: PLC0415
     from torch import nn  # noqa: PLC0415
 
-    from audit.mitigation import TorchRefit, _reinit  # noqa: PLC0415
+    from audit.fairness.mitigation import TorchRefit, _reinit  # noqa: PLC0415
     from models.architectures import build_model  # noqa: PLC0415
     from models.datasets import load_adult  # noqa: PLC0415
     from models.training import TrainConfig  # noqa: PLC0415
@@ -170,9 +170,9 @@ def check_times() -> list[dict[str, object]]:
     import tempfile  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
-    from audit.checks import Artifacts  # noqa: PLC0415
-    from audit.fairness_check import FairnessCheck  # noqa: PLC0415
-    from audit.target import AuditTarget  # noqa: PLC0415
+    from audit.core.checks import Artifacts  # noqa: PLC0415
+    from audit.core.target import AuditTarget  # noqa: PLC0415
+    from audit.fairness.check import FairnessCheck  # noqa: PLC0415
     from models.pipeline import train_and_save  # noqa: PLC0415
 
     os.environ.setdefault("TQDM_DISABLE", "1")

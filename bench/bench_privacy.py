@@ -20,10 +20,10 @@ import numpy as np
 from attacks._art import art_membership_blackbox
 from attacks.membership import confidence_scores, loss_scores, per_class_scores
 from attacks.shadows import train_shadows
-from audit.adapters import TorchAdapter
-from audit.checks import Artifacts
-from audit.privacy import PrivacyCheck
-from audit.target import AuditTarget
+from audit.core.adapters import TorchAdapter
+from audit.core.checks import Artifacts
+from audit.core.target import AuditTarget
+from audit.privacy.check import PrivacyCheck
 from bench.harness import Row, Variant
 from models.pipeline import train_and_save
 from models.training import TrainConfig

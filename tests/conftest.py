@@ -63,14 +63,14 @@ def lenet(lenet_checkpoint):
 
 @pytest.fixture()
 def digits_target(lenet, digits):
-    from audit.target import AuditTarget
+    from audit.core.target import AuditTarget
 
     return AuditTarget.from_loaded(lenet, digits, device="cpu")
 
 
 @pytest.fixture()
 def german_target(mlp_checkpoint, german):
-    from audit.target import AuditTarget
+    from audit.core.target import AuditTarget
     from models.checkpoint import load_model
 
     return AuditTarget.from_loaded(load_model(mlp_checkpoint), german, device="cpu")

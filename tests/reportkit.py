@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from audit.policy import Policy
+from audit.gate.policy import Policy
 from reports.json_io import report_to_json
 from reports.schema import (
     AuditReport,

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from audit import jobs, uploads
-from audit.config import build_checks
-from audit.runner import run_audit
+from audit.core.config import build_checks
+from audit.core.runner import run_audit
+from audit.service import jobs, uploads
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -21,7 +21,7 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 @pytest.fixture(scope="module")
 def runs_root(tmp_path_factory, lenet_checkpoint, mlp_checkpoint, digits, german):
     """Two runs: the German-credit MLP with every section, LeNet with the image sections."""
-    from audit.target import AuditTarget
+    from audit.core.target import AuditTarget
     from models.checkpoint import load_model
 
     root = tmp_path_factory.mktemp("dash") / "runs"

@@ -8,7 +8,7 @@ import pytest
 import torch
 from pydantic import TypeAdapter
 
-from audit.checks import BUDGETS, Artifacts, all_checks
+from audit.core.checks import BUDGETS, Artifacts, all_checks
 from reports.schema import CheckResult
 
 CHECKS = sorted(all_checks())

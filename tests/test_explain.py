@@ -9,7 +9,7 @@ from captum.attr import LayerAttribution, LayerGradCam
 from scipy.stats import spearmanr
 from sklearn.linear_model import LogisticRegression
 
-from audit.adapters import SklearnAdapter, TorchAdapter
+from audit.core.adapters import SklearnAdapter, TorchAdapter
 from explain import (
     EXPLAINERS,
     ExpectedGradients,

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from audit.checks import Artifacts
-from audit.explainability import ExplainabilityCheck
-from audit.policy import Policy
-from audit.runner import run_audit
-from audit.target import AuditTarget
+from audit.core.checks import Artifacts
+from audit.core.runner import run_audit
+from audit.core.target import AuditTarget
+from audit.explainability.check import ExplainabilityCheck
+from audit.gate.policy import Policy
 from models.architectures import build_model
 from models.datasets import load_dataset
 from models.errors import InvalidConfigError

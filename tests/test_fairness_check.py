@@ -14,11 +14,11 @@ from fairlearn.metrics import (
     true_positive_rate,
 )
 
-from audit.checks import Artifacts
-from audit.fairness import estimate
-from audit.fairness_check import FairnessCheck
-from audit.policy import Policy
-from audit.target import AuditTarget
+from audit.core.checks import Artifacts
+from audit.core.target import AuditTarget
+from audit.fairness.check import FairnessCheck
+from audit.fairness.metrics import estimate
+from audit.gate.policy import Policy
 from models.datasets import Split
 from models.errors import InvalidConfigError, InvalidDataError
 

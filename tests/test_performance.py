@@ -5,10 +5,10 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
-from audit.checks import Artifacts
-from audit.performance import PerformanceCheck
-from audit.stats import calibration_bins, expected_calibration_error, wilson_interval
-from audit.target import AuditTarget
+from audit.core.checks import Artifacts
+from audit.core.stats import calibration_bins, expected_calibration_error, wilson_interval
+from audit.core.target import AuditTarget
+from audit.performance.check import PerformanceCheck
 from models.errors import InvalidConfigError, InvalidDataError
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from audit.policy import Policy, Rule
+from audit.gate.policy import Policy, Rule
 from models.errors import InvalidConfigError
 from reports.schema import Metric
 

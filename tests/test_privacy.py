@@ -17,9 +17,9 @@ from attacks.membership import (
     per_class_scores,
 )
 from attacks.shadows import assignments
-from audit.checks import Artifacts
-from audit.privacy import PrivacyCheck
-from audit.target import AuditTarget
+from audit.core.checks import Artifacts
+from audit.core.target import AuditTarget
+from audit.privacy.check import PrivacyCheck
 from models.datasets import Split
 from models.errors import InvalidConfigError, InvalidDataError
 from models.pipeline import train_and_save

@@ -60,9 +60,9 @@ def test_without_a_run_the_plugin_adds_nothing_and_fixtures_skip(pytester):
 
 def test_example_audit_tests_on_a_real_run(pytester, tmp_path, lenet_checkpoint, digits):
     """The README's tests_audit/ example, with rai_target rebuilding the LeNet from the run."""
-    from audit.config import build_checks
-    from audit.runner import run_audit
-    from audit.target import AuditTarget
+    from audit.core.config import build_checks
+    from audit.core.runner import run_audit
+    from audit.core.target import AuditTarget
     from models.checkpoint import load_model
 
     target = AuditTarget.from_loaded(load_model(lenet_checkpoint), digits, device="cpu")

@@ -13,8 +13,8 @@ import pytest
 from reportkit import make_report, write_run
 
 from audit.cli import main
-from audit.compare import compare_reports
-from audit.history import index_run, list_runs, metric_trend
+from audit.gate.compare import compare_reports
+from audit.gate.history import index_run, list_runs, metric_trend
 from reports import narrative
 from reports.html import render_html
 from reports.json_io import report_to_json
@@ -122,9 +122,9 @@ def test_history_indexes_runs_once_and_shows_trends(tmp_path):
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory, lenet_checkpoint, digits):
     """A real run with figures (performance only) for the renderers."""
-    from audit.config import build_checks
-    from audit.runner import run_audit
-    from audit.target import AuditTarget
+    from audit.core.config import build_checks
+    from audit.core.runner import run_audit
+    from audit.core.target import AuditTarget
     from models.checkpoint import load_model
 
     target = AuditTarget.from_loaded(load_model(lenet_checkpoint), digits, device="cpu")
@@ -276,7 +276,7 @@ def test_check_junit_baseline_compare_and_history_commands(tmp_path, capsys):
 
 
 def test_runner_indexes_every_run(real_run):
-    from audit.history import DB_NAME
+    from audit.gate.history import DB_NAME
 
     runs = list_runs(real_run.parent / DB_NAME)
     assert runs and runs[0]["folder"] == str(real_run.resolve())

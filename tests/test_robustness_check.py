@@ -7,10 +7,10 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from audit.checks import Artifacts
-from audit.policy import Policy
-from audit.robustness import RobustnessCheck
-from audit.target import AuditTarget
+from audit.core.checks import Artifacts
+from audit.core.target import AuditTarget
+from audit.gate.policy import Policy
+from audit.robustness.check import RobustnessCheck
 from models.errors import InvalidConfigError
 from models.pipeline import train_and_save
 

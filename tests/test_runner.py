@@ -9,10 +9,10 @@ from typing import ClassVar
 import pytest
 import torch
 
-from audit.checks import Check
-from audit.performance import PerformanceCheck
-from audit.policy import Policy
-from audit.runner import run_audit
+from audit.core.checks import Check
+from audit.core.runner import run_audit
+from audit.gate.policy import Policy
+from audit.performance.check import PerformanceCheck
 from reports.json_io import load_report, report_to_json
 from reports.schema import AuditReport
 
@@ -106,7 +106,7 @@ def test_interrupted_run_leaves_the_previous_run_intact(digits_target, tmp_path,
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("audit.runner.render_html", interrupt)
+    monkeypatch.setattr("audit.core.runner.render_html", interrupt)
     with pytest.raises(KeyboardInterrupt):
         run_audit(digits_target, [PerformanceCheck()], out=out, progress=False)
     assert (out / "report.json").read_bytes() == before

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 import skops_payloads as sp
 
-from audit import jobs, uploads
 from audit.cli import main
+from audit.service import jobs, uploads
 from models import _skops
 from models.checkpoint import load_model
 from models.errors import CheckpointError, InvalidConfigError
@@ -600,7 +600,7 @@ def test_yaml_alias_bombs_are_refused_at_once(tmp_path, capsys, mlp_checkpoint, 
 
 
 def test_yaml_duplicate_keys_and_size_are_refused_and_plain_yaml_loads():
-    from audit.yaml_safe import MAX_YAML_BYTES, load_yaml
+    from audit.core.yaml_safe import MAX_YAML_BYTES, load_yaml
 
     with pytest.raises(InvalidConfigError, match="'seed' appears twice"):
         load_yaml("seed: 1\nbudget: smoke\nseed: 2\n", "config")

@@ -7,8 +7,8 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from audit.adapters import SklearnAdapter, TorchAdapter
-from audit.target import AuditTarget
+from audit.core.adapters import SklearnAdapter, TorchAdapter
+from audit.core.target import AuditTarget
 from models.datasets import Split
 from models.errors import IncompatibleModelError, InvalidDataError
 

@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from audit import explain_plots
-from audit.adapters import TorchAdapter
-from audit.checks import Artifacts, Check, register
-from audit.target import AuditTarget
+from audit.core.adapters import TorchAdapter
+from audit.core.checks import Artifacts, Check, register
+from audit.core.target import AuditTarget
+from audit.explainability import plots as explain_plots
 from explain.base import EXPLAINERS, Explainer, Explanation, ModelView
 from explain.metrics import (
     cascading_randomization,

@@ -38,11 +38,11 @@ from torch import nn
 from attacks._art import DEFENSES, art_preprocessor, art_square
 from attacks.defenses import TransformDefense
 from attacks.pgd import PGDConfig, fgsm_config, input_gradient, pgd
-from audit import robustness_plots
-from audit.adapters import TorchAdapter
-from audit.checks import Artifacts, Check, register
-from audit.stats import wilson_interval
-from audit.target import AuditTarget
+from audit.core.adapters import TorchAdapter
+from audit.core.checks import Artifacts, Check, register
+from audit.core.stats import wilson_interval
+from audit.core.target import AuditTarget
+from audit.robustness import plots as robustness_plots
 from models.errors import IncompatibleModelError, InvalidConfigError, require_int
 from models.training import frozen_eval
 from reports.schema import CurveBand, DefenseRow, MaskingCheck, Metric, RobustnessResult, Table

@@ -15,15 +15,15 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from audit import plots
-from audit.checks import Artifacts, Check, register
-from audit.stats import (
+from audit.core.checks import Artifacts, Check, register
+from audit.core.stats import (
     calibration_bins,
     expected_calibration_error,
     max_calibration_error,
     wilson_interval,
 )
-from audit.target import AuditTarget
+from audit.core.target import AuditTarget
+from audit.performance import plots
 from models.errors import InvalidConfigError
 from reports.schema import Metric, PerformanceResult, ReliabilityBin, Table
 

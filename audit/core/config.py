@@ -38,10 +38,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from audit.checks import BUDGETS, Check, all_checks, check_budget, get_check
-from audit.policy import Policy
-from audit.target import AuditTarget
-from audit.yaml_safe import load_yaml
+from audit.core.checks import BUDGETS, Check, all_checks, check_budget, get_check
+from audit.core.target import AuditTarget
+from audit.core.yaml_safe import load_yaml
+from audit.gate.policy import Policy
 from models.checkpoint import load_model
 from models.datasets import load_dataset
 from models.errors import InvalidConfigError
@@ -180,7 +180,7 @@ def build_target(
         )
     target = AuditTarget.from_loaded(loaded, bundle, name=model.name, device=device)
     if model.output == "probabilities":
-        from audit.adapters import TorchAdapter  # noqa: PLC0415
+        from audit.core.adapters import TorchAdapter  # noqa: PLC0415
 
         if loaded.source == "skops":
             raise InvalidConfigError(

@@ -32,9 +32,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import has_fit_parameter
 from torch import nn
 
-from audit.adapters import SklearnAdapter, TorchAdapter
-from audit.fairness import AGGREGATES, estimate, reweighing_weights
-from audit.target import AuditTarget
+from audit.core.adapters import SklearnAdapter, TorchAdapter
+from audit.core.target import AuditTarget
+from audit.fairness.metrics import AGGREGATES, estimate, reweighing_weights
 from models.datasets import DataBundle, Split
 from models.training import TrainConfig, predict_logits, train_model
 from reports.schema import MitigationRow

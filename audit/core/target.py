@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from audit.adapters import ModelAdapter, as_adapter
+from audit.core.adapters import ModelAdapter, as_adapter
 from models.checkpoint import LoadedModel
 from models.datasets import DataBundle, Split
 from models.errors import IncompatibleModelError, InvalidDataError
@@ -40,7 +40,7 @@ class AuditTarget:
     """A model and everything needed to audit it.
 
     Args:
-        model: a :class:`~audit.adapters.ModelAdapter`, a ``torch.nn.Module`` returning logits,
+        model: a :class:`~audit.core.adapters.ModelAdapter`, a ``torch.nn.Module`` returning logits,
             or a fitted scikit-learn classifier with ``predict_proba``.
         splits: split name -> :class:`~models.datasets.Split` (``test`` is required; ``train``
             and ``holdout`` enable the train-test gap and membership inference).

@@ -1,8 +1,8 @@
 """Background audit jobs for the dashboard: each audit runs in its own process.
 
 ``submit`` writes a job folder ``<runs>/.jobs/<job id>/`` with ``spec.json`` and starts
-``python -m audit.jobs <job folder>`` in a new session. The worker builds the target the way the
-CLI does (:func:`audit.config.build_target`), runs :func:`audit.runner.run_audit`, and keeps
+``python -m audit.service.jobs <job folder>`` in a new session. The worker builds the target the way the
+CLI does (:func:`audit.core.config.build_target`), runs :func:`audit.core.runner.run_audit`, and keeps
 ``status.json`` current (state, check i of n, run folder, verdict, error), written atomically.
 Nothing lives in the web server: a page reload or a second browser shows the same jobs, two
 audits never share a model, and a job whose process died is reported as such.
@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from audit.uploads import UploadError, torchscript_allowed
+from audit.service.uploads import UploadError, torchscript_allowed
 from reports.atomic import atomic_write_text
 
 JOBS = ".jobs"
@@ -76,7 +76,7 @@ def start_job(job: Path, spec: dict[str, Any]) -> Path:
     either ``model`` and ``data`` (as in the configuration file) or ``train`` (``arch`` and
     ``dataset`` of a built-in recipe, trained once and reused), ``checks``, ``budget``,
     ``seed``, ``device``, ``policy`` (optional)."""
-    from audit.checks import check_budget  # noqa: PLC0415
+    from audit.core.checks import check_budget  # noqa: PLC0415
 
     name = str(spec.get("name") or "")
     if not name or "/" in name or "\\" in name or name.startswith("."):
@@ -90,7 +90,7 @@ def start_job(job: Path, spec: dict[str, Any]) -> Path:
     _write_status(job, state="queued", name=name, created=_now(), out=full["out"])
     log = open(job / "log.txt", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "audit.jobs", str(job)],
+        [sys.executable, "-m", "audit.service.jobs", str(job)],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -146,8 +146,8 @@ def _check_uploaded_model(job: Path, spec: dict[str, Any]) -> bool:
 
 def work(job: Path) -> int:
     """The worker: run the job's audit, keeping ``status.json`` current."""
-    from audit.config import DataConfig, ModelConfig, build_checks, build_policy, build_target  # noqa: PLC0415
-    from audit.runner import run_audit  # noqa: PLC0415
+    from audit.core.config import DataConfig, ModelConfig, build_checks, build_policy, build_target  # noqa: PLC0415
+    from audit.core.runner import run_audit  # noqa: PLC0415
 
     _write_status(job, state="running", pid=os.getpid(), started=_now(), done=0)
     try:

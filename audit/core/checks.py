@@ -22,7 +22,7 @@ from reports.schema import Artifact, ResultBase
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from audit.target import AuditTarget
+    from audit.core.target import AuditTarget
 
 BudgetName = Literal["smoke", "standard", "thorough"]
 BUDGETS: tuple[str, ...] = ("smoke", "standard", "thorough")
@@ -151,11 +151,11 @@ def get_check(name: str) -> type[Check]:
 
 
 def _load_builtin_checks() -> None:
-    import audit.explainability  # noqa: PLC0415
-    import audit.fairness_check  # noqa: PLC0415
-    import audit.performance  # noqa: PLC0415
-    import audit.privacy  # noqa: PLC0415
-    import audit.robustness  # noqa: F401, PLC0415
+    import audit.explainability.check  # noqa: PLC0415
+    import audit.fairness.check  # noqa: PLC0415
+    import audit.performance.check  # noqa: PLC0415
+    import audit.privacy.check  # noqa: PLC0415
+    import audit.robustness.check  # noqa: F401, PLC0415
 
 
 def all_checks() -> dict[str, type[Check]]:

@@ -25,7 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from audit.yaml_safe import load_yaml
+from audit.core.yaml_safe import load_yaml
 from models.errors import InvalidConfigError
 from reports.schema import AuditReport, Metric, ResultBase, Threshold, Verdict, worst_verdict
 
@@ -178,8 +178,8 @@ class Policy:
 
     @classmethod
     def default(cls) -> Policy:
-        """The documented default policy shipped as ``audit/default_policy.yaml``."""
-        text = resources.files("audit").joinpath("default_policy.yaml").read_text("utf-8")
+        """The documented default policy shipped as ``audit/gate/default_policy.yaml``."""
+        text = resources.files("audit.gate").joinpath("default_policy.yaml").read_text("utf-8")
         return cls.from_mapping(load_yaml(text, "the default policy"), source="default")
 
     def to_json(self) -> dict[str, Any]:

@@ -37,9 +37,9 @@ from attacks.membership import (
     loss_scores,
     per_class_scores,
 )
-from audit import privacy_plots
-from audit.checks import Artifacts, Check, register
-from audit.target import AuditTarget
+from audit.core.checks import Artifacts, Check, register
+from audit.core.target import AuditTarget
+from audit.privacy import plots as privacy_plots
 from models.errors import InvalidConfigError, InvalidDataError, require_int
 from reports.schema import CurvePoint, Metric, PrivacyResult, Table
 
@@ -618,7 +618,7 @@ class PrivacyCheck(Check):
 
 
 def _adapter(module: Any) -> Any:
-    from audit.adapters import TorchAdapter  # noqa: PLC0415
+    from audit.core.adapters import TorchAdapter  # noqa: PLC0415
 
     return TorchAdapter(module, device="cpu")
 

@@ -24,9 +24,9 @@ from typing import Any
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from audit.checks import Artifacts, Check, check_budget
-from audit.policy import Policy
-from audit.target import AuditTarget
+from audit.core.checks import Artifacts, Check, check_budget
+from audit.core.target import AuditTarget
+from audit.gate.policy import Policy
 from models.errors import AuditError
 from models.versions import library_versions, platform_info
 from reports.atomic import atomic_directory
@@ -196,7 +196,7 @@ def run_audit(
         on_progress: called as ``(done, total, check name)`` before each check and at the end
             (the dashboard's background jobs report through it).
         history: index the run in the SQLite run history: True for the default database
-            (:func:`audit.history.default_db`), a path for another, False for none.
+            (:func:`audit.gate.history.default_db`), a path for another, False for none.
 
     Returns:
         The report, as written to ``out/report.json``.
@@ -259,7 +259,7 @@ def run_audit(
         import sqlite3  # noqa: PLC0415
         import warnings  # noqa: PLC0415
 
-        from audit.history import index_run  # noqa: PLC0415
+        from audit.gate.history import index_run  # noqa: PLC0415
 
         try:
             index_run(report, out, None if history is True else history)

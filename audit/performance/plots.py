@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+
+from audit.core import plotting  # noqa: F401  (selects the Agg backend)
 
 
 def reliability_diagram(bins: Sequence[Mapping[str, Any]], ece: float, title: str) -> Figure:

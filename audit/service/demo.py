@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from audit.config import build_checks
-from audit.policy import Policy
-from audit.runner import run_audit
-from audit.target import AuditTarget
+from audit.core.config import build_checks
+from audit.core.runner import run_audit
+from audit.core.target import AuditTarget
+from audit.gate.policy import Policy
 from models.pipeline import train_and_save
 from reports.schema import AuditReport
 

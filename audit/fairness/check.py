@@ -29,9 +29,10 @@ from typing import Any
 import numpy as np
 from scipy.stats import chi2_contingency
 
-from audit import fairness_plots
-from audit.checks import Artifacts, Check, register
-from audit.fairness import (
+from audit.core.checks import Artifacts, Check, register
+from audit.core.target import AuditTarget
+from audit.fairness import plots as fairness_plots
+from audit.fairness.metrics import (
     AGGREGATES,
     RATES,
     FairnessEstimate,
@@ -43,8 +44,7 @@ from audit.fairness import (
     intersect,
     score_calibration,
 )
-from audit.mitigation import CONSTRAINTS, METHODS, run_mitigations
-from audit.target import AuditTarget
+from audit.fairness.mitigation import CONSTRAINTS, METHODS, run_mitigations
 from models.errors import InvalidConfigError, InvalidDataError, require_int
 from reports.schema import FairnessResult, Metric, Table
 

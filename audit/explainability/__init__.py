@@ -1,0 +1,1 @@
+"""The explainability pillar: attributions, their faithfulness and sanity checks, and their figures."""

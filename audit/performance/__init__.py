@@ -1,0 +1,1 @@
+"""The performance pillar: accuracy, calibration and confusion, with their figures."""

@@ -1,0 +1,1 @@
+"""The privacy pillar: membership inference tiers, shadow models, defenses, and their figures."""

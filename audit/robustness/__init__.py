@@ -1,0 +1,1 @@
+"""The robustness pillar: attack curves, gradient-masking checks, defenses, and their figures."""

@@ -1,0 +1,1 @@
+"""The dashboard's back end: background jobs, uploads, and the demo."""
