@@ -62,6 +62,22 @@ def _csv_options(target: str | None, sensitive: str | None, dataset: str | None)
     return opts
 
 
+def _shape(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",")]
+    except ValueError:
+        raise InvalidConfigError(
+            f"--input-shape takes comma-separated integers such as 1,28,28; got {text!r}"
+        ) from None
+
+
+def _select_checks(configured: Any, names: str) -> dict[str, Any]:
+    """``--checks a,b``: those checks, each keeping the options the config gives it."""
+    chosen = [c.strip() for c in names.split(",") if c.strip()]
+    options = configured if isinstance(configured, dict) else {}
+    return {c: options.get(c) for c in chosen}
+
+
 def _verdict(v: str | None) -> str:
     return f"[{_VERDICT_STYLE.get(v, 'dim')}]{v or 'info'}[/]"
 
@@ -220,24 +236,13 @@ def run(
 ) -> None:
     """Audit a model: run the checks, apply the policy, write report.json, report.html and
     artifacts/ into the run folder. Gate on the result with 'rai-audit check'."""
-    from audit.core.config import (  # noqa: PLC0415
-        DataConfig,
-        ModelConfig,
-        build_checks,
-        build_policy,
-        build_target,
-        load_config,
-    )
-    from audit.core.runner import run_audit  # noqa: PLC0415
+    from audit.core.config import DataConfig, ModelConfig, load_config  # noqa: PLC0415
+    from audit.core.wiring import audit_from_config  # noqa: PLC0415
 
     cfg, _ = load_config(config)
     if model is not None:
-        shape = [int(s) for s in input_shape.split(",")] if input_shape else None
+        shape = _shape(input_shape) if input_shape else None
         cfg.model = ModelConfig(path=model, arch=arch, input_shape=shape, num_classes=num_classes)
-    if cfg.model is None:
-        raise InvalidConfigError(
-            "no model to audit: pass --model PATH or set model.path in --config"
-        )
     if dataset is not None:
         cfg.data = DataConfig(name=dataset, options=_csv_options(target, sensitive, dataset))
     if budget is not None:
@@ -247,26 +252,21 @@ def run(
     if device is not None:
         cfg.device = device
     if checks is not None:
-        cfg.checks = [c.strip() for c in checks.split(",") if c.strip()]
+        cfg.checks = _select_checks(cfg.checks, checks)
     if policy is not None:
         cfg.policy = str(policy)
     trust_by = "config model.trust"
     if trust:
+        if cfg.model is None:
+            raise InvalidConfigError("--trust needs a model: pass --model PATH")
         cfg.model.trust = list(trust)
         trust_by = "cli --trust"
-    check_list = build_checks(cfg.checks, cfg.budget)
-    pol = build_policy(cfg.policy)
-    tgt = build_target(cfg.model, cfg.data, device=cfg.device, trust_by=trust_by)
-    report = run_audit(
-        tgt,
-        check_list,
+    report = audit_from_config(
+        cfg,
         out=out,
-        seed=cfg.seed,
-        budget=cfg.budget,
-        policy=pol,
-        config=cfg.model_dump(mode="json"),
         progress=not quiet,
         command=shlex.join(["rai-audit", *sys.argv[1:]]),
+        trust_by=trust_by,
     )
     _print_summary(report, out)
 

@@ -185,19 +185,21 @@ def rai_policy(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture(scope="session")
 def rai_target(rai_report: Any) -> Any:
-    """The audited model and its data, rebuilt from the run's manifest (checkpoint folders and
-    runs made with 'rai-audit run'; others skip with the reason)."""
-    from audit.core.config import DataConfig, ModelConfig, build_target  # noqa: PLC0415
+    """The audited model and its data, rebuilt from the run's manifest. A run of an in-memory
+    model (no recorded path) skips with the reason; a recorded model that is gone, or that no
+    longer loads, fails."""
+    from audit.core.config import AuditConfig, ModelConfig  # noqa: PLC0415
+    from audit.core.wiring import target_from_config  # noqa: PLC0415
 
     m = rai_report.manifest
-    cfg = m.config or {}
+    cfg = AuditConfig.model_validate(
+        {k: v for k, v in (m.config or {}).items() if k in AuditConfig.model_fields}
+    )
+    if cfg.model is None:
+        if not m.model.path:
+            pytest.skip("the run audited an in-memory model: no model path is recorded")
+        cfg.model = ModelConfig(path=m.model.path, name=m.model.name)
     try:
-        model = ModelConfig.model_validate(cfg["model"]) if cfg.get("model") else None
-        if model is None:
-            if not m.model.path:
-                pytest.skip("the run does not record the model's path")
-            model = ModelConfig(path=m.model.path, name=m.model.name)
-        data = DataConfig.model_validate(cfg["data"]) if cfg.get("data") else None
-        return build_target(model, data, device=cfg.get("device", "auto"))
+        return target_from_config(cfg)
     except Exception as exc:
-        pytest.skip(f"cannot rebuild the audited model: {type(exc).__name__}: {exc}")
+        pytest.fail(f"cannot rebuild the audited model: {type(exc).__name__}: {exc}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -26,6 +27,22 @@ if TYPE_CHECKING:
 
 BudgetName = Literal["smoke", "standard", "thorough"]
 BUDGETS: tuple[str, ...] = ("smoke", "standard", "thorough")
+
+
+SEED_LIMIT = 2**63
+
+
+def check_seed(seed: object) -> int:
+    """``seed`` if it is an integer in [0, 2**63) (NumPy, torch and SQLite all accept it)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
+        raise InvalidConfigError(f"seed must be an integer in [0, 2**63); got {seed!r}")
+    return seed
+
+
+def budget_of(checks: Sequence[Check]) -> str:
+    """The budget the checks were configured for: one name, or ``mixed``."""
+    names = {c.budget for c in checks}
+    return names.pop() if len(names) == 1 else "mixed"
 
 
 def check_budget(budget: str) -> BudgetName:
@@ -90,6 +107,7 @@ class Check(ABC):
     title: ClassVar[str]
     order: ClassVar[int] = 100  # report order: performance, explainability, robustness, ...
     budgets: ClassVar[dict[str, dict[str, Any]]] = {}  # budget name -> field values
+    path_options: ClassVar[tuple[str, ...]] = ()  # options holding paths (resolved by config)
 
     @classmethod
     def for_budget(cls, budget: str, **overrides: Any) -> Check:
@@ -106,7 +124,14 @@ class Check(ABC):
                 f"check {cls.name!r} has no option(s) {', '.join(unknown)}; its options are "
                 f"{', '.join(sorted(known))}"
             )
-        return cls(**{**cls.budget_defaults(budget), **overrides})
+        check = cls(**{**cls.budget_defaults(budget), **overrides})
+        object.__setattr__(check, "_budget", budget)  # not an option: where the options came from
+        return check
+
+    @property
+    def budget(self) -> str:
+        """The budget this check was configured for (``custom`` when built directly)."""
+        return str(getattr(self, "_budget", "custom"))
 
     @classmethod
     def budget_defaults(cls, budget: BudgetName) -> dict[str, Any]:

@@ -80,10 +80,46 @@ class AuditConfig(_Strict):
 
 
 def _resolve(base: Path | None, value: str) -> str:
-    p = Path(value)
-    if base is None:
-        return value
-    return str(p if p.is_absolute() else (base / p))
+    """``value`` as an absolute path: relative ones are taken against ``base`` (the config
+    file's folder) or, without a config, the working directory. Absolute paths survive moving
+    the run folder."""
+    p = Path(value).expanduser()
+    if not p.is_absolute():
+        p = (base or Path.cwd()) / p
+    return str(p.resolve())
+
+
+def _resolve_model_spec(base: Path | None, spec: str) -> str:
+    """A ``compare_with`` entry: ``path`` or ``name=path``."""
+    if "=" in spec:
+        label, _, path = spec.partition("=")
+        return f"{label}={_resolve(base, path)}"
+    return _resolve(base, spec)
+
+
+def resolve_paths(cfg: AuditConfig, base: Path | None) -> AuditConfig:
+    """Make every path of ``cfg`` absolute, against ``base`` (see :func:`_resolve`): the model,
+    ``csv:``/``folder:`` data, the policy file, and the path options the checks declare
+    (``Check.path_options``)."""
+    if cfg.model is not None:
+        cfg.model.path = _resolve(base, cfg.model.path)
+    if cfg.data is not None:
+        for prefix in ("csv:", "folder:"):
+            if cfg.data.name.startswith(prefix):
+                cfg.data.name = prefix + _resolve(base, cfg.data.name[len(prefix) :])
+    if isinstance(cfg.policy, str):
+        cfg.policy = _resolve(base, cfg.policy)
+    if isinstance(cfg.checks, dict):
+        for name, options in cfg.checks.items():
+            if not options:
+                continue
+            for key in get_check(name).path_options:
+                value = options.get(key)
+                if isinstance(value, str):
+                    options[key] = _resolve_model_spec(base, value)
+                elif isinstance(value, list | tuple):
+                    options[key] = [_resolve_model_spec(base, str(v)) for v in value]
+    return cfg
 
 
 def load_config(path: str | Path | None) -> tuple[AuditConfig, Path | None]:
@@ -105,16 +141,8 @@ def load_config(path: str | Path | None) -> tuple[AuditConfig, Path | None]:
             f"config file {str(p)!r}: {where}: {e['msg']} (see 'rai-audit run --help' for the "
             "format)"
         ) from exc
-    base = p.parent
-    if cfg.model is not None:
-        cfg.model.path = _resolve(base, cfg.model.path)
-    if cfg.data is not None:
-        for prefix in ("csv:", "folder:"):
-            if cfg.data.name.startswith(prefix):
-                cfg.data.name = prefix + _resolve(base, cfg.data.name[len(prefix) :])
-    if isinstance(cfg.policy, str):
-        cfg.policy = _resolve(base, cfg.policy)
-    return cfg, base
+    base = p.parent.resolve()
+    return resolve_paths(cfg, base), base
 
 
 def build_checks(spec: Mapping[str, Any] | list[str] | None, budget: str) -> list[Check]:

@@ -24,10 +24,10 @@ from typing import Any
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from audit.core.checks import Artifacts, Check, check_budget
+from audit.core.checks import BUDGETS, Artifacts, Check, budget_of, check_budget, check_seed
 from audit.core.target import AuditTarget
 from audit.gate.policy import Policy
-from models.errors import AuditError
+from models.errors import AuditError, InvalidConfigError
 from models.versions import library_versions, platform_info
 from reports.atomic import atomic_directory
 from reports.html import render_html
@@ -171,7 +171,7 @@ def run_audit(
     *,
     out: str | Path,
     seed: int = 0,
-    budget: str = "smoke",
+    budget: str | None = None,
     policy: Policy | None = None,
     command: str | None = None,
     config: Mapping[str, Any] | None = None,
@@ -187,7 +187,8 @@ def run_audit(
         checks: configured checks, run in order.
         out: the run folder (replaced as a whole when the run completes).
         seed: base seed passed to every check; the same seed gives the same numbers.
-        budget: the budget name recorded in the manifest.
+        budget: for checking only: the budget the caller believes the checks have. The
+            manifest records the budget the checks were actually configured for.
         policy: thresholds; default :meth:`Policy.default`.
         command: the command line recorded in the manifest (default: this process's argv).
         config: the resolved configuration recorded in the manifest.
@@ -201,7 +202,13 @@ def run_audit(
     Returns:
         The report, as written to ``out/report.json``.
     """
-    check_budget(budget)
+    seed = check_seed(seed)
+    ran_at = budget_of(checks)
+    if budget is not None and check_budget(budget) != ran_at and ran_at in BUDGETS:
+        raise InvalidConfigError(
+            f"budget {budget!r} was given, but the checks were configured for {ran_at!r}; "
+            "build them with build_checks(..., budget) or drop the budget argument"
+        )
     policy = policy or Policy.default()
     run_id = f"{_dt.datetime.now(_dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
@@ -229,7 +236,7 @@ def run_audit(
             run_id=run_id,
             created_at=created,
             seed=seed,
-            budget=budget,
+            budget=ran_at,
             command=command
             if command is not None
             else shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),

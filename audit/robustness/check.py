@@ -115,6 +115,7 @@ class RobustnessCheck(Check):
     title = "Adversarial robustness"
     order = 20
     budgets = _BUDGETS
+    path_options = ("compare_with",)
 
     split: str = "test"
     n_eval: int = 128

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from audit.core.config import build_checks
-from audit.core.runner import run_audit
-from audit.core.target import AuditTarget
-from audit.gate.policy import Policy
+from audit.core.config import AuditConfig, ModelConfig
+from audit.core.wiring import audit_from_config
 from models.pipeline import train_and_save
 from reports.schema import AuditReport
 
@@ -35,31 +33,25 @@ def run_demo(
     Returns ``(run folder, report)`` per demo model.
     """
     out = Path(out)
-    checks = build_checks(None, budget)
-    policy = Policy.default()
     results = []
     for arch, dataset in DEMO_MODELS:
         name = f"{arch}-{dataset}"
-        loaded, _ = train_and_save(
+        folder = out / "models" / name
+        train_and_save(
             arch=arch,
             dataset=dataset,
-            out=out / "models" / name,
+            out=folder,
             device=device,
             progress=progress,
             reuse=not retrain,
         )
-        target = AuditTarget.from_loaded(loaded, loaded.load_data(), name=name, device=device)
-        run_dir = out / "runs" / name
-        report = run_audit(
-            target,
-            checks,
-            out=run_dir,
+        cfg = AuditConfig(
             seed=seed,
-            budget=budget,
-            policy=policy,
-            command=command,
-            progress=progress,
-            config={"demo": True, "arch": arch, "dataset": dataset},
+            budget=budget,  # type: ignore[arg-type]
+            device=device,
+            model=ModelConfig(path=str(folder.resolve()), name=name),
         )
+        run_dir = out / "runs" / name
+        report = audit_from_config(cfg, out=run_dir, command=command, progress=progress)
         results.append((run_dir, report))
     return results

@@ -2,7 +2,7 @@
 
 ``submit`` writes a job folder ``<runs>/.jobs/<job id>/`` with ``spec.json`` and starts
 ``python -m audit.service.jobs <job folder>`` in a new session. The worker builds the target the way the
-CLI does (:func:`audit.core.config.build_target`), runs :func:`audit.core.runner.run_audit`, and keeps
+CLI does (:func:`audit.core.wiring.audit_from_config`), and keeps
 ``status.json`` current (state, check i of n, run folder, verdict, error), written atomically.
 Nothing lives in the web server: a page reload or a second browser shows the same jobs, two
 audits never share a model, and a job whose process died is reported as such.
@@ -76,14 +76,11 @@ def start_job(job: Path, spec: dict[str, Any]) -> Path:
     either ``model`` and ``data`` (as in the configuration file) or ``train`` (``arch`` and
     ``dataset`` of a built-in recipe, trained once and reused), ``checks``, ``budget``,
     ``seed``, ``device``, ``policy`` (optional)."""
-    from audit.core.checks import check_budget  # noqa: PLC0415
-
     name = str(spec.get("name") or "")
     if not name or "/" in name or "\\" in name or name.startswith("."):
         raise ValueError(f"run name {name!r} must be a plain folder name")
     if not spec.get("model") and not spec.get("train"):
         raise ValueError("a job needs a model (or a built-in model to train)")
-    check_budget(spec.get("budget", "smoke"))
     root = job.parent.parent
     full = {**spec, "out": str((root / name).resolve())}
     atomic_write_text(job / "spec.json", json.dumps(full, indent=2, sort_keys=True))
@@ -146,8 +143,8 @@ def _check_uploaded_model(job: Path, spec: dict[str, Any]) -> bool:
 
 def work(job: Path) -> int:
     """The worker: run the job's audit, keeping ``status.json`` current."""
-    from audit.core.config import DataConfig, ModelConfig, build_checks, build_policy, build_target  # noqa: PLC0415
-    from audit.core.runner import run_audit  # noqa: PLC0415
+    from audit.core.config import AuditConfig  # noqa: PLC0415
+    from audit.core.wiring import audit_from_config  # noqa: PLC0415
 
     _write_status(job, state="running", pid=os.getpid(), started=_now(), done=0)
     try:
@@ -161,37 +158,26 @@ def work(job: Path) -> int:
             train_and_save(arch=arch, dataset=dataset, out=folder, progress=False, reuse=True)
             spec["model"] = {"path": str(folder), "name": f"{arch}-{dataset}"}
         uploaded = _check_uploaded_model(job, spec)
-        model = ModelConfig.model_validate(spec["model"])
-        data = DataConfig.model_validate(spec["data"]) if spec.get("data") else None
-        budget = spec.get("budget", "smoke")
-        checks = build_checks(spec.get("checks"), budget)
-        _write_status(job, total=len(checks), check="loading the model and data")
-        target = build_target(
-            model,
-            data,
-            device=spec.get("device", "auto"),
-            trust_by="job spec model.trust",
-            allow_torchscript=torchscript_allowed() or not uploaded,
+        cfg = AuditConfig.model_validate(
+            {
+                k: spec[k]
+                for k in ("model", "data", "checks", "budget", "seed", "device", "policy")
+                if spec.get(k) is not None
+            }
         )
+        _write_status(job, check="loading the model and data")
 
         def progress(done: int, total: int, check: str) -> None:
             _write_status(job, done=done, total=total, check=check)
 
-        report = run_audit(
-            target,
-            checks,
+        report = audit_from_config(
+            cfg,
             out=spec["out"],
-            seed=int(spec.get("seed", 0)),
-            budget=budget,
-            policy=build_policy(spec.get("policy")),
             command=f"dashboard job {job.name}",
-            config={
-                k: spec[k]
-                for k in ("model", "data", "checks", "budget", "seed", "train")
-                if k in spec
-            },
             progress=False,
             on_progress=progress,
+            trust_by="job spec model.trust",
+            allow_torchscript=torchscript_allowed() or not uploaded,
         )
     except BaseException as exc:
         (job / "traceback.txt").write_text(traceback.format_exc(), encoding="utf-8")
