@@ -130,12 +130,26 @@ class Check(ABC):
 
     @property
     def budget(self) -> str:
-        """The budget this check was configured for (``custom`` when built directly)."""
-        return str(getattr(self, "_budget", "custom"))
+        """The budget this check was configured for: the one given to :meth:`for_budget`, else
+        the budget whose configuration equals this one (the defaults are the smoke budget's),
+        else ``custom``."""
+        given = getattr(self, "_budget", None)
+        if given is not None:
+            return str(given)
+        return next((b for b in BUDGETS if self == type(self).for_budget(b)), "custom")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "smoke" in cls.budgets:
+            raise TypeError(
+                f"{cls.__name__}.budgets names 'smoke': the field defaults are the smoke budget, "
+                "so give only the larger budgets"
+            )
 
     @classmethod
     def budget_defaults(cls, budget: BudgetName) -> dict[str, Any]:
-        """Field values implied by a budget: ``budgets[budget]`` (scales samples and steps)."""
+        """Field values implied by a budget: none for ``smoke`` (the field defaults are the
+        smoke budget, by construction), ``budgets[budget]`` for the larger ones."""
         return dict(cls.budgets.get(budget, {}))
 
     def skip_reason(self, target: AuditTarget) -> str | None:

@@ -48,17 +48,6 @@ IMAGE_ONLY = {"gradcam", "gradcam++"}
 TABULAR_ONLY = {"shap_permutation"}
 
 _BUDGETS: dict[str, dict[str, Any]] = {
-    "smoke": dict(
-        n_explain=12,
-        n_background=32,
-        ig_steps=16,
-        eg_samples=128,
-        lime_samples=200,
-        shap_max_evals=0,
-        deletion_steps=10,
-        sanity_inputs=6,
-        stability_inputs=6,
-    ),
     "standard": dict(
         n_explain=64,
         n_background=100,
@@ -114,7 +103,7 @@ class ExplainabilityCheck(Check):
     n_explain: int = 12
     n_background: int = 32
     ig_steps: int = 16
-    eg_samples: int = 32
+    eg_samples: int = 128
     lime_samples: int = 200
     shap_max_evals: int = 0
     deletion_steps: int = 10

@@ -49,13 +49,6 @@ from models.errors import InvalidConfigError, InvalidDataError, require_int
 from reports.schema import FairnessResult, Metric, Table
 
 _BUDGETS: dict[str, dict[str, Any]] = {
-    "smoke": {
-        "n_boot": 1000,
-        "proxy_rows": 2000,
-        "mitigation_rows": 6000,
-        "refit_epochs": 3,
-        "eg_max_iter": 5,
-    },
     "standard": {
         "n_boot": 2000,
         "proxy_rows": 10000,

@@ -28,7 +28,6 @@ from models.errors import InvalidConfigError
 from reports.schema import Metric, PerformanceResult, ReliabilityBin, Table
 
 _BUDGETS = {
-    "smoke": {"max_samples": 5000},
     "standard": {"max_samples": 50_000},
     "thorough": {"max_samples": None},
 }
@@ -63,7 +62,7 @@ class PerformanceCheck(Check):
 
     split: str = "test"
     n_bins: int = 15
-    max_samples: int | None = None
+    max_samples: int | None = 5000
     ci_level: float = 0.95
 
     def __post_init__(self) -> None:

@@ -57,7 +57,6 @@ SHADOW_ATTACKS = {"shadow", "lira_online", "lira_offline"}
 FPRS = (0.01, 0.001)
 
 _BUDGETS: dict[str, dict[str, Any]] = {
-    "smoke": {"n_eval": 1000, "n_shadows": 4, "dp_epochs": 3},
     "standard": {"n_eval": 5000, "n_shadows": 16, "dp_epochs": 10},
     "thorough": {"n_eval": 20000, "n_shadows": 64, "dp_epochs": 30},
 }

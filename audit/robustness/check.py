@@ -48,13 +48,6 @@ from models.training import frozen_eval
 from reports.schema import CurveBand, DefenseRow, MaskingCheck, Metric, RobustnessResult, Table
 
 _BUDGETS: dict[str, dict[str, Any]] = {
-    "smoke": {
-        "n_eval": 128,
-        "max_iter": 10,
-        "num_random_init": 0,
-        "blackbox_queries": 100,
-        "defenses": ("feature_squeezing", "jpeg"),
-    },
     "standard": {
         "n_eval": 500,
         "max_iter": 20,
@@ -127,7 +120,7 @@ class RobustnessCheck(Check):
     loss: Literal["ce", "margin"] = "ce"
     blackbox_queries: int = 100
     large_eps: float | None = None
-    defenses: tuple[str, ...] = ()
+    defenses: tuple[str, ...] = ("feature_squeezing", "jpeg")
     tolerance: float = 0.03
     ci_level: float = 0.95
     batch_size: int = 64
