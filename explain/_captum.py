@@ -25,6 +25,7 @@ from explain.base import (
     register,
     to_tensor,
 )
+from models.device import module_device
 from models.errors import InvalidConfigError
 from models.training import frozen_eval
 
@@ -161,9 +162,9 @@ def captum_integrated_gradients(
         return (
             CaptumIG(module)
             .attribute(
-                torch.as_tensor(X),
-                baselines=torch.as_tensor(baselines),
-                target=torch.as_tensor(targets),
+                torch.as_tensor(X, device=module_device(module)),
+                baselines=torch.as_tensor(baselines, device=module_device(module)),
+                target=torch.as_tensor(targets, device=module_device(module)),
                 n_steps=n_steps,
                 method="gausslegendre",
             )

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from explain.base import Explainer, Explanation, ModelView, check_inputs, positive_int, register
+from models.device import module_device
 from models.errors import IncompatibleModelError
 
 
@@ -92,7 +93,8 @@ def shap_gradient_reference(
     """shap ``GradientExplainer`` attributions ``(N, *shape)`` for each row's target class."""
     import shap  # noqa: PLC0415
 
-    explainer = shap.GradientExplainer(module, torch.as_tensor(background))
-    values = explainer.shap_values(torch.as_tensor(X), nsamples=n_samples, rseed=seed)
+    dev = module_device(module)
+    explainer = shap.GradientExplainer(module, torch.as_tensor(background, device=dev))
+    values = explainer.shap_values(torch.as_tensor(X, device=dev), nsamples=n_samples, rseed=seed)
     values = np.asarray(values)  # (N, *shape, K) in shap 0.51
     return np.moveaxis(values, -1, 1)[np.arange(len(X)), targets]

@@ -114,7 +114,7 @@ class ExpectedGradients(Explainer):
             )
         gen = torch.Generator().manual_seed(seed)
         xt, bt = to_tensor(X, model.device), to_tensor(bg, model.device)
-        cls = torch.as_tensor(targets, dtype=torch.int64).reshape(-1, 1)
+        cls = torch.as_tensor(targets, dtype=torch.int64, device=model.device).reshape(-1, 1)
         with frozen_eval(module), torch.enable_grad():
             attr = expected_gradients(
                 module, xt, bt, cls, n_samples=self.n_samples, generator=gen, chunk=self.chunk

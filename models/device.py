@@ -53,6 +53,13 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     return torch.device(name)
 
 
+def module_device(module: torch.nn.Module) -> torch.device:
+    """Where a module's parameters (else buffers) live; CPU for a module with neither."""
+    for tensor in (*module.parameters(), *module.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
 @contextlib.contextmanager
 def autocast_for(device: torch.device) -> Iterator[None]:
     """bf16 autocast on CUDA; a no-op elsewhere (CPU and MPS run in float32)."""

@@ -15,7 +15,8 @@ REPORT_FILE = "report.json"
 
 def report_to_json(report: AuditReport) -> str:
     """Deterministic JSON text of ``report`` (sorted keys, two-space indent)."""
-    return json.dumps(report.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+    data = report.model_dump(mode="json", serialize_as_any=True)  # plugin results whole
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 def write_report(report: AuditReport, path: str | Path) -> Path:

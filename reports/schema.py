@@ -281,7 +281,27 @@ class SkippedResult(ResultBase):
     verdict: Verdict | None = "skipped"
 
 
-CheckResult = Annotated[
+BUILTIN_KINDS = ("performance", "explainability", "robustness", "privacy", "fairness", "error",
+                 "skipped")
+
+
+class PluginResult(ResultBase):
+    """The result of a check that a plugin registers: the fields every result has, and any
+    further JSON fields the check records (kept as they are, so they round-trip through
+    ``report.json``). A plugin check returns this class or a subclass with its own ``kind``."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+    check: str = ""
+
+    @field_validator("kind")
+    @classmethod
+    def _not_builtin(cls, kind: str) -> str:
+        if kind in BUILTIN_KINDS:
+            raise ValueError(f"kind {kind!r} belongs to a built-in result")
+        return kind
+
+
+_BuiltinResult = Annotated[
     PerformanceResult
     | ExplainabilityResult
     | RobustnessResult
@@ -291,6 +311,8 @@ CheckResult = Annotated[
     | SkippedResult,
     Field(discriminator="kind"),
 ]
+#: A built-in result by its ``kind``, else a plugin's.
+CheckResult = Annotated[_BuiltinResult | PluginResult, Field(union_mode="left_to_right")]
 
 
 class ModelInfo(_Frozen):

@@ -168,24 +168,81 @@ class Check(ABC):
         """Run on ``target`` and return a result (metrics without verdicts)."""
 
 
-CHECKS: dict[str, type[Check]] = {}
+ENTRY_POINT_GROUP = "rai_audit.checks"
+
+
+class _Registry(dict):  # type: ignore[type-arg]
+    """name -> check class. Reading it loads the built-in checks and the checks that installed
+    packages declare in the ``rai_audit.checks`` entry-point group, once."""
+
+    _loaded = False
+    plugin_errors: ClassVar[dict[str, str]] = {}
+
+    def _load(self) -> None:
+        if not _Registry._loaded:
+            _Registry._loaded = True
+            _load_builtin_checks()
+            _load_plugin_checks(self)
+
+    def __getitem__(self, key: str) -> type[Check]:
+        self._load()
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self._load()
+        return super().__contains__(key)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        self._load()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._load()
+        return super().__len__()
+
+    def keys(self):  # type: ignore[no-untyped-def]
+        self._load()
+        return super().keys()
+
+    def items(self):  # type: ignore[no-untyped-def]
+        self._load()
+        return super().items()
+
+    def values(self):  # type: ignore[no-untyped-def]
+        self._load()
+        return super().values()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._load()
+        return super().get(key, default)
+
+    def __repr__(self) -> str:
+        self._load()
+        return super().__repr__()
+
+
+#: Every registered check by name (built-in ones, plugins, and ``@register``-ed ones).
+CHECKS: _Registry = _Registry()
 
 
 def register(cls: type[Check]) -> type[Check]:
     """Class decorator adding a check to :data:`CHECKS` under ``cls.name``."""
-    if cls.name in CHECKS and CHECKS[cls.name] is not cls:
+    existing = dict.get(CHECKS, cls.name)
+    if existing is not None and existing is not cls:
         raise InvalidConfigError(f"a check named {cls.name!r} is already registered")
-    CHECKS[cls.name] = cls
+    dict.__setitem__(CHECKS, cls.name, cls)
     return cls
 
 
 def get_check(name: str) -> type[Check]:
-    _load_builtin_checks()
     try:
         return CHECKS[name]
     except KeyError:
+        broken = "".join(
+            f"; the plugin {n!r} failed to load: {e}" for n, e in _Registry.plugin_errors.items()
+        )
         raise InvalidConfigError(
-            f"unknown check {name!r}: expected one of {', '.join(sorted(CHECKS))}"
+            f"unknown check {name!r}: expected one of {', '.join(sorted(CHECKS))}{broken}"
         ) from None
 
 
@@ -197,7 +254,24 @@ def _load_builtin_checks() -> None:
     import audit.robustness.check  # noqa: F401, PLC0415
 
 
+def _load_plugin_checks(registry: _Registry) -> None:
+    """Checks from installed packages: ``[project.entry-points."rai_audit.checks"]`` with
+    ``name = "package.module:CheckClass"``. A plugin that fails to import is reported when its
+    check is asked for, and does not stop the others."""
+    from importlib.metadata import entry_points  # noqa: PLC0415
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            cls = ep.load()
+            if not (isinstance(cls, type) and issubclass(cls, Check)):
+                raise TypeError(f"{ep.value} is not a Check subclass")
+            if cls.name != ep.name:
+                raise TypeError(f"{ep.value} is named {cls.name!r}, its entry point {ep.name!r}")
+            register(cls)
+        except Exception as exc:
+            _Registry.plugin_errors[ep.name] = f"{type(exc).__name__}: {exc}"
+
+
 def all_checks() -> dict[str, type[Check]]:
     """Every registered check, in report order (``Check.order``, then name)."""
-    _load_builtin_checks()
     return dict(sorted(CHECKS.items(), key=lambda kv: (kv[1].order, kv[0])))

@@ -40,6 +40,7 @@ from attacks.membership import (
 from audit.core.checks import Artifacts, Check, register
 from audit.core.target import AuditTarget
 from audit.privacy import plots as privacy_plots
+from models.device import module_device
 from models.errors import InvalidConfigError, InvalidDataError, require_int
 from reports.schema import CurvePoint, Metric, PrivacyResult, Table
 
@@ -385,7 +386,8 @@ class PrivacyCheck(Check):
         reg = build_model(
             info.arch, data.input_shape, data.num_classes, mean=mean, std=std, **reg_kwargs
         )
-        train_model(reg, data, reg_cfg, device="cpu", progress=False)
+        device = str(getattr(target.model, "torch_device", "cpu"))
+        train_model(reg, data, reg_cfg, device=device, progress=False)
         reg_adapter = _adapter(reg)
         rows.append(
             attack_row(
@@ -407,7 +409,7 @@ class PrivacyCheck(Check):
                 dc.replace(recipe, epochs=self.dp_epochs, seed=seed),
                 noise_multiplier=self.dp_noise_multiplier,
                 max_grad_norm=self.dp_max_grad_norm,
-                device="cpu",
+                device=device,
             )
         except Exception as exc:  # e.g. batch normalization: reported, the rest goes on
             warnings.append(f"DP-SGD comparison did not run: {exc}")
@@ -619,7 +621,7 @@ class PrivacyCheck(Check):
 def _adapter(module: Any) -> Any:
     from audit.core.adapters import TorchAdapter  # noqa: PLC0415
 
-    return TorchAdapter(module, device="cpu")
+    return TorchAdapter(module, device=module_device(module))
 
 
 def _shadow_features(proba: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:

@@ -43,6 +43,7 @@ from audit.core.checks import Artifacts, Check, register
 from audit.core.stats import wilson_interval
 from audit.core.target import AuditTarget
 from audit.robustness import plots as robustness_plots
+from models.device import module_device
 from models.errors import IncompatibleModelError, InvalidConfigError, require_int
 from models.training import frozen_eval
 from reports.schema import CurveBand, DefenseRow, MaskingCheck, Metric, RobustnessResult, Table
@@ -563,8 +564,9 @@ class RobustnessCheck(Check):
                 num_classes=target.num_classes,
                 seed=seed,
             )
+            dev = module_device(module)
             with torch.no_grad():
-                pred = module(torch.as_tensor(adv)).argmax(1).numpy()
+                pred = module(torch.as_tensor(adv, device=dev)).argmax(1).cpu().numpy()
             return float((pred == y).mean()), "Square attack", len(y)
         return self._random_search(module, X, y, eps, target, seed), "random search", len(y)
 
@@ -583,6 +585,7 @@ class RobustnessCheck(Check):
         low = target.domain_low.reshape(1, -1)
         high = target.domain_high.reshape(1, -1)
         fooled = np.zeros(len(y), dtype=bool)
+        dev = module_device(module)
         with torch.no_grad():
             for _ in range(self.blackbox_queries):
                 if self.norm == "inf":
@@ -591,7 +594,7 @@ class RobustnessCheck(Check):
                     d = rng.normal(size=X.shape)
                     d *= eps / np.linalg.norm(d, axis=1, keepdims=True)
                 cand = np.clip(X + d, low, high).astype(np.float32)
-                fooled |= module(torch.as_tensor(cand)).argmax(1).numpy() != y
+                fooled |= module(torch.as_tensor(cand, device=dev)).argmax(1).cpu().numpy() != y
         return float(1.0 - fooled.mean())
 
     def _defenses(

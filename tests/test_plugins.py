@@ -1,0 +1,174 @@
+"""The public extension point: a check installed by another package, through the
+``rai_audit.checks`` entry-point group, runs end to end and round-trips through every output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+TOY = """
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import numpy as np
+
+from audit import Check
+from reports.schema import Metric, PluginResult
+
+
+class ToyResult(PluginResult):
+    kind: Literal["toy"] = "toy"
+    flavour: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToyCheck(Check):
+    name: ClassVar[str] = "toy"
+    title: ClassVar[str] = "Toy majority share"
+    order: ClassVar[int] = 50
+    budgets: ClassVar[dict] = {"standard": {"rows": 200}}
+
+    rows: int = 100
+    flavour: str = "mint"
+
+    def run(self, target, *, seed, artifacts):
+        test = target.splits["test"]
+        pred = target.model.predict_proba(test.X[: self.rows]).argmax(1)
+        share = float(np.bincount(pred, minlength=target.num_classes).max() / len(pred))
+        return ToyResult(
+            title=self.title, check=self.name, flavour=self.flavour, config=self.config(),
+            summary=f"The most common predicted class takes {share:.0%} of {len(pred)} rows.",
+            metrics=[Metric(name="majority_share", value=share, n=len(pred),
+                            higher_is_better=False)],
+        )
+"""
+
+
+@pytest.fixture(scope="module")
+def toy_site(tmp_path_factory) -> Path:
+    """A toy plugin 'installed' the way pip lays one out: a package and its dist-info with an
+    entry point, in a folder on the path."""
+    site = tmp_path_factory.mktemp("site")
+    (site / "rai_toy_plugin").mkdir()
+    (site / "rai_toy_plugin" / "__init__.py").write_text(textwrap.dedent(TOY))
+    info = site / "rai_toy_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: rai-toy-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[rai_audit.checks]\ntoy = rai_toy_plugin:ToyCheck\n")
+    return site
+
+
+def _cli(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.getcwd()])}
+    return subprocess.run(
+        [sys.executable, "-m", "audit.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+def test_a_plugin_check_runs_end_to_end(toy_site, tmp_path, mlp_checkpoint):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("version: 1\nrules:\n  toy.majority_share: {max: 0.999, severity: fail}\n")
+    out = tmp_path / "run"
+    res = _cli(
+        toy_site,
+        "run",
+        "--model",
+        str(mlp_checkpoint),
+        "--checks",
+        "performance,toy",
+        "--policy",
+        str(policy),
+        "--out",
+        str(out),
+        "--quiet",
+    )
+    assert res.returncode == 0, res.stderr
+    report = json.loads((out / "report.json").read_text())
+    toy = report["results"][1]
+    assert toy["kind"] == "toy" and toy["flavour"] == "mint" and toy["config"]["rows"] == 100
+    assert toy["metrics"][0]["verdict"] == "pass"
+    assert "Toy majority share" in (out / "report.html").read_text()
+    # the stored record renders again and gates, with or without the plugin installed
+    for site in (toy_site, tmp_path / "empty"):
+        assert _cli(site, "report", str(out)).returncode == 0
+        assert _cli(site, "check", str(out)).returncode == 0
+    from reports.json_io import load_report, report_to_json
+
+    again = load_report(out)
+    assert again.results[1].kind == "toy" and again.results[1].flavour == "mint"
+    assert report_to_json(again) == (out / "report.json").read_text()
+
+
+def test_a_plugin_check_has_budgets_and_validated_options(toy_site, tmp_path, mlp_checkpoint):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        f"model: {{path: {mlp_checkpoint}}}\nbudget: standard\n"
+        "checks: {toy: {flavour: lemon}}\n"
+    )
+    res = _cli(toy_site, "run", "--config", str(cfg), "--out", str(tmp_path / "r"), "--quiet")
+    assert res.returncode == 0, res.stderr
+    toy = json.loads((tmp_path / "r" / "report.json").read_text())["results"][0]
+    assert toy["config"] == {"rows": 200, "flavour": "lemon"}
+    bad = _cli(
+        toy_site,
+        "run",
+        "--model",
+        str(mlp_checkpoint),
+        "--checks",
+        "toy",
+        "--out",
+        str(tmp_path / "x"),
+        "--quiet",
+        "--config",
+        str(cfg.with_name("bad.yaml")),
+    )
+    assert bad.returncode == 2
+
+
+def test_a_broken_plugin_is_named_when_its_check_is_asked_for(tmp_path, mlp_checkpoint):
+    site = tmp_path / "site"
+    info = site / "rai_broken-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: rai-broken\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[rai_audit.checks]\nbroken = no_such_module:Check\n")
+    res = _cli(
+        site,
+        "run",
+        "--model",
+        str(mlp_checkpoint),
+        "--checks",
+        "broken",
+        "--out",
+        str(tmp_path / "r"),
+        "--quiet",
+    )
+    assert res.returncode == 2
+    assert "unknown check 'broken'" in res.stderr and "failed to load" in res.stderr
+    ok = _cli(
+        site,
+        "run",
+        "--model",
+        str(mlp_checkpoint),
+        "--checks",
+        "performance",
+        "--out",
+        str(tmp_path / "ok"),
+        "--quiet",
+    )
+    assert ok.returncode == 0, ok.stderr  # the other checks are not affected
+
+
+def test_checks_registry_is_complete_on_import():
+    from audit import CHECKS
+
+    assert {"performance", "explainability", "robustness", "privacy", "fairness"} <= set(CHECKS)
