@@ -14,7 +14,6 @@ reference the tests compare robust accuracies with.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -193,6 +192,3 @@ def pgd(
                 break
         out.append(best.detach())
     return torch.cat(out) if out else x.clone()
-
-
-AttackFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]

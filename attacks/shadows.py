@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -135,7 +134,3 @@ def softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     p = np.exp(z)
     return p / p.sum(axis=-1, keepdims=True)
-
-
-def to_device(models: list[nn.Module], device: torch.device) -> list[nn.Module]:
-    return [m.to(device) for m in models]

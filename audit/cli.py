@@ -338,8 +338,9 @@ def check(
 ) -> None:
     """Print the scorecard of a run and exit 0 if every verdict passes (or only warns),
     1 if any fails or errored (or regressed against --baseline), 2 on bad input."""
-    from audit.gate.policy import Policy, scorecard_rows  # noqa: PLC0415
+    from audit.gate.policy import Policy  # noqa: PLC0415
     from reports.json_io import load_report  # noqa: PLC0415
+    from reports.narrative import scorecard  # noqa: PLC0415
 
     report = load_report(run_dir)
     if policy is not None:
@@ -352,17 +353,15 @@ def check(
     table = Table(title=f"scorecard: {report.manifest.model.name} on {report.manifest.data.name}")
     for col in ("section", "metric", "value", "CI", "threshold", "verdict"):
         table.add_column(col)
-    rows = scorecard_rows(report)
+    rows = scorecard(report)
     for row in rows:
-        value = "" if row["value"] is None else f"{row['value']:.4g}"
-        ci = "" if row["ci"] is None else f"[{row['ci'][0]:.4g}, {row['ci'][1]:.4g}]"
         table.add_row(
-            row["section"], row["metric"], value, ci, row["threshold"], _verdict(row["verdict"])
+            row.section, row.metric, row.value, row.ci, row.threshold, _verdict(row.verdict)
         )
     out_console.print(table)
     if not rows:
         out_console.print("no metric is gated by the policy")
-    failing = [r for r in rows if r["verdict"] in ("fail", "error")]
+    failing = [r for r in rows if r.verdict in ("fail", "error")]
     if junit is not None:
         from reports.atomic import atomic_write_text  # noqa: PLC0415
         from reports.junit import junit_xml  # noqa: PLC0415

@@ -113,11 +113,3 @@ def train_dp(
         max_grad_norm=max_grad_norm,
         epochs=config.epochs,
     )
-
-
-def dp_supported(model: nn.Module) -> bool:
-    try:
-        from opacus.validators import ModuleValidator  # noqa: PLC0415
-    except Exception:
-        return False
-    return not ModuleValidator.validate(model, strict=False)

@@ -59,8 +59,3 @@ def load_report(path: str | Path) -> AuditReport:
             f"{str(p)!r} is not a valid audit report: {where}: {first['msg']} "
             f"({exc.error_count()} problem(s))"
         ) from exc
-
-
-def json_schema() -> dict:
-    """The JSON Schema of ``report.json``."""
-    return AuditReport.model_json_schema()

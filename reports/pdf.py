@@ -289,15 +289,15 @@ def build_story(report: AuditReport, run_dir: Path, width: float) -> list[Any]:
             for h in ("section", "verdict", "pass", "warn", "fail", "most severe finding")
         ]
     ]
-    for row in narrative.section_scorecard(report):
+    for srow in narrative.section_scorecard(report):
         data.append(
             [
-                _p(row.section, "cell"),
-                _verdict_cell(row.verdict),
-                _p(row.passed, "cell"),
-                _p(row.warned, "cell"),
-                _p(row.failed, "cell"),
-                _p(row.finding, "cell"),
+                _p(srow.section, "cell"),
+                _verdict_cell(srow.verdict),
+                _p(srow.passed, "cell"),
+                _p(srow.warned, "cell"),
+                _p(srow.failed, "cell"),
+                _p(srow.finding, "cell"),
             ]
         )
     story.append(_grid(data, [width * x for x in (0.15, 0.09, 0.06, 0.06, 0.06, 0.58)]))

@@ -281,8 +281,15 @@ class SkippedResult(ResultBase):
     verdict: Verdict | None = "skipped"
 
 
-BUILTIN_KINDS = ("performance", "explainability", "robustness", "privacy", "fairness", "error",
-                 "skipped")
+BUILTIN_KINDS = (
+    "performance",
+    "explainability",
+    "robustness",
+    "privacy",
+    "fairness",
+    "error",
+    "skipped",
+)
 
 
 class PluginResult(ResultBase):

@@ -17,7 +17,7 @@ from torch import nn
 
 from models.device import describe_device, resolve_device
 from models.errors import IncompatibleModelError
-from models.training import eval_mode, predict_logits
+from models.training import predict_logits
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -122,10 +122,6 @@ class TorchAdapter(ModelAdapter):
     @property
     def device(self) -> str:
         return describe_device(self.torch_device)
-
-    def in_eval(self) -> Any:
-        """Context manager: eval mode, restoring every training flag afterwards."""
-        return eval_mode(self.module)
 
 
 class SklearnAdapter(ModelAdapter):

@@ -80,10 +80,6 @@ class Rule:
     def section(self) -> str:
         return self.metric.split(".", 1)[0]
 
-    @property
-    def metric_name(self) -> str:
-        return self.metric.split(".", 1)[1]
-
     def describe(self) -> str:
         parts = []
         if self.min is not None:
@@ -245,52 +241,3 @@ class Policy:
             if not any(pattern.fullmatch(f"{res.kind}.{m.name}") for m in res.metrics):
                 out.append(rule.metric)
         return out
-
-
-def _bound_text(t: Threshold | None) -> str:
-    if t is None:
-        return ""
-    parts = [f">= {t.min:g}"] if t.min is not None else []
-    parts += [f"<= {t.max:g}"] if t.max is not None else []
-    return (
-        " and ".join(parts)
-        + (" (warn)" if t.severity == "warn" else "")
-        + (" on CI" if t.use_ci else "")
-    )
-
-
-def scorecard_rows(report: AuditReport) -> list[dict[str, Any]]:
-    """One row per gated metric or non-ok section: section, metric, value, CI, bound, verdict."""
-    rows = []
-    for r in report.results:
-        if r.status != "ok":
-            rows.append(
-                {
-                    "section": r.kind
-                    if r.kind not in ("error", "skipped")
-                    else getattr(r, "check", r.kind),
-                    "metric": "(section)",
-                    "value": None,
-                    "ci": None,
-                    "threshold": "",
-                    "verdict": r.verdict,
-                    "note": r.error or r.summary,
-                }
-            )
-            continue
-        for m in r.metrics:
-            if m.verdict is None:
-                continue
-            ci = (m.ci_low, m.ci_high) if m.ci_low is not None and m.ci_high is not None else None
-            rows.append(
-                {
-                    "section": r.kind,
-                    "metric": m.name,
-                    "value": m.value,
-                    "ci": ci,
-                    "threshold": _bound_text(m.threshold),
-                    "verdict": m.verdict,
-                    "note": m.description,
-                }
-            )
-    return rows
