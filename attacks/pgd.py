@@ -13,15 +13,14 @@ reference the tests compare robust accuracies with.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import MISSING, dataclass
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.errors import InvalidConfigError
+from models.options import EPS, Bool, Choice, Int, Real, option, validate_fields
 
 Norm = Literal["inf", "2"]
 Loss = Literal["ce", "margin"]
@@ -44,28 +43,28 @@ class PGDConfig:
             transformation, for randomized models and defenses).
     """
 
-    eps: float
-    eps_step: float
-    max_iter: int = 10
-    norm: Norm = "inf"
-    targeted: bool = False
-    num_random_init: int = 0
-    loss: Loss = "ce"
-    eot_samples: int = 1
+    eps: float = option(MISSING, EPS)
+    eps_step: float = option(MISSING, Real(0.0, lo_open=True))
+    max_iter: int = option(10, Int(1))
+    norm: Norm = option("inf", Choice(("inf", "2")))
+    targeted: bool = option(False, Bool())
+    num_random_init: int = option(0, Int(0))
+    loss: Loss = option("ce", Choice(("ce", "margin")))
+    eot_samples: int = option(1, Int(1))
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.eps, (int, float)) and math.isfinite(self.eps) and self.eps >= 0):
-            raise InvalidConfigError(f"eps must be a finite number >= 0, got {self.eps!r}")
-        if not (isinstance(self.eps_step, (int, float)) and self.eps_step > 0):
-            raise InvalidConfigError(f"eps_step must be > 0, got {self.eps_step!r}")
-        for name, lo in (("max_iter", 1), ("num_random_init", 0), ("eot_samples", 1)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-                raise InvalidConfigError(f"{name} must be an integer >= {lo}, got {v!r}")
-        if self.norm not in ("inf", "2"):
-            raise InvalidConfigError(f"norm must be 'inf' or '2', got {self.norm!r}")
-        if self.loss not in ("ce", "margin"):
-            raise InvalidConfigError(f"loss must be 'ce' or 'margin', got {self.loss!r}")
+        validate_fields(self, "attack 'pgd'")
+
+    @classmethod
+    def madry(cls, eps: float, max_iter: int, **options: Any) -> PGDConfig:
+        """PGD with Madry et al.'s step rule, ``eps_step = 2.5 * eps / max_iter`` (every PGD the
+        suite runs uses it: the audit, adversarial training, the adaptive defense attacks)."""
+        return cls(eps=eps, eps_step=madry_step(eps, max_iter), max_iter=max_iter, **options)
+
+
+def madry_step(eps: float, max_iter: int) -> float:
+    """Madry et al.'s (2018) PGD step size: 2.5 eps / steps, so the walk can cross the ball."""
+    return 2.5 * float(eps) / max(int(max_iter), 1)
 
 
 def fgsm_config(eps: float, *, norm: Norm = "inf", loss: Loss = "ce") -> PGDConfig:

@@ -10,23 +10,25 @@ captum's ``IntegratedGradients`` in the tests. Saliency (Simonyan et al., 2014):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
 
 from explain.base import (
+    Diagnostic,
     Explainer,
     Explanation,
     ModelView,
+    Requirement,
     batches,
     check_inputs,
-    positive_int,
     register,
     to_tensor,
 )
 from models.device import module_device
 from models.errors import InvalidConfigError
+from models.options import Choice, Int, option
 from models.training import frozen_eval
 
 
@@ -101,19 +103,41 @@ class IntegratedGradients(Explainer):
     """
 
     name: ClassVar[str] = "integrated_gradients"
-    requires: ClassVar[str] = "gradients"  # type: ignore[assignment]
+    title: ClassVar[str] = "Integrated Gradients"
+    requires: ClassVar[Requirement] = "gradients"
+    overlay_rank: ClassVar[int | None] = 1
+    check_options: ClassVar[dict[str, str]] = {"n_steps": "ig_steps"}
 
-    n_steps: int = 32
-    baseline: Literal["auto", "zeros", "mean"] = "auto"
-    chunk: int = 1024  # fastest on CPU for small CNNs (bench/README.md)
+    n_steps: int = option(32, Int(2))
+    baseline: Literal["auto", "zeros", "mean"] = option("auto", Choice(("auto", "zeros", "mean")))
+    chunk: int = option(1024, Int(1))  # fastest on CPU for small CNNs (bench/README.md)
 
-    def __post_init__(self) -> None:
-        positive_int("n_steps", self.n_steps, 2)
-        positive_int("chunk", self.chunk)
-        if self.baseline not in ("auto", "zeros", "mean"):
-            raise InvalidConfigError(
-                f"baseline must be 'auto', 'zeros' or 'mean', got {self.baseline!r}"
+    def diagnostics(
+        self, exp: Explanation, model: ModelView, X: np.ndarray, targets: np.ndarray
+    ) -> list[Diagnostic]:
+        """Completeness (Sundararajan et al., 2017): attributions sum to f(x) - f(baseline)."""
+        module = model.module
+        if module is None:
+            return []
+        with torch.no_grad():
+            fx = module(torch.as_tensor(X, device=model.device))
+            fb = module(torch.as_tensor(exp.extras["baseline_inputs"], device=model.device))
+        idx = torch.as_tensor(targets, device=model.device)[:, None]
+        diff = (fx.gather(1, idx) - fb.gather(1, idx)).squeeze(1).cpu().numpy()
+        delta = np.abs(exp.extras["completeness_delta"])
+        rel = float(delta.mean() / max(np.abs(diff).mean(), 1e-12))
+        return [
+            Diagnostic(
+                "completeness_error",
+                rel,
+                False,
+                "mean |sum(attributions) - (f(x) - f(baseline))| relative to the mean "
+                f"|f(x) - f(baseline)| (Gauss-Legendre, {self.n_steps} steps)",
             )
+        ]
+
+    def details(self, exp: Explanation) -> dict[str, Any]:
+        return {"baseline": exp.extras["baseline"]}
 
     def explain(
         self, model: ModelView, X: np.ndarray, targets: np.ndarray, *, seed: int = 0
@@ -179,12 +203,10 @@ class Saliency(Explainer):
     """captum ``Saliency``: absolute input gradient of the target logit."""
 
     name: ClassVar[str] = "saliency"
-    requires: ClassVar[str] = "gradients"  # type: ignore[assignment]
+    title: ClassVar[str] = "Saliency"
+    requires: ClassVar[Requirement] = "gradients"
 
-    batch_size: int = 64
-
-    def __post_init__(self) -> None:
-        positive_int("batch_size", self.batch_size)
+    batch_size: int = option(64, Int(1))
 
     def explain(
         self, model: ModelView, X: np.ndarray, targets: np.ndarray, *, seed: int = 0

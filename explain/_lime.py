@@ -14,11 +14,20 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
-from explain.base import Explainer, Explanation, ModelView, check_inputs, positive_int, register
+from explain.base import (
+    Diagnostic,
+    Explainer,
+    Explanation,
+    ModelView,
+    Requirement,
+    check_inputs,
+    register,
+)
+from models.options import Int, Real, option
 
 
 def grid_segments(height: int, width: int, cell: int) -> np.ndarray:
@@ -59,15 +68,32 @@ class Lime(Explainer):
     """
 
     name: ClassVar[str] = "lime"
-    requires: ClassVar[str] = "predict"  # type: ignore[assignment]
+    title: ClassVar[str] = "LIME"
+    requires: ClassVar[Requirement] = "predict"
+    stochastic: ClassVar[bool] = True
+    overlay_rank: ClassVar[int | None] = 3
+    check_options: ClassVar[dict[str, str]] = {"num_samples": "lime_samples"}
 
-    num_samples: int = 500
-    cell: int = 0
-    kernel_width: float = 0.0
+    num_samples: int = option(500, Int(10))
+    cell: int = option(0, Int(0))
+    kernel_width: float = option(0.0, Real(0.0))
 
-    def __post_init__(self) -> None:
-        positive_int("num_samples", self.num_samples, 10)
-        positive_int("cell", self.cell, 0)
+    def diagnostics(
+        self, exp: Explanation, model: ModelView, X: np.ndarray, targets: np.ndarray
+    ) -> list[Diagnostic]:
+        return [
+            Diagnostic(
+                "surrogate_r2",
+                float(np.mean(exp.extras["score"])),
+                True,
+                "weighted R^2 of LIME's local linear surrogate (its fidelity)",
+            )
+        ]
+
+    def details(self, exp: Explanation) -> dict[str, Any]:
+        if "segments" not in exp.extras:
+            return {}
+        return {"segments": exp.extras["segments"], "cell_px": exp.extras["cell"]}
 
     def explain(
         self, model: ModelView, X: np.ndarray, targets: np.ndarray, *, seed: int = 0

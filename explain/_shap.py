@@ -12,16 +12,27 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from explain.base import Explainer, Explanation, ModelView, check_inputs, positive_int, register
+from explain.base import (
+    Diagnostic,
+    Explainer,
+    Explanation,
+    ModelView,
+    Requirement,
+    additivity,
+    check_inputs,
+    register,
+)
 from models.device import module_device
 from models.errors import IncompatibleModelError
+from models.options import Int, option
 
 
 @register
@@ -35,14 +46,28 @@ class ShapPermutation(Explainer):
     """
 
     name: ClassVar[str] = "shap_permutation"
-    requires: ClassVar[str] = "predict"  # type: ignore[assignment]
+    title: ClassVar[str] = "SHAP (permutation)"
+    requires: ClassVar[Requirement] = "predict"
+    data_kinds: ClassVar[tuple[str, ...]] = ("tabular",)
+    stochastic: ClassVar[bool] = True
+    shap_space: ClassVar[str | None] = "probability"
 
-    max_evals: int = 500
-    n_background: int = 50
+    max_evals: int = option(500, Int(3))
+    n_background: int = option(50, Int(1))
 
-    def __post_init__(self) -> None:
-        positive_int("max_evals", self.max_evals, 3)
-        positive_int("n_background", self.n_background)
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], *, n_features: int) -> Explainer:
+        """``shap_max_evals`` raised to the minimum ``2 * n_features + 1`` (0 asks for it), and
+        at most 50 background rows (the masker's cost grows with them)."""
+        return cls(
+            max_evals=max(int(options["shap_max_evals"]), 2 * n_features + 1),
+            n_background=min(int(options["n_background"]), 50),
+        )
+
+    def diagnostics(
+        self, exp: Explanation, model: ModelView, X: np.ndarray, targets: np.ndarray
+    ) -> list[Diagnostic]:
+        return [additivity(exp, X, "probability")]
 
     def explain(
         self, model: ModelView, X: np.ndarray, targets: np.ndarray, *, seed: int = 0

@@ -9,7 +9,7 @@ only call ``model.predict_proba``. Every method returns attributions shaped like
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.errors import IncompatibleModelError, InvalidDataError, require_int
+from models.errors import IncompatibleModelError, InvalidDataError
+from models.options import validate_fields
 
 Requirement = Literal["gradients", "conv", "predict"]
 
@@ -71,17 +72,91 @@ class Explanation:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Diagnostic:
+    """A method's own check of its output (IG completeness, SHAP additivity, LIME fidelity).
+
+    Attributes:
+        name: short name (the audit reports it as ``<method>.<name>``).
+        value: the measured value.
+        higher_is_better: which way is good.
+        description: what it measures, for the report.
+    """
+
+    name: str
+    value: float
+    higher_is_better: bool
+    description: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class Explainer:
-    """Base of the explanation methods (a frozen keyword-only dataclass per method)."""
+    """Base of the explanation methods (a frozen keyword-only dataclass per method).
+
+    A method declares what it is as class attributes, so the audit needs no list of names:
+
+    Attributes:
+        name: registry name.
+        title: how reports and figures name it.
+        requires: ``gradients`` (a differentiable torch module), ``conv`` (one with a
+            convolutional layer) or ``predict`` (only ``predict_proba``).
+        data_kinds: the input kinds it explains (``image``, ``tabular``).
+        stochastic: its output depends on the seed (the audit then measures seed stability).
+        signed: attributions take both signs (Grad-CAM's are non-negative).
+        shap_space: where its attributions are additive SHAP values (``probability`` or
+            ``logit``), else None; SHAP values feed the global importance and the beeswarm,
+            probability-space ones first.
+        overlay_rank: its column in the image overlay figure (None: not shown there).
+        check_options: its own option -> the audit check's option that sets it.
+    """
 
     name: ClassVar[str]
+    title: ClassVar[str]
     requires: ClassVar[Requirement]
+    data_kinds: ClassVar[tuple[str, ...]] = ("image", "tabular")
+    stochastic: ClassVar[bool] = False
+    signed: ClassVar[bool] = True
+    shap_space: ClassVar[str | None] = None
+    overlay_rank: ClassVar[int | None] = None
+    check_options: ClassVar[dict[str, str]] = {}
+
+    def __post_init__(self) -> None:
+        validate_fields(self, f"explanation method {self.name!r}")
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], *, n_features: int) -> Explainer:
+        """This method configured from the audit check's options (see ``check_options``)."""
+        return cls(**{own: options[theirs] for own, theirs in cls.check_options.items()})
 
     def explain(
         self, model: ModelView, X: np.ndarray, targets: np.ndarray, *, seed: int = 0
     ) -> Explanation:
         raise NotImplementedError
+
+    def diagnostics(
+        self, exp: Explanation, model: ModelView, X: np.ndarray, targets: np.ndarray
+    ) -> list[Diagnostic]:
+        """The method's own checks of ``exp`` (none by default)."""
+        return []
+
+    def details(self, exp: Explanation) -> dict[str, Any]:
+        """JSON facts about how ``exp`` was made (the layer Grad-CAM used, LIME's segments)."""
+        return {}
+
+
+def additivity(exp: Explanation, X: np.ndarray, space: str) -> Diagnostic:
+    """SHAP's local accuracy (Lundberg & Lee, 2017): the values sum to f(x) - E[f(background)].
+    Needs ``outputs`` and ``base_values`` in ``exp.extras``."""
+    total = exp.attributions.reshape(len(X), -1).sum(axis=1)
+    explained = exp.extras["outputs"] - exp.extras["base_values"]
+    rel = float(np.abs(total - explained).mean() / max(np.abs(explained).mean(), 1e-12))
+    return Diagnostic(
+        "additivity_error",
+        rel,
+        False,
+        f"mean |sum(SHAP values) - (f(x) - E[f(background)])| relative to the "
+        f"mean |f(x) - E[f]| ({space} space)",
+    )
 
 
 EXPLAINERS: dict[str, type[Explainer]] = {}
@@ -99,10 +174,6 @@ def check_inputs(X: np.ndarray, targets: np.ndarray, num_classes: int | None = N
         raise InvalidDataError(f"targets must be shaped (N,) = ({len(X)},), got {targets.shape}")
     if num_classes is not None and (targets.min() < 0 or targets.max() >= num_classes):
         raise InvalidDataError(f"targets must lie in 0..{num_classes - 1}")
-
-
-def positive_int(name: str, value: Any, minimum: int = 1) -> None:
-    require_int(name, value, minimum)
 
 
 def batches(n: int, size: int) -> Iterator[slice]:

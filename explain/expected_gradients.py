@@ -20,15 +20,18 @@ import torch
 from torch import nn
 
 from explain.base import (
+    Diagnostic,
     Explainer,
     Explanation,
     ModelView,
+    Requirement,
+    additivity,
     check_inputs,
-    positive_int,
     register,
     to_tensor,
 )
 from models.errors import InvalidDataError
+from models.options import Int, option
 from models.training import frozen_eval
 
 
@@ -92,14 +95,20 @@ class ExpectedGradients(Explainer):
     """
 
     name: ClassVar[str] = "expected_gradients"
-    requires: ClassVar[str] = "gradients"  # type: ignore[assignment]
+    title: ClassVar[str] = "SHAP (expected gradients)"
+    requires: ClassVar[Requirement] = "gradients"
+    stochastic: ClassVar[bool] = True
+    shap_space: ClassVar[str | None] = "logit"
+    overlay_rank: ClassVar[int | None] = 2
+    check_options: ClassVar[dict[str, str]] = {"n_samples": "eg_samples"}
 
-    n_samples: int = 64
-    chunk: int = 2048
+    n_samples: int = option(64, Int(1))
+    chunk: int = option(2048, Int(1))
 
-    def __post_init__(self) -> None:
-        positive_int("n_samples", self.n_samples)
-        positive_int("chunk", self.chunk)
+    def diagnostics(
+        self, exp: Explanation, model: ModelView, X: np.ndarray, targets: np.ndarray
+    ) -> list[Diagnostic]:
+        return [additivity(exp, X, "logit")]
 
     def explain(
         self, model: ModelView, X: np.ndarray, targets: np.ndarray, *, seed: int = 0

@@ -24,13 +24,14 @@ from explain.base import (
     Explainer,
     Explanation,
     ModelView,
+    Requirement,
     batches,
     check_inputs,
-    positive_int,
     register,
     to_tensor,
 )
 from models.errors import IncompatibleModelError, InvalidConfigError
+from models.options import Bool, Int, Text, option
 from models.training import frozen_eval
 
 
@@ -107,19 +108,20 @@ class GradCAM(Explainer):
     """
 
     name: ClassVar[str] = "gradcam"
-    requires: ClassVar[str] = "conv"  # type: ignore[assignment]
+    title: ClassVar[str] = "Grad-CAM"
+    requires: ClassVar[Requirement] = "conv"
+    data_kinds: ClassVar[tuple[str, ...]] = ("image",)
+    signed: ClassVar[bool] = False
+    overlay_rank: ClassVar[int | None] = 0
+    check_options: ClassVar[dict[str, str]] = {"target_layer": "target_layer"}
     plus: ClassVar[bool] = False
 
-    target_layer: str = ""
-    batch_size: int = 64
-    upsample: bool = True
+    target_layer: str = option("", Text(what="layer name"))
+    batch_size: int = option(64, Int(1))
+    upsample: bool = option(True, Bool())
 
-    def __post_init__(self) -> None:
-        positive_int("batch_size", self.batch_size)
-        if not isinstance(self.target_layer, str):
-            raise InvalidConfigError(
-                f"target_layer must be a layer name, got {self.target_layer!r}"
-            )
+    def details(self, exp: Explanation) -> dict[str, Any]:
+        return {"layer": exp.extras["layer"], "layer_shape": exp.extras["layer_shape"]}
 
     def layer_maps(
         self, module: nn.Module, X: torch.Tensor, targets: torch.Tensor
@@ -184,6 +186,8 @@ class GradCAMPlusPlus(GradCAM):
     """Grad-CAM++: pixel-wise weighting of positive gradients (better for several objects)."""
 
     name: ClassVar[str] = "gradcam++"
+    title: ClassVar[str] = "Grad-CAM++"
+    overlay_rank: ClassVar[int | None] = None
     plus: ClassVar[bool] = True
 
 

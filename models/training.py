@@ -23,7 +23,8 @@ from tqdm.auto import tqdm
 
 from models.datasets import DataBundle
 from models.device import autocast_for, describe_device, resolve_device
-from models.errors import InvalidConfigError, InvalidDataError
+from models.errors import InvalidDataError
+from models.options import EPS, Choice, Int, Real, option, validate_fields
 
 
 def seed_everything(seed: int) -> None:
@@ -55,53 +56,20 @@ class TrainConfig:
             Papernot et al., 2016, trains teacher and student at T > 1 and deploys at T = 1).
     """
 
-    epochs: int = 20
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
-    patience: int = 5
-    label_smoothing: float = 0.0
-    seed: int = 0
-    adv_eps: float = 0.0
-    adv_steps: int = 7
-    temperature: float = 1.0
+    epochs: int = option(20, Int(1))
+    batch_size: int = option(64, Int(1))
+    lr: float = option(1e-3, Real(0.0, lo_open=True))
+    weight_decay: float = option(0.0, Real(0.0))
+    optimizer: Literal["adam", "adamw", "sgd"] = option("adam", Choice(("adam", "adamw", "sgd")))
+    patience: int = option(5, Int(0))
+    label_smoothing: float = option(0.0, Real(0.0, 1.0, hi_open=True))
+    seed: int = option(0, Int(0, 2**63 - 1))
+    adv_eps: float = option(0.0, EPS)
+    adv_steps: int = option(7, Int(1))
+    temperature: float = option(1.0, Real(0.0, lo_open=True))
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise InvalidConfigError(f"{name} must be a positive integer, got {v!r}")
-        if (
-            isinstance(self.patience, bool)
-            or not isinstance(self.patience, int)
-            or self.patience < 0
-        ):
-            raise InvalidConfigError(f"patience must be an integer >= 0, got {self.patience!r}")
-        if not float(self.lr) > 0:
-            raise InvalidConfigError(f"lr must be positive, got {self.lr!r}")
-        if float(self.weight_decay) < 0:
-            raise InvalidConfigError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        if self.optimizer not in ("adam", "adamw", "sgd"):
-            raise InvalidConfigError(
-                f"optimizer must be 'adam', 'adamw' or 'sgd', got {self.optimizer!r}"
-            )
-        if not float(self.adv_eps) >= 0:
-            raise InvalidConfigError(f"adv_eps must be >= 0, got {self.adv_eps!r}")
-        if (
-            isinstance(self.adv_steps, bool)
-            or not isinstance(self.adv_steps, int)
-            or self.adv_steps < 1
-        ):
-            raise InvalidConfigError(
-                f"adv_steps must be a positive integer, got {self.adv_steps!r}"
-            )
-        if not float(self.temperature) > 0:
-            raise InvalidConfigError(f"temperature must be > 0, got {self.temperature!r}")
-        if not 0.0 <= float(self.label_smoothing) < 1.0:
-            raise InvalidConfigError(
-                f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}"
-            )
+        validate_fields(self, "the training recipe")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -371,12 +339,7 @@ def _adversary(model: nn.Module, data: DataBundle, config: TrainConfig, dev: tor
         np.broadcast_to(np.asarray(data.domain_high, np.float32), (size,)).reshape(shape).copy(),
         device=dev,
     )
-    cfg = PGDConfig(
-        eps=float(config.adv_eps),
-        eps_step=2.5 * float(config.adv_eps) / config.adv_steps,
-        max_iter=config.adv_steps,
-        num_random_init=1,
-    )
+    cfg = PGDConfig.madry(float(config.adv_eps), config.adv_steps, num_random_init=1)
     gen = torch.Generator().manual_seed(config.seed + 1)
 
     def attack(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:

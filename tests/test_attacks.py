@@ -158,13 +158,34 @@ def test_bpda_breaks_a_transformation_defense_that_masks_naive_gradients(attack_
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"eps": -0.1, "eps_step": 0.1}, "eps must be a finite number >= 0"),
-        ({"eps": float("nan"), "eps_step": 0.1}, "eps must be a finite number"),
-        ({"eps": 0.1, "eps_step": 0}, "eps_step must be > 0"),
-        ({"eps": 0.1, "eps_step": 0.1, "max_iter": 0}, "max_iter must be an integer >= 1"),
-        ({"eps": 0.1, "eps_step": 0.1, "norm": "1"}, "norm must be 'inf' or '2'"),
-        ({"eps": 0.1, "eps_step": 0.1, "loss": "hinge"}, "loss must be 'ce' or 'margin'"),
-        ({"eps": 0.1, "eps_step": 0.1, "eot_samples": 0}, "eot_samples must be"),
+        (
+            {"eps": -0.1, "eps_step": 0.1},
+            "option 'eps' of attack 'pgd' must be a number >= 0; got -0.1",
+        ),
+        (
+            {"eps": float("nan"), "eps_step": 0.1},
+            "option 'eps' of attack 'pgd' must be a number >= 0; got nan",
+        ),
+        (
+            {"eps": 0.1, "eps_step": 0},
+            "option 'eps_step' of attack 'pgd' must be a number > 0; got 0",
+        ),
+        (
+            {"eps": 0.1, "eps_step": 0.1, "max_iter": 0},
+            "option 'max_iter' of attack 'pgd' must be an integer >= 1; got 0",
+        ),
+        (
+            {"eps": 0.1, "eps_step": 0.1, "norm": "1"},
+            "option 'norm' of attack 'pgd' must be one of 'inf', '2'; got '1'",
+        ),
+        (
+            {"eps": 0.1, "eps_step": 0.1, "loss": "hinge"},
+            "option 'loss' of attack 'pgd' must be one of 'ce', 'margin'; got 'hinge'",
+        ),
+        (
+            {"eps": 0.1, "eps_step": 0.1, "eot_samples": 0},
+            "option 'eot_samples' of attack 'pgd' must be an integer >= 1; got 0",
+        ),
     ],
 )
 def test_invalid_attack_config(kwargs, message):

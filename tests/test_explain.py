@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -392,18 +394,47 @@ def test_every_method_is_deterministic_and_leaves_the_model_unchanged(
         assert torch.equal(v, weights[k]), k
 
 
-@pytest.mark.parametrize(
-    ("cls", "kwargs", "message"),
-    [
-        (GradCAM, {"batch_size": 0}, "batch_size must be an integer >= 1"),
-        (GradCAM, {"target_layer": 3}, "target_layer must be a layer name"),
-        (IntegratedGradients, {"n_steps": 1}, "n_steps must be an integer >= 2"),
-        (IntegratedGradients, {"baseline": "noise"}, "baseline must be"),
-        (ExpectedGradients, {"n_samples": 0}, "n_samples must be"),
-        (ShapPermutation, {"max_evals": 1}, "max_evals must be"),
-        (Lime, {"num_samples": 5}, "num_samples must be an integer >= 10"),
-    ],
-)
-def test_invalid_method_config(cls, kwargs, message):
-    with pytest.raises(InvalidConfigError, match=message):
-        cls(**kwargs)
+EXPLAINER_OPTIONS = [
+    (name, f.name) for name, cls in EXPLAINERS.items() for f in dataclasses.fields(cls)
+]
+
+
+@pytest.mark.parametrize(("method", "option"), EXPLAINER_OPTIONS)
+def test_invalid_method_option_is_refused_with_the_template(method, option):
+    from models.options import rules_of
+
+    cls = EXPLAINERS[method]
+    rule = rules_of(cls)[option]
+    with pytest.raises(InvalidConfigError) as info:
+        cls(**{option: rule.invalid()})
+    assert str(info.value).startswith(
+        f"option {option!r} of explanation method {method!r} must be {rule.text()}; got "
+    )
+
+
+@pytest.mark.parametrize("method", sorted(EXPLAINERS))
+def test_methods_declare_their_capabilities(method):
+    """What the audit reads from a method instead of a list of names."""
+    from audit.explainability.check import ExplainabilityCheck
+
+    cls = EXPLAINERS[method]
+    assert cls.name == method and cls.title
+    assert cls.requires in ("gradients", "conv", "predict")
+    assert set(cls.data_kinds) <= {"image", "tabular"} and cls.data_kinds
+    assert cls.shap_space in (None, "probability", "logit")
+    check_fields = {f.name for f in dataclasses.fields(ExplainabilityCheck)}
+    own_fields = {f.name for f in dataclasses.fields(cls)}
+    for own, theirs in cls.check_options.items():
+        assert own in own_fields and theirs in check_fields
+    configured = cls.from_options(ExplainabilityCheck().config(), n_features=10)
+    assert isinstance(configured, cls)
+    if cls.requires == "conv":
+        assert cls.data_kinds == ("image",)
+
+
+def test_shap_permutation_budget_is_raised_to_its_minimum():
+    from audit.explainability.check import ExplainabilityCheck
+
+    opts = ExplainabilityCheck(shap_max_evals=0, n_background=500).config()
+    e = ShapPermutation.from_options(opts, n_features=20)
+    assert e.max_evals == 41 and e.n_background == 50

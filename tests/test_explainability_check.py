@@ -82,7 +82,7 @@ def test_non_differentiable_model_gets_model_agnostic_methods(german, tmp_path):
     assert status["shap_permutation"].status == "ok" and status["lime"].status == "ok"
     for name in ("integrated_gradients", "saliency", "expected_gradients"):
         assert status[name].status == "skipped"
-        assert "shap_permutation (tabular) and lime apply" in status[name].error
+        assert "the model-agnostic methods lime, shap_permutation apply" in status[name].error
     asked = ExplainabilityCheck(methods=("integrated_gradients", "lime"), **FAST).run(
         target, seed=0, artifacts=Artifacts(tmp_path, "asked")
     )
@@ -150,12 +150,27 @@ def test_image_section_content(digits_target, tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"methods": ("magic",)}, "unknown explanation method"),
-        ({"methods": "lime"}, "methods must be a list"),
-        ({"n_explain": 0}, "n_explain must be an integer >= 1"),
-        ({"ig_steps": 1}, "ig_steps must be an integer >= 2"),
-        ({"noise": 0.9}, "noise must be in"),
-        ({"sanity_inputs": -1}, "sanity_inputs must be an integer >= 0"),
+        (
+            {"methods": ("magic",)},
+            r"option 'methods' of check 'explainability' must be a list of distinct names from integrated_gradients, saliency, lime, .*; got \('magic',\)",
+        ),
+        ({"methods": "lime"}, "option 'methods' .* got 'lime'"),
+        (
+            {"n_explain": 0},
+            "option 'n_explain' of check 'explainability' must be an integer >= 1; got 0",
+        ),
+        (
+            {"ig_steps": 1},
+            "option 'ig_steps' of check 'explainability' must be an integer >= 2; got 1",
+        ),
+        (
+            {"noise": 0.9},
+            r"option 'noise' of check 'explainability' must be a number in \[0, 0.5\]; got 0.9",
+        ),
+        (
+            {"sanity_inputs": -1},
+            "option 'sanity_inputs' of check 'explainability' must be an integer >= 0; got -1",
+        ),
     ],
 )
 def test_invalid_explainability_config(kwargs, message):

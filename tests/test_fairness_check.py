@@ -263,7 +263,10 @@ def test_threshold_is_stated_and_multiclass_is_one_vs_rest(german_target, digits
 
 
 def test_configuration_is_validated():
-    with pytest.raises(InvalidConfigError, match="unknown mitigation"):
+    with pytest.raises(
+        InvalidConfigError,
+        match="option 'mitigations' of check 'fairness' must be a list of distinct names from threshold_optimizer",
+    ):
         FairnessCheck(mitigations=("magic",))
     with pytest.raises(InvalidConfigError, match="threshold"):
         FairnessCheck(threshold=1.5)

@@ -116,11 +116,23 @@ def test_absent_class_makes_auc_undefined_not_nan(digits_target, tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"n_bins": 1}, "n_bins must be an integer in 2..100"),
-        ({"n_bins": 2.5}, "n_bins must be an integer"),
-        ({"max_samples": 5}, "max_samples must be None or an integer >= 10"),
-        ({"ci_level": 1.0}, "ci_level must be in"),
-        ({"split": ""}, "split must be a split name"),
+        (
+            {"n_bins": 1},
+            r"option 'n_bins' of check 'performance' must be an integer in \[2, 100\]; got 1",
+        ),
+        ({"n_bins": 2.5}, "option 'n_bins' .* got 2.5"),
+        (
+            {"max_samples": 5},
+            r"option 'max_samples' of check 'performance' must be None \(every row\) or an integer >= 10; got 5",
+        ),
+        (
+            {"ci_level": 1.0},
+            r"option 'ci_level' of check 'performance' must be a number in \[0.5, 1\); got 1.0",
+        ),
+        (
+            {"split": ""},
+            "option 'split' of check 'performance' must be a non-empty split name; got ''",
+        ),
     ],
 )
 def test_invalid_performance_config(kwargs, message):

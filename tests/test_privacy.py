@@ -155,11 +155,20 @@ def test_model_without_recorded_split_needs_explicit_members(german, tmp_path):
 
 
 def test_invalid_privacy_config():
-    with pytest.raises(InvalidConfigError, match="unknown attack"):
+    with pytest.raises(
+        InvalidConfigError,
+        match="option 'attacks' of check 'privacy' must be a list of distinct names from loss",
+    ):
         PrivacyCheck(attacks=("magic",))
-    with pytest.raises(InvalidConfigError, match="n_shadows must be even"):
+    with pytest.raises(
+        InvalidConfigError,
+        match="option 'n_shadows' of check 'privacy' must be an even integer >= 2; got 3",
+    ):
         PrivacyCheck(n_shadows=3)
-    with pytest.raises(InvalidConfigError, match="n_eval must be an integer >= 10"):
+    with pytest.raises(
+        InvalidConfigError,
+        match="option 'n_eval' of check 'privacy' must be an integer >= 10; got 5",
+    ):
         PrivacyCheck(n_eval=5)
 
 

@@ -160,15 +160,27 @@ def test_probability_outputs_are_flagged(lenet, digits, tmp_path):
 
 
 def test_bad_epsilons(digits_target, tmp_path):
-    with pytest.raises(InvalidConfigError, match="eps must be a positive number"):
+    with pytest.raises(
+        InvalidConfigError,
+        match="option 'eps' of check 'robustness' must be None .* or a number > 0; got -0.1",
+    ):
         RobustnessCheck(eps=-0.1)
-    with pytest.raises(InvalidConfigError, match="epsilons must be positive"):
+    with pytest.raises(
+        InvalidConfigError,
+        match=r"option \'epsilons\' of check \'robustness\' must be a list of numbers > 0; got \(0.1, 0.0\)",
+    ):
         RobustnessCheck(epsilons=(0.1, 0.0))
     with pytest.raises(InvalidConfigError, match="beyond the input range"):
         _run(digits_target, tmp_path, eps=2.0)
-    with pytest.raises(InvalidConfigError, match="unknown defense"):
+    with pytest.raises(
+        InvalidConfigError,
+        match="option 'defenses' of check 'robustness' must be a list of distinct names from feature_squeezing, spatial_smoothing, jpeg",
+    ):
         RobustnessCheck(defenses=("blur",))
-    with pytest.raises(InvalidConfigError, match="norm must be"):
+    with pytest.raises(
+        InvalidConfigError,
+        match="option 'norm' of check 'robustness' must be one of 'inf', '2'; got '1'",
+    ):
         RobustnessCheck(norm="1")
 
 

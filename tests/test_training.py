@@ -79,13 +79,28 @@ def test_reuse_skips_training_only_for_the_same_recipe(tmp_path, german):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"epochs": 0}, "epochs must be a positive integer"),
-        ({"batch_size": 2.5}, "batch_size must be a positive integer"),
-        ({"lr": 0}, "lr must be positive"),
-        ({"weight_decay": -1}, "weight_decay must be >= 0"),
-        ({"optimizer": "rmsprop"}, "optimizer must be"),
-        ({"patience": -1}, "patience must be an integer >= 0"),
-        ({"label_smoothing": 1.0}, "label_smoothing must be in"),
+        ({"epochs": 0}, "option 'epochs' of the training recipe must be an integer >= 1; got 0"),
+        (
+            {"batch_size": 2.5},
+            "option 'batch_size' of the training recipe must be an integer >= 1; got 2.5",
+        ),
+        ({"lr": 0}, "option 'lr' of the training recipe must be a number > 0; got 0"),
+        (
+            {"weight_decay": -1},
+            "option 'weight_decay' of the training recipe must be a number >= 0; got -1",
+        ),
+        (
+            {"optimizer": "rmsprop"},
+            "option 'optimizer' of the training recipe must be one of 'adam', 'adamw', 'sgd'; got 'rmsprop'",
+        ),
+        (
+            {"patience": -1},
+            "option 'patience' of the training recipe must be an integer >= 0; got -1",
+        ),
+        (
+            {"label_smoothing": 1.0},
+            r"option 'label_smoothing' of the training recipe must be a number in \[0, 1\); got 1.0",
+        ),
     ],
 )
 def test_invalid_train_config(kwargs, message):

@@ -1,7 +1,7 @@
 """The check protocol, the check registry, budgets, and the artifact writer checks save files with.
 
-A check is a frozen, keyword-only dataclass whose fields are its whole configuration, validated in
-``__post_init__``; data enters only through ``run(target, *, seed, artifacts)``, which returns a
+A check is a frozen, keyword-only dataclass whose fields are its whole configuration, each declared
+with :func:`models.options.option` (default and rule) and validated in one place; data enters only through ``run(target, *, seed, artifacts)``, which returns a
 frozen result from :mod:`reports.schema`. ``for_budget`` gives the configuration a budget implies.
 """
 
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 
 from models.errors import InvalidConfigError
+from models.options import validate_fields
 from reports.schema import Artifact, ResultBase
 
 if TYPE_CHECKING:
@@ -137,6 +138,11 @@ class Check(ABC):
         if given is not None:
             return str(given)
         return next((b for b in BUDGETS if self == type(self).for_budget(b)), "custom")
+
+    def __post_init__(self) -> None:
+        """Every option against its declared rule (:func:`models.options.option`), one message
+        format for every bad value. A subclass that adds cross-option rules calls this first."""
+        validate_fields(self, f"check {self.name!r}")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -40,12 +40,9 @@ from explain.metrics import (
     random_scores,
     rowwise_spearman,
 )
-from models.errors import AuditError, InvalidConfigError, require_int
+from models.errors import AuditError
+from models.options import Int, Names, Real, Text, option
 from reports.schema import CurvePoint, ExplainabilityResult, ExplainerSummary, Metric, Table
-
-STOCHASTIC = {"expected_gradients", "shap_permutation", "lime"}
-IMAGE_ONLY = {"gradcam", "gradcam++"}
-TABULAR_ONLY = {"shap_permutation"}
 
 _BUDGETS: dict[str, dict[str, Any]] = {
     "standard": dict(
@@ -98,49 +95,20 @@ class ExplainabilityCheck(Check):
     order = 10
     budgets = _BUDGETS
 
-    methods: tuple[str, ...] = ()
-    split: str = "test"
-    n_explain: int = 12
-    n_background: int = 32
-    ig_steps: int = 16
-    eg_samples: int = 128
-    lime_samples: int = 200
-    shap_max_evals: int = 0
-    deletion_steps: int = 10
-    sanity_inputs: int = 6
-    sanity_layers: int = 0
-    stability_inputs: int = 6
-    noise: float = 0.02
-    target_layer: str = ""
-
-    def __post_init__(self) -> None:
-        if isinstance(self.methods, str) or not isinstance(self.methods, (tuple, list)):
-            raise InvalidConfigError(f"methods must be a list of names, got {self.methods!r}")
-        object.__setattr__(self, "methods", tuple(self.methods))
-        unknown = sorted(set(self.methods) - set(EXPLAINERS))
-        if unknown:
-            raise InvalidConfigError(
-                f"unknown explanation method(s) {unknown}: expected {sorted(EXPLAINERS)}"
-            )
-        for f, lo in (
-            ("n_explain", 1),
-            ("n_background", 1),
-            ("ig_steps", 2),
-            ("eg_samples", 1),
-            ("lime_samples", 10),
-            ("shap_max_evals", 0),
-            ("deletion_steps", 2),
-            ("sanity_inputs", 0),
-            ("sanity_layers", 0),
-            ("stability_inputs", 0),
-        ):
-            require_int(f, getattr(self, f), lo)
-        if not 0.0 <= float(self.noise) <= 0.5:
-            raise InvalidConfigError(f"noise must be in [0, 0.5], got {self.noise!r}")
-        if not isinstance(self.target_layer, str):
-            raise InvalidConfigError(
-                f"target_layer must be a layer name, got {self.target_layer!r}"
-            )
+    methods: tuple[str, ...] = option((), Names(lambda: EXPLAINERS))
+    split: str = option("test", Text(nonempty=True, what="split name"))
+    n_explain: int = option(12, Int(1))
+    n_background: int = option(32, Int(1))
+    ig_steps: int = option(16, Int(2))
+    eg_samples: int = option(128, Int(1))
+    lime_samples: int = option(200, Int(10))
+    shap_max_evals: int = option(0, Int(0))
+    deletion_steps: int = option(10, Int(2))
+    sanity_inputs: int = option(6, Int(0))
+    sanity_layers: int = option(0, Int(0))
+    stability_inputs: int = option(6, Int(0))
+    noise: float = option(0.02, Real(0.0, 0.5))
+    target_layer: str = option("", Text(what="layer name"))
 
     def skip_reason(self, target: AuditTarget) -> str | None:
         if self.split not in target.splits:
@@ -149,21 +117,8 @@ class ExplainabilityCheck(Check):
 
     # ------------------------------------------------------------------ configuration
 
-    def _explainer(self, name: str, kind: str, n_features: int) -> Explainer:
-        cls = EXPLAINERS[name]
-        opts: dict[str, Any] = {}
-        if name in IMAGE_ONLY:
-            opts["target_layer"] = self.target_layer
-        elif name == "integrated_gradients":
-            opts["n_steps"] = self.ig_steps
-        elif name == "expected_gradients":
-            opts["n_samples"] = self.eg_samples
-        elif name == "lime":
-            opts["num_samples"] = self.lime_samples
-        elif name == "shap_permutation":
-            opts["max_evals"] = max(self.shap_max_evals, 2 * n_features + 1)
-            opts["n_background"] = min(self.n_background, 50)
-        return cls(**opts)
+    def _explainer(self, name: str, n_features: int) -> Explainer:
+        return EXPLAINERS[name].from_options(self.config(), n_features=n_features)
 
     def _plan(self, target: AuditTarget) -> list[tuple[str, str | None]]:
         """(method, reason it cannot run or None) for every method to attempt.
@@ -177,19 +132,18 @@ class ExplainabilityCheck(Check):
         for n in names:
             cls = EXPLAINERS[n]
             reason = None
+            kind_mismatch = target.kind not in cls.data_kinds
             if cls.requires in ("gradients", "conv") and not target.model.differentiable:
+                agnostic = _names(lambda c: c.requires == "predict" and target.kind in c.data_kinds)
                 reason = (
                     f"{n} needs gradients, but this model is not a differentiable torch "
-                    "module; the model-agnostic methods shap_permutation (tabular) and "
-                    "lime apply"
+                    f"module; the model-agnostic methods {agnostic} apply"
                 )
-            elif n in IMAGE_ONLY and target.kind != "image":
-                reason = f"{n} explains images; for tabular models use integrated_gradients or SHAP"
-            elif n in TABULAR_ONLY and target.kind != "tabular":
-                reason = f"{n} explains tabular rows; for images use expected_gradients or lime"
-            kind_mismatch = (n in IMAGE_ONLY and target.kind != "image") or (
-                n in TABULAR_ONLY and target.kind != "tabular"
-            )
+            elif kind_mismatch:
+                reason = (
+                    f"{n} explains {' and '.join(cls.data_kinds)} inputs, not {target.kind} ones; "
+                    f"for {target.kind} inputs use {_names(lambda c: target.kind in c.data_kinds)}"
+                )
             if reason is None or self.methods or not kind_mismatch:
                 plan.append((n, reason))
         return plan
@@ -244,7 +198,7 @@ class ExplainabilityCheck(Check):
                 status = "error" if self.methods else "skipped"
                 summaries.append(ExplainerSummary(method=name, status=status, error=reason))
                 continue
-            explainer = self._explainer(name, target.kind, n_features)
+            explainer = self._explainer(name, n_features)
             t0 = time.perf_counter()
             try:
                 exp = explainer.explain(view, X, targets, seed=seed)
@@ -290,7 +244,11 @@ class ExplainabilityCheck(Check):
                     "this method's insertion AUC minus random order's: > 0 beats random",
                 ),
             ]
-            metrics += self._method_diagnostics(name, exp, view, X, targets, detail, m)
+            metrics += [
+                m(d.name, d.value, d.higher_is_better, d.description)
+                for d in explainer.diagnostics(exp, view, X, targets)
+            ]
+            detail.update(explainer.details(exp))
             n_stab = min(self.stability_inputs, len(X))
             if n_stab:
                 noisy = _perturb(X[:n_stab], target, self.noise, seed)
@@ -308,7 +266,7 @@ class ExplainabilityCheck(Check):
                         n=n_stab,
                     )
                 )
-                if name in STOCHASTIC:
+                if explainer.stochastic:
                     other = explainer.explain(view, X[:n_stab], targets[:n_stab], seed=seed + 1)
                     rho = rowwise_spearman(
                         feature_scores(exp.attributions[:n_stab]),
@@ -455,66 +413,6 @@ class ExplainabilityCheck(Check):
             global_importance=[{"feature": k, "mean_abs_shap": v} for k, v in importance],
         )
 
-    def _method_diagnostics(
-        self,
-        name: str,
-        exp: Explanation,
-        view: ModelView,
-        X: np.ndarray,
-        targets: np.ndarray,
-        detail: dict[str, Any],
-        m: Any,
-    ) -> list[Metric]:
-        out: list[Metric] = []
-        if name == "integrated_gradients" and view.module is not None:
-            with torch.no_grad():
-                fx = view.module(torch.as_tensor(X, device=view.device))
-                fb = view.module(torch.as_tensor(exp.extras["baseline_inputs"], device=view.device))
-            idx = torch.as_tensor(targets, device=view.device)[:, None]
-            diff = (fx.gather(1, idx) - fb.gather(1, idx)).squeeze(1).cpu().numpy()
-            delta = np.abs(exp.extras["completeness_delta"])
-            rel = float(delta.mean() / max(np.abs(diff).mean(), 1e-12))
-            detail["baseline"] = exp.extras["baseline"]
-            out.append(
-                m(
-                    "completeness_error",
-                    rel,
-                    False,
-                    "mean |sum(attributions) - (f(x) - f(baseline))| relative to the mean "
-                    f"|f(x) - f(baseline)| (Gauss-Legendre, {self.ig_steps} steps)",
-                )
-            )
-        if name in ("expected_gradients", "shap_permutation"):
-            total = exp.attributions.reshape(len(X), -1).sum(axis=1)
-            explained = exp.extras["outputs"] - exp.extras["base_values"]
-            rel = float(np.abs(total - explained).mean() / max(np.abs(explained).mean(), 1e-12))
-            space = "logit" if name == "expected_gradients" else "probability"
-            out.append(
-                m(
-                    "additivity_error",
-                    rel,
-                    False,
-                    f"mean |sum(SHAP values) - (f(x) - E[f(background)])| relative to the "
-                    f"mean |f(x) - E[f]| ({space} space)",
-                )
-            )
-        if name == "lime":
-            out.append(
-                m(
-                    "surrogate_r2",
-                    float(np.mean(exp.extras["score"])),
-                    True,
-                    "weighted R^2 of LIME's local linear surrogate (its fidelity)",
-                )
-            )
-            if "segments" in exp.extras:
-                detail["segments"] = exp.extras["segments"]
-                detail["cell_px"] = exp.extras["cell"]
-        if name.startswith("gradcam"):
-            detail["layer"] = exp.extras["layer"]
-            detail["layer_shape"] = exp.extras["layer_shape"]
-        return out
-
     def _figures(
         self,
         target,
@@ -537,11 +435,12 @@ class ExplainabilityCheck(Check):
             wrong = np.flatnonzero(targets != y)[:2]
             right = np.flatnonzero(targets == y)[: 6 - len(wrong)]
             order = np.r_[right, wrong].astype(int)
-            shown = {
-                k: explanations[k].attributions[order]
-                for k in ("gradcam", "integrated_gradients", "expected_gradients", "lime")
-                if k in explanations
-            }
+            ranked = sorted(
+                (EXPLAINERS[k].overlay_rank, k)
+                for k in explanations
+                if EXPLAINERS[k].overlay_rank is not None
+            )
+            shown = {k: explanations[k].attributions[order] for _, k in ranked}
             labels = [
                 f"true {target.class_names[y[i]]}, pred {target.class_names[targets[i]]}"
                 + ("" if y[i] == targets[i] else " (wrong)")
@@ -558,9 +457,7 @@ class ExplainabilityCheck(Check):
                 )
             )
         if target.kind == "tabular":
-            shap_name = next(
-                (k for k in ("shap_permutation", "expected_gradients") if k in explanations), None
-            )
+            shap_name = _shap_method(explanations)
             if shap_name:
                 e = explanations[shap_name]
                 figures.append(
@@ -569,7 +466,7 @@ class ExplainabilityCheck(Check):
                             e.attributions,
                             X,
                             target.feature_names,
-                            f"SHAP summary ({explain_plots.LABELS[shap_name]})",
+                            f"SHAP summary ({explain_plots.label(shap_name)})",
                         ),
                         "shap_beeswarm",
                         "SHAP summary: per-row impact of the top features",
@@ -684,6 +581,17 @@ def _region_mask(shape: tuple[int, ...], region: list[int]) -> np.ndarray:
     return mask
 
 
+def _names(keep: Any) -> str:
+    """The registered methods ``keep(cls)`` accepts, for a message."""
+    return ", ".join(n for n, c in EXPLAINERS.items() if keep(c))
+
+
+def _shap_method(explanations: dict[str, Explanation]) -> str | None:
+    """The method whose SHAP values describe the model globally: probability-space first."""
+    shap = [k for k in explanations if EXPLAINERS[k].shap_space is not None]
+    return min(shap, key=lambda k: EXPLAINERS[k].shap_space != "probability", default=None)
+
+
 def _metric_factory(method: str, n: int):
     def make(name: str, value: float | None, higher: bool, description: str, n: int = n) -> Metric:
         return Metric(
@@ -700,7 +608,7 @@ def _metric_factory(method: str, n: int):
 def _global_importance(
     explanations: dict[str, Explanation], target: AuditTarget, top: int = 15
 ) -> list[tuple[str, float]]:
-    name = next((k for k in ("shap_permutation", "expected_gradients") if k in explanations), None)
+    name = _shap_method(explanations)
     if name is None:
         return []
     imp = np.abs(explanations[name].attributions).mean(axis=0).reshape(-1)

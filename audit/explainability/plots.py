@@ -9,18 +9,20 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from audit.core import plotting  # noqa: F401  (selects the Agg backend)
+from explain.base import EXPLAINERS
 
 _COLOURS = plt.get_cmap("tab10").colors
 
-LABELS = {
-    "gradcam": "Grad-CAM",
-    "gradcam++": "Grad-CAM++",
-    "integrated_gradients": "Integrated Gradients",
-    "saliency": "Saliency",
-    "expected_gradients": "SHAP (expected gradients)",
-    "shap_permutation": "SHAP (permutation)",
-    "lime": "LIME",
-}
+
+def label(method: str) -> str:
+    """How figures name a method: its registered title."""
+    cls = EXPLAINERS.get(method)
+    return cls.title if cls is not None else method
+
+
+def signed(method: str) -> bool:
+    cls = EXPLAINERS.get(method)
+    return cls.signed if cls is not None else True
 
 
 def _image(x: np.ndarray) -> np.ndarray:
@@ -58,7 +60,7 @@ def overlay_grid(
         for j, m in enumerate(methods, start=1):
             heat = _heat(attributions[m][i])
             ax = axes[i, j]
-            if m.startswith("gradcam"):
+            if not signed(m):
                 ax.imshow(heat, cmap="inferno", vmin=0, vmax=max(float(heat.max()), 1e-12))
             else:
                 lim = max(float(np.abs(heat).max()), 1e-12)
@@ -66,11 +68,11 @@ def overlay_grid(
             ax.contour(
                 outline,
                 levels=[0.5],
-                colors="#2f2f2f" if not m.startswith("gradcam") else "white",
+                colors="#2f2f2f" if signed(m) else "white",
                 linewidths=0.7,
             )
             if i == 0:
-                ax.set_title(LABELS.get(m, m), fontsize=8)
+                ax.set_title(label(m), fontsize=8)
     axes[0, 0].set_title("input", fontsize=8)
     for ax in axes.ravel():
         ax.set_xticks([])
@@ -91,8 +93,8 @@ def faithfulness_curves(
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
     for k, m in enumerate(deletion):
         c = _COLOURS[k % 10]
-        a1.plot(fractions, deletion[m], color=c, label=LABELS.get(m, m))
-        a2.plot(fractions, insertion[m], color=c, label=LABELS.get(m, m))
+        a1.plot(fractions, deletion[m], color=c, label=label(m))
+        a2.plot(fractions, insertion[m], color=c, label=label(m))
     a1.plot(fractions, random_deletion, "k--", label="random order")
     a2.plot(fractions, random_insertion, "k--", label="random order")
     a1.set_title("Deletion: most important removed first (lower is better)", fontsize=9)
@@ -117,7 +119,7 @@ def sanity_plot(curves: Mapping[str, Sequence[tuple[str, float]]]) -> Figure:
             [1.0] + [p[1] for p in pts],
             marker="o",
             color=_COLOURS[k % 10],
-            label=LABELS.get(m, m),
+            label=label(m),
         )
     ax.axhline(0.5, color="gray", ls=":", lw=1)
     ax.set_xticks(range(len(names) + 1), ["trained", *names], rotation=30, ha="right", fontsize=7)
@@ -193,7 +195,7 @@ def marker_figure(
     for ax, m in zip(axes[1:], methods):
         heat = np.abs(_heat(attributions[m]))
         ax.imshow(heat, cmap="magma")
-        ax.set_title(f"{LABELS.get(m, m)}\n{shares[m]:.0%} in marker", fontsize=8)
+        ax.set_title(f"{label(m)}\n{shares[m]:.0%} in marker", fontsize=8)
     for ax in axes:
         ax.add_patch(
             plt.Rectangle(

@@ -45,7 +45,20 @@ from audit.fairness.metrics import (
     score_calibration,
 )
 from audit.fairness.mitigation import CONSTRAINTS, METHODS, run_mitigations
-from models.errors import InvalidConfigError, InvalidDataError, require_int
+from models.errors import InvalidConfigError, InvalidDataError
+from models.options import (
+    CI_LEVEL,
+    AnyOf,
+    Bool,
+    Choice,
+    Int,
+    Maybe,
+    Names,
+    Real,
+    Strings,
+    Text,
+    option,
+)
 from reports.schema import FairnessResult, Metric, Table
 
 _BUDGETS: dict[str, dict[str, Any]] = {
@@ -151,64 +164,35 @@ class FairnessCheck(Check):
     order = 40
     budgets = _BUDGETS
 
-    split: str = "test"
-    sensitive: tuple[str, ...] | None = None
-    intersections: bool = True
-    positive_class: str | int | None = None
-    favorable_class: str | int | None = None
-    threshold: float | None = None
-    n_boot: int = 1000
-    ci_level: float = 0.95
-    min_group_size: int = 30
-    n_bins: int = 10
-    alpha: float = 0.05
-    tolerance: float = 0.05
-    proxy_rows: int | None = 2000
-    mitigations: tuple[str, ...] = METHODS
-    mitigation_feature: str | None = None
-    mitigation_constraint: str = "equalized_odds"
-    mitigation_rows: int | None = 6000
-    refit_epochs: int | None = 3
-    eg_max_iter: int = 5
-
-    def __post_init__(self) -> None:
-        for name in ("sensitive", "mitigations"):
-            v = getattr(self, name)
-            if v is None and name == "sensitive":
-                continue
-            if isinstance(v, str) or not isinstance(v, (tuple, list)):
-                raise InvalidConfigError(f"{name} must be a list of names, got {v!r}")
-            object.__setattr__(self, name, tuple(str(x) for x in v))
-        bad = sorted(set(self.mitigations) - set(METHODS))
-        if bad:
-            raise InvalidConfigError(f"unknown mitigation(s) {bad}: expected {list(METHODS)}")
-        if self.mitigation_constraint not in CONSTRAINTS:
-            raise InvalidConfigError(
-                f"mitigation_constraint must be one of {list(CONSTRAINTS)}, got "
-                f"{self.mitigation_constraint!r}"
-            )
-        require_int("n_boot", self.n_boot, 50)
-        require_int("min_group_size", self.min_group_size, 1)
-        require_int("n_bins", self.n_bins, 2)
-        require_int("eg_max_iter", self.eg_max_iter, 1)
-        for name in ("proxy_rows", "mitigation_rows", "refit_epochs"):
-            v = getattr(self, name)
-            if v is not None:
-                require_int(name, v, 0 if name == "proxy_rows" else 1)
-        if not 0.5 <= float(self.ci_level) < 1:
-            raise InvalidConfigError(f"ci_level must be in [0.5, 1), got {self.ci_level!r}")
-        if not 0 < float(self.alpha) < 1:
-            raise InvalidConfigError(f"alpha must be in (0, 1), got {self.alpha!r}")
-        if not 0 <= float(self.tolerance) < 1:
-            raise InvalidConfigError(f"tolerance must be in [0, 1), got {self.tolerance!r}")
-        if self.threshold is not None and not 0 < float(self.threshold) < 1:
-            raise InvalidConfigError(
-                f"threshold must be None (the predicted class) or in (0, 1), got {self.threshold!r}"
-            )
-        if not isinstance(self.intersections, bool):
-            raise InvalidConfigError(
-                f"intersections must be true or false, got {self.intersections!r}"
-            )
+    split: str = option("test", Text(nonempty=True, what="split name"))
+    sensitive: tuple[str, ...] | None = option(
+        None, Maybe(Strings("feature names"), "every sensitive feature the data declares")
+    )
+    intersections: bool = option(True, Bool())
+    positive_class: str | int | None = option(
+        None, Maybe(AnyOf((Int(0), Text(nonempty=True, what="class name"))), "class index 1")
+    )
+    favorable_class: str | int | None = option(
+        None, Maybe(AnyOf((Int(0), Text(nonempty=True, what="class name"))), "the data's own")
+    )
+    threshold: float | None = option(
+        None, Maybe(Real(0.0, 1.0, lo_open=True, hi_open=True), "the predicted class")
+    )
+    n_boot: int = option(1000, Int(50))
+    ci_level: float = option(0.95, CI_LEVEL)
+    min_group_size: int = option(30, Int(1))
+    n_bins: int = option(10, Int(2))
+    alpha: float = option(0.05, Real(0.0, 1.0, lo_open=True, hi_open=True))
+    tolerance: float = option(0.05, Real(0.0, 1.0, hi_open=True))
+    proxy_rows: int | None = option(2000, Maybe(Int(0), "every train row"))
+    mitigations: tuple[str, ...] = option(METHODS, Names(METHODS))
+    mitigation_feature: str | None = option(
+        None, Maybe(Text(nonempty=True, what="feature name"), "the data's primary one")
+    )
+    mitigation_constraint: str = option("equalized_odds", Choice(CONSTRAINTS))
+    mitigation_rows: int | None = option(6000, Maybe(Int(1), "every train row"))
+    refit_epochs: int | None = option(3, Maybe(Int(1), "the recorded recipe's"))
+    eg_max_iter: int = option(5, Int(1))
 
     # ------------------------------------------------------------------ configuration helpers
 

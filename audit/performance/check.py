@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import (
@@ -24,10 +25,10 @@ from audit.core.stats import (
 )
 from audit.core.target import AuditTarget
 from audit.performance import plots
-from models.errors import InvalidConfigError
+from models.options import CI_LEVEL, Int, Maybe, Text, option
 from reports.schema import Metric, PerformanceResult, ReliabilityBin, Table
 
-_BUDGETS = {
+_BUDGETS: dict[str, dict[str, Any]] = {
     "standard": {"max_samples": 50_000},
     "thorough": {"max_samples": None},
 }
@@ -60,30 +61,10 @@ class PerformanceCheck(Check):
     order = 0
     budgets = _BUDGETS
 
-    split: str = "test"
-    n_bins: int = 15
-    max_samples: int | None = 5000
-    ci_level: float = 0.95
-
-    def __post_init__(self) -> None:
-        if (
-            isinstance(self.n_bins, bool)
-            or not isinstance(self.n_bins, int)
-            or not 2 <= self.n_bins <= 100
-        ):
-            raise InvalidConfigError(f"n_bins must be an integer in 2..100, got {self.n_bins!r}")
-        if self.max_samples is not None and (
-            isinstance(self.max_samples, bool)
-            or not isinstance(self.max_samples, int)
-            or self.max_samples < 10
-        ):
-            raise InvalidConfigError(
-                f"max_samples must be None or an integer >= 10, got {self.max_samples!r}"
-            )
-        if not 0.5 <= float(self.ci_level) < 1:
-            raise InvalidConfigError(f"ci_level must be in [0.5, 1), got {self.ci_level!r}")
-        if not isinstance(self.split, str) or not self.split:
-            raise InvalidConfigError(f"split must be a split name, got {self.split!r}")
+    split: str = option("test", Text(nonempty=True, what="split name"))
+    n_bins: int = option(15, Int(2, 100))
+    max_samples: int | None = option(5000, Maybe(Int(10), "every row"))
+    ci_level: float = option(0.95, CI_LEVEL)
 
     def skip_reason(self, target: AuditTarget) -> str | None:
         if self.split not in target.splits:

@@ -41,7 +41,8 @@ from audit.core.checks import Artifacts, Check, register
 from audit.core.target import AuditTarget
 from audit.privacy import plots as privacy_plots
 from models.device import module_device
-from models.errors import InvalidConfigError, InvalidDataError, require_int
+from models.errors import InvalidDataError
+from models.options import Bool, Int, Names, Real, Text, option
 from reports.schema import CurvePoint, Metric, PrivacyResult, Table
 
 ATTACKS = (
@@ -95,38 +96,16 @@ class PrivacyCheck(Check):
     order = 30
     budgets = _BUDGETS
 
-    attacks: tuple[str, ...] = ()
-    n_eval: int = 1000
-    n_shadows: int = 4
-    assume_members: bool = False
-    cache_dir: str = ""
-    min_group: int = 20
-    compare_defenses: bool = True
-    dp_noise_multiplier: float = 1.0
-    dp_max_grad_norm: float = 1.0
-    dp_epochs: int = 3
-
-    def __post_init__(self) -> None:
-        if isinstance(self.attacks, str) or not isinstance(self.attacks, (tuple, list)):
-            raise InvalidConfigError(f"attacks must be a list of names, got {self.attacks!r}")
-        object.__setattr__(self, "attacks", tuple(self.attacks))
-        bad = sorted(set(self.attacks) - set(ATTACKS))
-        if bad:
-            raise InvalidConfigError(f"unknown attack(s) {bad}: expected {list(ATTACKS)}")
-        require_int("n_eval", self.n_eval, 10)
-        require_int("n_shadows", self.n_shadows, 2)
-        require_int("min_group", self.min_group, 1)
-        require_int("dp_epochs", self.dp_epochs, 1)
-        for f in ("dp_noise_multiplier", "dp_max_grad_norm"):
-            v = getattr(self, f)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-                raise InvalidConfigError(f"{f} must be a positive number, got {v!r}")
-        if self.n_shadows % 2:
-            raise InvalidConfigError(f"n_shadows must be even, got {self.n_shadows}")
-        if not isinstance(self.assume_members, bool):
-            raise InvalidConfigError(
-                f"assume_members must be true or false, got {self.assume_members!r}"
-            )
+    attacks: tuple[str, ...] = option((), Names(ATTACKS))
+    n_eval: int = option(1000, Int(10))
+    n_shadows: int = option(4, Int(2, even=True))
+    assume_members: bool = option(False, Bool())
+    cache_dir: str = option("", Text(what="folder path"))
+    min_group: int = option(20, Int(1))
+    compare_defenses: bool = option(True, Bool())
+    dp_noise_multiplier: float = option(1.0, Real(0.0, lo_open=True))
+    dp_max_grad_norm: float = option(1.0, Real(0.0, lo_open=True))
+    dp_epochs: int = option(3, Int(1))
 
     def skip_reason(self, target: AuditTarget) -> str | None:
         missing = [s for s in ("train", "holdout") if s not in target.splits]

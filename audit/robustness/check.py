@@ -44,7 +44,20 @@ from audit.core.stats import wilson_interval
 from audit.core.target import AuditTarget
 from audit.robustness import plots as robustness_plots
 from models.device import module_device
-from models.errors import IncompatibleModelError, InvalidConfigError, require_int
+from models.errors import IncompatibleModelError, InvalidConfigError
+from models.options import (
+    CI_LEVEL,
+    POSITIVE_EPS,
+    Choice,
+    Int,
+    Maybe,
+    Names,
+    Real,
+    Reals,
+    Strings,
+    Text,
+    option,
+)
 from models.training import frozen_eval
 from reports.schema import CurveBand, DefenseRow, MaskingCheck, Metric, RobustnessResult, Table
 
@@ -111,61 +124,21 @@ class RobustnessCheck(Check):
     budgets = _BUDGETS
     path_options = ("compare_with",)
 
-    split: str = "test"
-    n_eval: int = 128
-    norm: Literal["inf", "2"] = "inf"
-    eps: float | None = None
-    epsilons: tuple[float, ...] = ()
-    max_iter: int = 10
-    num_random_init: int = 0
-    loss: Literal["ce", "margin"] = "ce"
-    blackbox_queries: int = 100
-    large_eps: float | None = None
-    defenses: tuple[str, ...] = ("feature_squeezing", "jpeg")
-    tolerance: float = 0.03
-    ci_level: float = 0.95
-    batch_size: int = 64
-    compare_with: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.norm not in ("inf", "2"):
-            raise InvalidConfigError(f"norm must be 'inf' or '2', got {self.norm!r}")
-        for name in ("eps", "large_eps"):
-            v = getattr(self, name)
-            if v is not None and (
-                isinstance(v, bool)
-                or not isinstance(v, (int, float))
-                or not math.isfinite(v)
-                or v <= 0
-            ):
-                raise InvalidConfigError(
-                    f"{name} must be a positive number in input units (e.g. 8/255 = 0.0314 for "
-                    f"pixels), got {v!r}"
-                )
-        object.__setattr__(self, "epsilons", tuple(float(e) for e in self.epsilons))
-        if any(not math.isfinite(e) or e <= 0 for e in self.epsilons):
-            raise InvalidConfigError(f"epsilons must be positive, got {list(self.epsilons)}")
-        object.__setattr__(self, "defenses", tuple(self.defenses))
-        if isinstance(self.compare_with, str):
-            object.__setattr__(self, "compare_with", (self.compare_with,))
-        object.__setattr__(self, "compare_with", tuple(str(p) for p in self.compare_with))
-        bad = sorted(set(self.defenses) - set(DEFENSES))
-        if bad:
-            raise InvalidConfigError(f"unknown defense(s) {bad}: expected {list(DEFENSES)}")
-        for name, lo in (
-            ("n_eval", 10),
-            ("max_iter", 1),
-            ("num_random_init", 0),
-            ("blackbox_queries", 1),
-            ("batch_size", 1),
-        ):
-            require_int(name, getattr(self, name), lo)
-        if self.loss not in ("ce", "margin"):
-            raise InvalidConfigError(f"loss must be 'ce' or 'margin', got {self.loss!r}")
-        if not 0 <= self.tolerance < 0.5:
-            raise InvalidConfigError(f"tolerance must be in [0, 0.5), got {self.tolerance!r}")
-        if not 0.5 <= self.ci_level < 1:
-            raise InvalidConfigError(f"ci_level must be in [0.5, 1), got {self.ci_level!r}")
+    split: str = option("test", Text(nonempty=True, what="split name"))
+    n_eval: int = option(128, Int(10))
+    norm: Literal["inf", "2"] = option("inf", Choice(("inf", "2")))
+    eps: float | None = option(None, Maybe(POSITIVE_EPS, "the default for the data kind"))
+    epsilons: tuple[float, ...] = option((), Reals(POSITIVE_EPS))
+    max_iter: int = option(10, Int(1))
+    num_random_init: int = option(0, Int(0))
+    loss: Literal["ce", "margin"] = option("ce", Choice(("ce", "margin")))
+    blackbox_queries: int = option(100, Int(1))
+    large_eps: float | None = option(None, Maybe(POSITIVE_EPS, "half the input range"))
+    defenses: tuple[str, ...] = option(("feature_squeezing", "jpeg"), Names(DEFENSES))
+    tolerance: float = option(0.03, Real(0.0, 0.5, hi_open=True))
+    ci_level: float = option(0.95, CI_LEVEL)
+    batch_size: int = option(64, Int(1))
+    compare_with: tuple[str, ...] = option((), Strings("model paths"))
 
     def skip_reason(self, target: AuditTarget) -> str | None:
         if self.split not in target.splits:
@@ -192,16 +165,9 @@ class RobustnessCheck(Check):
         return sorted({eps * f for f in (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)})
 
     def _cfg(self, eps: float, **kw: Any) -> PGDConfig:
-        steps = kw.pop("max_iter", self.max_iter)
-        return PGDConfig(
-            eps=eps,
-            eps_step=2.5 * eps / steps,
-            max_iter=steps,
-            norm=self.norm,
-            num_random_init=kw.pop("num_random_init", self.num_random_init),
-            loss=self.loss,
-            **kw,
-        )
+        kw.setdefault("num_random_init", self.num_random_init)
+        kw.setdefault("loss", self.loss)
+        return PGDConfig.madry(eps, kw.pop("max_iter", self.max_iter), norm=self.norm, **kw)
 
     # ------------------------------------------------------------------ run
 
@@ -296,14 +262,7 @@ class RobustnessCheck(Check):
             other_loss = "margin" if self.loss == "ce" else "ce"
             other_acc, _ = attack_acc(
                 module,
-                PGDConfig(
-                    eps=eps,
-                    eps_step=2.5 * eps / self.max_iter,
-                    max_iter=self.max_iter,
-                    norm=self.norm,
-                    num_random_init=self.num_random_init,
-                    loss=other_loss,
-                ),
+                self._cfg(eps, loss=other_loss),
             )
             grads, _ = input_gradient(module, xt, yt, loss=self.loss)
             flat = grads.flatten(1)
@@ -703,14 +662,7 @@ class RobustnessCheck(Check):
                     c = float((other(xt).argmax(1) == yt).float().mean())
                 accs = []
                 for loss in ("ce", "margin"):
-                    cfg = PGDConfig(
-                        eps=eps,
-                        eps_step=2.5 * eps / self.max_iter,
-                        max_iter=self.max_iter,
-                        norm=self.norm,
-                        num_random_init=self.num_random_init,
-                        loss=loss,
-                    )
+                    cfg = self._cfg(eps, loss=loss)
                     adv = pgd(
                         other,
                         xt,
