@@ -187,7 +187,7 @@ def _pick_run(root: Path, runs: list[Path], key: str = "run") -> Path | None:
         )
         return None
     labels = [str(p.relative_to(root)) if p != root else p.name for p in runs]
-    choice = st.sidebar.selectbox("Run", labels, key=key)
+    choice = st.sidebar.selectbox("Run", labels, key=key) or labels[0]
     return runs[labels.index(choice)]
 
 
@@ -263,8 +263,11 @@ def page_runs(root: Path, runs: list[Path]) -> None:
         runs = [p for p, _ in loaded]
         labels = [p.name for p in runs]
         c1, c2 = st.columns(2)
-        a = c1.selectbox("Baseline", labels, index=min(1, len(labels) - 1), key="cmp_a")
-        b = c2.selectbox("Candidate", labels, index=0, key="cmp_b")
+        a = (
+            c1.selectbox("Baseline", labels, index=min(1, len(labels) - 1), key="cmp_a")
+            or labels[0]
+        )
+        b = c2.selectbox("Candidate", labels, index=0, key="cmp_b") or labels[0]
         tol = st.number_input("Tolerance", min_value=0.0, value=0.01, step=0.01, key="cmp_tol")
         changes, worse = compare_reports(
             _report(runs[labels.index(a)]), _report(runs[labels.index(b)]), tolerance=tol
@@ -338,7 +341,7 @@ def page_new_audit(root: Path) -> None:
     files: dict[str, Any] = {}
     if source == "Built-in model":
         labels = [f"{a} on {d}" for a, d in RECIPES]
-        choice = st.selectbox("Model and data", labels, key="recipe")
+        choice = st.selectbox("Model and data", labels, key="recipe") or labels[0]
         arch, dataset = RECIPES[labels.index(choice)]
         spec["train"] = {"arch": arch, "dataset": dataset}
     else:
@@ -575,11 +578,14 @@ def page_fairness(run: Path, report: AuditReport) -> None:
     if r is None:
         return
     groups: dict[str, list[dict[str, Any]]] = getattr(r, "groups", {})
-    feature = st.selectbox("Sensitive feature", list(groups), key="fair_feature")
-    metric = st.selectbox(
-        "Metric",
-        ["selection_rate", "tpr", "fpr", "fnr", "precision", "accuracy", "ece", "base_rate"],
-        key="fair_metric",
+    feature = st.selectbox("Sensitive feature", list(groups), key="fair_feature") or ""
+    metric = (
+        st.selectbox(
+            "Metric",
+            ["selection_rate", "tpr", "fpr", "fnr", "precision", "accuracy", "ece", "base_rate"],
+            key="fair_metric",
+        )
+        or "selection_rate"
     )
     rows = sorted(groups.get(feature, []), key=lambda g: -g["n"])[:25]
     if rows:
@@ -709,7 +715,7 @@ def main() -> None:
     st.title("RAI Audit")
     default = os.environ.get("RAI_AUDIT_RUNS", "rai-audit-demo/runs")
     root = Path(st.sidebar.text_input("Runs folder", value=default, key="root"))
-    page = st.sidebar.radio("Page", PAGES, key="page")
+    page = st.sidebar.radio("Page", PAGES, key="page") or PAGES[0]
     runs = find_runs(root)
     if page == "Runs":
         page_runs(root, runs)

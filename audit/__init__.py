@@ -5,13 +5,29 @@ Typical use from Python::
     from audit import AuditTarget, Policy, run_audit, build_checks
     target = AuditTarget.from_bundle(my_module, load_dataset("adult"))
     report = run_audit(target, build_checks(None, "smoke"), out="runs/mine")
+
+The names below are imported when first used (PEP 562), so importing a submodule such as
+``audit.pytest_plugin`` (which pytest loads in every session of the environment) stays cheap.
 """
 
-from audit.core.checks import CHECKS, Artifacts, Check, register
-from audit.core.config import build_checks, build_policy
-from audit.core.runner import run_audit
-from audit.core.target import AuditTarget, ModelDescription
-from audit.gate.policy import Policy, Rule
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "CHECKS": "audit.core.checks",
+    "Artifacts": "audit.core.checks",
+    "Check": "audit.core.checks",
+    "register": "audit.core.checks",
+    "build_checks": "audit.core.config",
+    "build_policy": "audit.core.config",
+    "run_audit": "audit.core.runner",
+    "AuditTarget": "audit.core.target",
+    "ModelDescription": "audit.core.target",
+    "Policy": "audit.gate.policy",
+    "Rule": "audit.gate.policy",
+}
 
 __all__ = [
     "CHECKS",
@@ -26,3 +42,49 @@ __all__ = [
     "register",
     "run_audit",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'audit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+if TYPE_CHECKING:
+    from audit.core.checks import (
+        CHECKS as CHECKS,
+    )
+    from audit.core.checks import (
+        Artifacts as Artifacts,
+    )
+    from audit.core.checks import (
+        Check as Check,
+    )
+    from audit.core.checks import (
+        register as register,
+    )
+    from audit.core.config import (
+        build_checks as build_checks,
+    )
+    from audit.core.config import (
+        build_policy as build_policy,
+    )
+    from audit.core.runner import (
+        run_audit as run_audit,
+    )
+    from audit.core.target import (
+        AuditTarget as AuditTarget,
+    )
+    from audit.core.target import (
+        ModelDescription as ModelDescription,
+    )
+    from audit.gate.policy import (
+        Policy as Policy,
+    )
+    from audit.gate.policy import (
+        Rule as Rule,
+    )

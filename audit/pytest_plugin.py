@@ -72,7 +72,7 @@ class RaiItem(pytest.Item):
         if self.outcome == "fail":
             raise RaiFailure(self.message)
 
-    def repr_failure(self, excinfo: Any, style: Any = None) -> str:
+    def repr_failure(self, excinfo: Any, style: Any = None) -> Any:
         if isinstance(excinfo.value, RaiFailure):
             return str(excinfo.value)
         return super().repr_failure(excinfo)

@@ -38,7 +38,7 @@ def feature_scores(attributions: np.ndarray) -> np.ndarray:
 def _apply_mask(X: np.ndarray, base: np.ndarray, keep_x: np.ndarray) -> np.ndarray:
     """Inputs where features with ``keep_x`` True take ``X`` and the others ``base``."""
     if X.ndim == 4:
-        mask = keep_x.reshape(len(X), 1, X.shape[2], X.shape[3])
+        mask: np.ndarray = keep_x.reshape(len(X), 1, X.shape[2], X.shape[3])
     else:
         mask = keep_x.reshape(X.shape)
     return np.where(mask, X, base).astype(np.float32)

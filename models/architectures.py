@@ -46,6 +46,9 @@ class Normalize(nn.Module):
         self.register_buffer("mean", mean_t.reshape(view))
         self.register_buffer("std", std_t.reshape(view))
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
 
@@ -65,7 +68,7 @@ def _image_shape(arch: str, input_shape: Sequence[int]) -> tuple[int, int, int]:
         )
     if min(shape) < 1:
         raise InvalidConfigError(f"input shape must be positive, got {shape}")
-    return shape  # type: ignore[return-value]
+    return shape
 
 
 class MLP(nn.Module):

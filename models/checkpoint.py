@@ -137,7 +137,8 @@ def save_checkpoint(
     target = Path(path)
     with atomic_directory(target, marker=META) as tmp:
         save_file(state, str(tmp / WEIGHTS))
-        np.savez(tmp / SPLITS, **{k: v.astype(np.int64) for k, v in data.split_indices().items()})
+        splits = {k: v.astype(np.int64) for k, v in data.split_indices().items()}
+        np.savez(tmp / SPLITS, **splits)  # type: ignore[arg-type]
         meta: dict[str, Any] = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -154,7 +155,7 @@ def save_checkpoint(
             "history": [dict(h) for h in history],
             "metrics": dict(metrics or {}),
             "versions": library_versions(),
-            "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "weights_file": WEIGHTS,
             "weights_sha256": sha256_file(tmp / WEIGHTS),
             **dict(extra or {}),
@@ -446,7 +447,8 @@ def _load_safetensors(
         k.startswith("net.") for k in state
     ):
         state = {f"net.{k}": v for k, v in state.items()}
-        state.update({f"normalize.{k}": v for k, v in module.normalize.state_dict().items()})
+        norm = module.normalize.state_dict()  # type: ignore[union-attr]
+        state.update({f"normalize.{k}": v for k, v in norm.items()})
     _apply_state(module, state, p)
     module.eval()
     meta = {

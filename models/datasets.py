@@ -181,7 +181,7 @@ def _assemble(
 
 
 def _package_file(name: str) -> bytes:
-    return resources.files("models").joinpath("data", name).read_bytes()
+    return resources.files("models").joinpath("data").joinpath(name).read_bytes()
 
 
 # ---------------------------------------------------------------------------- images

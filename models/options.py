@@ -293,9 +293,7 @@ def refusal(where: str, name: str, rule: Rule, value: Any) -> InvalidConfigError
     shown = repr(value)
     if len(shown) > 80:
         shown = shown[:77] + "..."
-    return InvalidConfigError(
-        f"option {name!r} of {where} must be {rule.text()}; got {shown}"
-    )
+    return InvalidConfigError(f"option {name!r} of {where} must be {rule.text()}; got {shown}")
 
 
 def check_value(where: str, name: str, rule: Rule, value: Any) -> Any:

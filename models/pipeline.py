@@ -124,7 +124,7 @@ def train_and_save(
         model = build_model(arch, data.input_shape, data.num_classes, mean=mean, std=std, **kwargs)
         result = train_model(model, data, cfg, device=device, progress=progress, teacher=teacher)
     model.cpu()
-    metrics = {
+    metrics: dict[str, Any] = {
         f"{name}_accuracy": accuracy(model, data.splits[name].X, data.splits[name].y)
         for name in ("train", "val", "test")
     }

@@ -13,11 +13,14 @@ any saved run without torch.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = "1.0"
+#: A table cell: JSON scalars only.
+Cell = str | float | int | bool | None
+
+SCHEMA_VERSION: Final = "1.0"
 
 Verdict = Literal["pass", "warn", "fail", "error", "skipped"]
 VERDICT_ORDER: dict[str, int] = {"skipped": 0, "pass": 1, "warn": 2, "fail": 3, "error": 4}
@@ -28,7 +31,8 @@ def worst_verdict(verdicts: list[str | None]) -> Verdict | None:
     present = [v for v in verdicts if v is not None]
     if not present:
         return None
-    return max(present, key=lambda v: VERDICT_ORDER[v])  # type: ignore[return-value]
+    worst: str = max(present, key=lambda v: VERDICT_ORDER[v])
+    return worst  # type: ignore[return-value]
 
 
 class _Frozen(BaseModel):
@@ -81,7 +85,7 @@ class Table(_Frozen):
 
     title: str
     columns: list[str]
-    rows: list[list[str | float | int | bool | None]]
+    rows: list[list[Cell]]
     description: str = ""
 
     @field_validator("rows", mode="before")

@@ -15,6 +15,8 @@ from audit.core.config import build_checks
 from audit.core.runner import run_audit
 from audit.service import jobs, uploads
 
+pytestmark = pytest.mark.e2e  # the dashboard, end to end
+
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.e2e  # the dashboard in a real browser
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 APP = Path(__file__).resolve().parents[1] / "app.py"
 FLAGS = [

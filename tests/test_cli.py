@@ -30,6 +30,7 @@ def demo_dir(tmp_path_factory):
 DEMO_ACCURACY = {"lenet5-digits": 0.95, "mlp-adult": 0.84, "mlp-compas": 0.64}
 
 
+@pytest.mark.e2e
 def test_demo_end_to_end(demo_dir):
     for name, floor in DEMO_ACCURACY.items():
         run = demo_dir / "runs" / name
@@ -52,6 +53,7 @@ def test_demo_end_to_end(demo_dir):
         assert (demo_dir / "models" / name / "weights.safetensors").is_file()
 
 
+@pytest.mark.e2e
 def test_demo_reuses_cached_models(demo_dir):
     before = (demo_dir / "models" / "lenet5-digits" / "model.json").read_text()
     proc = _run(["demo", "--out", str(demo_dir), "--quiet"])
@@ -59,6 +61,7 @@ def test_demo_reuses_cached_models(demo_dir):
     assert (demo_dir / "models" / "lenet5-digits" / "model.json").read_text() == before
 
 
+@pytest.mark.e2e
 def test_check_exit_codes(demo_dir, tmp_path):
     run = demo_dir / "runs" / "lenet5-digits"
     stored = json.loads((run / "report.json").read_text())["verdict"]
@@ -78,6 +81,7 @@ def test_check_exit_codes(demo_dir, tmp_path):
     assert main(["check", str(run), "--policy", str(bad)]) == 2
 
 
+@pytest.mark.e2e
 def test_run_with_config_and_policy(demo_dir, tmp_path):
     cfg = tmp_path / "audit.yaml"
     ckpt = tmp_path / "model"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import ItemsView, Iterator, KeysView, Sequence, ValuesView
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -93,7 +93,7 @@ class Artifacts:
     def arrays(self, name: str, caption: str, **arrays: np.ndarray) -> Artifact:
         """Save numpy arrays as ``.npz`` (no pickled objects)."""
         buf = io.BytesIO()
-        np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+        np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})  # type: ignore[arg-type]
         return self._artifact(f"{name}.npz", buf.getvalue(), caption, "application/x-npz")
 
     def text(self, name: str, text: str, caption: str = "") -> Artifact:
@@ -125,7 +125,7 @@ class Check(ABC):
                 f"check {cls.name!r} has no option(s) {', '.join(unknown)}; its options are "
                 f"{', '.join(sorted(known))}"
             )
-        check = cls(**{**cls.budget_defaults(budget), **overrides})
+        check = cls(**{**cls.budget_defaults(check_budget(budget)), **overrides})
         object.__setattr__(check, "_budget", budget)  # not an option: where the options came from
         return check
 
@@ -177,7 +177,7 @@ class Check(ABC):
 ENTRY_POINT_GROUP = "rai_audit.checks"
 
 
-class _Registry(dict):  # type: ignore[type-arg]
+class _Registry(dict[str, type["Check"]]):
     """name -> check class. Reading it loads the built-in checks and the checks that installed
     packages declare in the ``rai_audit.checks`` entry-point group, once."""
 
@@ -198,7 +198,7 @@ class _Registry(dict):  # type: ignore[type-arg]
         self._load()
         return super().__contains__(key)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[str]:
         self._load()
         return super().__iter__()
 
@@ -206,15 +206,15 @@ class _Registry(dict):  # type: ignore[type-arg]
         self._load()
         return super().__len__()
 
-    def keys(self):  # type: ignore[no-untyped-def]
+    def keys(self) -> KeysView[str]:  # type: ignore[override]
         self._load()
         return super().keys()
 
-    def items(self):  # type: ignore[no-untyped-def]
+    def items(self) -> ItemsView[str, type[Check]]:  # type: ignore[override]
         self._load()
         return super().items()
 
-    def values(self):  # type: ignore[no-untyped-def]
+    def values(self) -> ValuesView[type[Check]]:  # type: ignore[override]
         self._load()
         return super().values()
 

@@ -9,3 +9,10 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
+
+
+def tab10() -> tuple[tuple[float, float, float], ...]:
+    """matplotlib's ten categorical colours (``tab10``), as RGB triples."""
+    from matplotlib import colormaps  # noqa: PLC0415
+
+    return tuple(colormaps["tab10"].colors)  # type: ignore[attr-defined]

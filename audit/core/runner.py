@@ -210,8 +210,8 @@ def run_audit(
             "build them with build_checks(..., budget) or drop the budget argument"
         )
     policy = policy or Policy.default()
-    run_id = f"{_dt.datetime.now(_dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    run_id = f"{_dt.datetime.now(_dt.timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     t_start = time.perf_counter()
     results: list[ResultBase] = []
     with atomic_directory(out, marker="report.json") as stage:
@@ -248,7 +248,7 @@ def run_audit(
             config=dict(config or {}),
             wall_time_s=time.perf_counter() - t_start,
         )
-        report = AuditReport(manifest=manifest, results=results)
+        report = AuditReport(manifest=manifest, results=results)  # type: ignore[arg-type]
         report = policy.apply(report)
         report = report.model_copy(
             update={"verdict": worst_verdict([r.verdict for r in report.results]) or "pass"}

@@ -85,8 +85,8 @@ def max_calibration_error(proba: np.ndarray, y: np.ndarray, n_bins: int = 15) ->
     bins = calibration_bins(proba, y, n_bins)
     return float(
         max(
-            abs(b["accuracy"] - b["confidence"])
+            abs(float(b["accuracy"] or 0.0) - float(b["confidence"] or 0.0))
             for b in bins
-            if b["count"]  # type: ignore[operator]
+            if b["count"]
         )
     )

@@ -195,8 +195,11 @@ class ExplainabilityCheck(Check):
 
         for name, reason in self._plan(target):
             if reason is not None:
-                status = "error" if self.methods else "skipped"
-                summaries.append(ExplainerSummary(method=name, status=status, error=reason))
+                summaries.append(
+                    ExplainerSummary(
+                        method=name, status="error" if self.methods else "skipped", error=reason
+                    )
+                )
                 continue
             explainer = self._explainer(name, n_features)
             t0 = time.perf_counter()
@@ -305,7 +308,7 @@ class ExplainabilityCheck(Check):
                         n=n_san,
                     )
                 )
-            if marker_X is not None and len(marker_X):
+            if marker is not None and marker_X is not None and len(marker_X):
                 mt = np.full(len(marker_X), int(marker["class"]))
                 mexp = explainer.explain(view, marker_X, mt, seed=seed)
                 mask = _region_mask(target.input_shape, marker["region"])
@@ -571,7 +574,9 @@ def _sanity(
         v = dataclasses.replace(view, predict_proba=adapter.predict_proba, module=module)
         return explainer.explain(v, X, targets, seed=seed).attributions
 
-    return cascading_randomization(view.module, explain_with, seed=seed, max_layers=max_layers)
+    return cascading_randomization(
+        view.require_module("the sanity check"), explain_with, seed=seed, max_layers=max_layers
+    )
 
 
 def _region_mask(shape: tuple[int, ...], region: list[int]) -> np.ndarray:

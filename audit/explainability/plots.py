@@ -8,10 +8,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from audit.core import plotting  # noqa: F401  (selects the Agg backend)
+from audit.core import plotting  # selects the Agg backend
 from explain.base import EXPLAINERS
 
-_COLOURS = plt.get_cmap("tab10").colors
+_COLOURS = plotting.tab10()
 
 
 def label(method: str) -> str:

@@ -59,7 +59,7 @@ from models.options import (
     Text,
     option,
 )
-from reports.schema import FairnessResult, Metric, Table
+from reports.schema import Cell, FairnessResult, Metric, Table
 
 _BUDGETS: dict[str, dict[str, Any]] = {
     "standard": {
@@ -378,8 +378,8 @@ class FairnessCheck(Check):
             )
 
         # mitigations
-        mitigation_feature = None
-        mitigation_rows = []
+        mitigation_feature: str | None = None
+        mitigation_rows: list[Any] = []
         if self.mitigations:
             mitigation_feature, mitigation_rows = self._mitigate(
                 target, singles, pos, positive_is_favorable, seed, warn
@@ -394,7 +394,7 @@ class FairnessCheck(Check):
                 figures.append(
                     artifacts.figure(
                         fairness_plots.mitigation_tradeoff(
-                            mitigation_rows, mitigation_feature, key
+                            mitigation_rows, str(mitigation_feature), key
                         ),
                         "mitigations",
                         f"Mitigations on {mitigation_feature}: held-out accuracy against "
@@ -449,7 +449,7 @@ class FairnessCheck(Check):
         est = r.est
         n_total = int(est.counts.n.sum())
         q = (1 - self.ci_level) / 2 * 100
-        rows = []
+        rows: list[dict[str, Any]] = []
         for gi, g in enumerate(est.groups):
             row: dict[str, Any] = {
                 "group": g,
@@ -472,7 +472,7 @@ class FairnessCheck(Check):
         cols = ["group", "n", "base_rate", "selection_rate", "sel_low", "sel_high", "accuracy"]
         cols += ["tpr", "tpr_low", "tpr_high", "fpr", "fpr_low", "fpr_high", "fnr", "precision"]
         cols += ["ece", "compared"]
-        rows = []
+        rows: list[list[Cell]] = []
         for row in self._group_rows(r):
             rows.append(
                 [
@@ -545,7 +545,7 @@ class FairnessCheck(Check):
         return out
 
     def _significance(self, results: dict[str, _Feature]) -> tuple[Table, int, int]:
-        tests = []
+        tests: list[dict[str, Any]] = []
         for name, r in results.items():
             for t in group_vs_rest_tests(r.est.counts):
                 if t["group"] in r.est.compared:
@@ -554,7 +554,7 @@ class FairnessCheck(Check):
         for t, a in zip(tests, adjusted):
             t["holm"] = float(a)
         sig = sorted((t for t in tests if t["holm"] < self.alpha), key=lambda t: t["holm"])
-        rows = [
+        rows: list[list[Cell]] = [
             [
                 t["feature"],
                 t["group"],
@@ -595,7 +595,7 @@ class FairnessCheck(Check):
         return "inconclusive: the interval straddles the tolerance"
 
     def _definitions(self, results: dict[str, _Feature], pos_name: str) -> tuple[Table, list[str]]:
-        rows = []
+        rows: list[list[Cell]] = []
         conflicts = []
         for name, r in results.items():
             for label, criterion, metric, kind in _DEFINITIONS:
@@ -644,7 +644,7 @@ class FairnessCheck(Check):
         )
 
     def _chouldechova(self, results: dict[str, _Feature], singles: list[str]) -> Table | None:
-        rows = []
+        rows: list[list[Cell]] = []
         for name in singles:
             est = results[name].est
             c = est.counts
@@ -693,7 +693,7 @@ class FairnessCheck(Check):
     def _representation(
         self, target: AuditTarget, singles: list[str], pos: int, warn: list[str]
     ) -> Table:
-        rows = []
+        rows: list[list[Cell]] = []
         train = target.splits.get("train")
         test = target.split(self.split)
         for f in singles:
@@ -788,7 +788,7 @@ class FairnessCheck(Check):
                     break
             return float(np.mean(aucs)) if aucs else None
 
-        rows = []
+        rows: list[list[Cell]] = []
         metrics = []
         for f in singles:
             if f not in train.sensitive:
@@ -843,7 +843,7 @@ class FairnessCheck(Check):
             if col not in split.extras:
                 continue
             d = np.asarray(split.extras[col]).astype(int)
-            rows = []
+            rows: list[list[Cell]] = []
             for f in singles:
                 est = estimate(
                     y,

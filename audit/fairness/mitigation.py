@@ -69,7 +69,7 @@ def _reinit(module: nn.Module, seed: int) -> nn.Module:
     normalization constants kept)."""
     fresh = copy.deepcopy(module).cpu()
     torch.manual_seed(seed)
-    owners = set()
+    owners: set[int] = set()
     for m in fresh.modules():
         if hasattr(m, "reset_parameters") and callable(m.reset_parameters):
             m.reset_parameters()

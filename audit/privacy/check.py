@@ -135,7 +135,7 @@ class PrivacyCheck(Check):
         mi, ni = balanced_indices(len(train), len(hold), self.n_eval, rng)
         X = np.concatenate([train.X[mi], hold.X[ni]])
         y = np.concatenate([train.y[mi], hold.y[ni]])
-        member = np.r_[np.ones(len(mi), bool), np.zeros(len(ni), bool)]
+        member: np.ndarray = np.r_[np.ones(len(mi), bool), np.zeros(len(ni), bool)]
         proba = target.model.predict_proba(X)
         warnings: list[str] = []
         if len(ni) < 1000:

@@ -8,13 +8,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from audit.core import plotting  # noqa: F401  (selects the Agg backend)
+from audit.core import plotting  # selects the Agg backend
 
 
 def roc_loglog(results: Mapping[str, object], min_fpr: float) -> Figure:
     """Membership ROC of every attack on log-log axes (Carlini et al., 2022), with chance."""
     fig, ax = plt.subplots(figsize=(6.2, 5.2))
-    colours = plt.get_cmap("tab10").colors
+    colours = plotting.tab10()
     floor = max(min_fpr / 2, 1e-5)
     for k, (name, r) in enumerate(results.items()):
         fpr = np.maximum(np.asarray(r.fpr), floor)  # type: ignore[attr-defined]

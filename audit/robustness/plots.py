@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from audit.core import plotting  # noqa: F401  (selects the Agg backend)
+from audit.core import plotting  # selects the Agg backend
 from reports.schema import CurveBand
 
 
@@ -26,10 +26,11 @@ def accuracy_curve(
     colours = {"PGD": "#c44e52", "FGSM": "#4c72b0"}
     for name, pts in curves.items():
         xs = np.array([p.x for p in pts])
-        ax.plot(xs, [p.y for p in pts], marker="o", color=colours.get(name), label=name)
-        ax.fill_between(
-            xs, [p.low for p in pts], [p.high for p in pts], alpha=0.15, color=colours.get(name)
-        )
+        ys = np.array([p.y for p in pts], dtype=float)  # None (undefined) becomes NaN
+        low = np.array([p.low for p in pts], dtype=float)
+        high = np.array([p.high for p in pts], dtype=float)
+        ax.plot(xs, ys, marker="o", color=colours.get(name), label=name)
+        ax.fill_between(xs, low, high, alpha=0.15, color=colours.get(name))
     ax.axhline(clean, color="gray", ls=":", label=f"clean accuracy {clean:.0%}")
     ax.axvline(eps, color="black", lw=0.8, ls="--")
     for k, (name, acc) in enumerate(defenses[1:] if defenses else []):
@@ -40,7 +41,7 @@ def accuracy_curve(
                 marker="s",
                 s=40,
                 zorder=5,
-                color=plt.get_cmap("tab10").colors[(k + 2) % 10],
+                color=plotting.tab10()[(k + 2) % 10],
                 label=f"{name} + BPDA attack",
             )
     ax.set_xscale("log")

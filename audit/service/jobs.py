@@ -27,7 +27,7 @@ JOBS = ".jobs"
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _write_status(job: Path, **status: Any) -> None:
@@ -65,7 +65,7 @@ def _alive(pid: int) -> bool:
 
 def create_job(runs_root: str | Path) -> Path:
     """A new, empty job folder (uploads go to its ``inputs/`` before :func:`start_job`)."""
-    stamp = f"{_dt.datetime.now(_dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    stamp = f"{_dt.datetime.now(_dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     job = Path(runs_root) / JOBS / stamp
     (job / "inputs").mkdir(parents=True, exist_ok=False)
     return job
