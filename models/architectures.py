@@ -46,9 +46,6 @@ class Normalize(nn.Module):
         self.register_buffer("mean", mean_t.reshape(view))
         self.register_buffer("std", std_t.reshape(view))
 
-    mean: torch.Tensor
-    std: torch.Tensor
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
 

@@ -282,9 +282,28 @@ def option(default: Any, rule: Rule, *, doc: str = "") -> Any:
     return field(default=default, metadata={"rule": rule, "doc": doc})
 
 
+def inferred_rule(default: Any) -> Rule | None:
+    """The rule of a field made without :func:`option` (a third-party check's plain field):
+    the type of its default (bool, int, float or str), else None (not checked)."""
+    if isinstance(default, bool):
+        return Bool()
+    if isinstance(default, int):
+        return Int()
+    if isinstance(default, float):
+        return Real()
+    if isinstance(default, str):
+        return Text()
+    return None
+
+
+def _rule(f: Any) -> Rule | None:
+    rule = f.metadata.get("rule")
+    return rule if rule is not None else inferred_rule(f.default)
+
+
 def rules_of(cls: type) -> dict[str, Rule]:
-    """Every field's rule, by name. A field made without :func:`option` has none."""
-    return {f.name: f.metadata["rule"] for f in fields(cls) if "rule" in f.metadata}
+    """Every field's rule, by name: its declared one, else the one its default implies."""
+    return {f.name: r for f in fields(cls) if (r := _rule(f)) is not None}
 
 
 def refusal(where: str, name: str, rule: Rule, value: Any) -> InvalidConfigError:
@@ -306,16 +325,16 @@ def check_value(where: str, name: str, rule: Rule, value: Any) -> Any:
 
 def validate_fields(obj: Any, where: str) -> None:
     """Check every field of the frozen dataclass ``obj`` against its rule and store the
-    canonical value. Every field must have been made with :func:`option`.
+    canonical value. A field made without :func:`option` gets the rule its default's type
+    implies (:func:`inferred_rule`), or none.
 
     Raises:
         InvalidConfigError: the first field whose value its rule refuses.
-        TypeError: a field without a rule (a programming error in the class).
     """
     for f in fields(obj):
-        rule = f.metadata.get("rule")
+        rule = _rule(f)
         if rule is None:
-            raise TypeError(f"{type(obj).__name__}.{f.name} has no rule: declare it with option()")
+            continue
         value = getattr(obj, f.name)
         object.__setattr__(obj, f.name, check_value(where, f.name, rule, value))
 
@@ -324,7 +343,7 @@ def option_table(cls: type) -> list[dict[str, str]]:
     """name, default, allowed values and doc of every option (for ``rai-audit checks``)."""
     out = []
     for f in fields(cls):
-        rule = f.metadata.get("rule")
+        rule = _rule(f)
         default = f.default if f.default is not MISSING else None
         out.append(
             {

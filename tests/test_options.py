@@ -49,7 +49,7 @@ def test_every_check_option_has_a_rule_and_refuses_with_the_template(check, opti
 @pytest.mark.parametrize("check", sorted(all_checks()))
 def test_defaults_and_budgets_satisfy_the_rules(check):
     cls = all_checks()[check]
-    assert set(rules_of(cls)) == {f.name for f in fields(cls)}
+    assert all("rule" in f.metadata for f in fields(cls)), "built-in options declare their rule"
     assert cls().budget == "smoke"
     for b in BUDGETS:
         assert cls.for_budget(b).budget == b
@@ -57,7 +57,7 @@ def test_defaults_and_budgets_satisfy_the_rules(check):
 
 @pytest.mark.parametrize("cls", [PGDConfig, TrainConfig])
 def test_method_configs_declare_every_option(cls):
-    assert set(rules_of(cls)) == {f.name for f in fields(cls)}
+    assert all("rule" in f.metadata for f in fields(cls))
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from audit import Check
+from models.options import Int, option
 from reports.schema import Metric, PluginResult
 
 
@@ -34,8 +35,8 @@ class ToyCheck(Check):
     order: ClassVar[int] = 50
     budgets: ClassVar[dict] = {"standard": {"rows": 200}}
 
-    rows: int = 100
-    flavour: str = "mint"
+    rows: int = option(100, Int(10))  # declared with its rule
+    flavour: str = "mint"  # a plain field: its rule is its default's type
 
     def run(self, target, *, seed, artifacts):
         test = target.splits["test"]
@@ -119,20 +120,18 @@ def test_a_plugin_check_has_budgets_and_validated_options(toy_site, tmp_path, ml
     assert res.returncode == 0, res.stderr
     toy = json.loads((tmp_path / "r" / "report.json").read_text())["results"][0]
     assert toy["config"] == {"rows": 200, "flavour": "lemon"}
-    bad = _cli(
-        toy_site,
-        "run",
-        "--model",
-        str(mlp_checkpoint),
-        "--checks",
-        "toy",
-        "--out",
-        str(tmp_path / "x"),
-        "--quiet",
-        "--config",
-        str(cfg.with_name("bad.yaml")),
-    )
-    assert bad.returncode == 2
+    for options, message in (
+        ("{rows: 3}", "option 'rows' of check 'toy' must be an integer >= 10; got 3"),
+        ("{flavour: 3}", "option 'flavour' of check 'toy' must be a string; got 3"),
+    ):
+        bad_cfg = tmp_path / "bad.yaml"
+        bad_cfg.write_text(f"model: {{path: {mlp_checkpoint}}}\nchecks: {{toy: {options}}}\n")
+        bad = _cli(
+            toy_site, "run", "--config", str(bad_cfg), "--out", str(tmp_path / "x"), "--quiet"
+        )
+        assert bad.returncode == 2, bad.stderr
+        assert message in bad.stderr and "Traceback" not in bad.stderr
+        assert not (tmp_path / "x").exists()
 
 
 def test_a_broken_plugin_is_named_when_its_check_is_asked_for(tmp_path, mlp_checkpoint):

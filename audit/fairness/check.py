@@ -44,7 +44,7 @@ from audit.fairness.metrics import (
     intersect,
     score_calibration,
 )
-from audit.fairness.mitigation import CONSTRAINTS, METHODS, run_mitigations
+from audit.fairness.mitigation import CONSTRAINTS, METHODS, MITIGATIONS, run_mitigations
 from models.errors import InvalidConfigError, InvalidDataError
 from models.options import (
     CI_LEVEL,
@@ -185,7 +185,7 @@ class FairnessCheck(Check):
     alpha: float = option(0.05, Real(0.0, 1.0, lo_open=True, hi_open=True))
     tolerance: float = option(0.05, Real(0.0, 1.0, hi_open=True))
     proxy_rows: int | None = option(2000, Maybe(Int(0), "every train row"))
-    mitigations: tuple[str, ...] = option(METHODS, Names(METHODS))
+    mitigations: tuple[str, ...] = option(METHODS, Names(lambda: MITIGATIONS))
     mitigation_feature: str | None = option(
         None, Maybe(Text(nonempty=True, what="feature name"), "the data's primary one")
     )

@@ -20,11 +20,12 @@ cost of the cap is not charged to the mitigation.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -39,7 +40,6 @@ from models.datasets import DataBundle, Split
 from models.training import TrainConfig, predict_logits, train_model
 from reports.schema import MitigationRow
 
-METHODS = ("threshold_optimizer", "reweighing", "exponentiated_gradient")
 POOLED = "(small groups pooled)"
 CONSTRAINTS = ("equalized_odds", "demographic_parity")
 
@@ -234,6 +234,166 @@ def evaluate(
     return Evaluation(accuracy=float(np.mean(pred == y_pos)), metrics=metrics)
 
 
+@dataclass(frozen=True)
+class MitigationInputs:
+    """What a mitigation may use. Labels are binary (1 = the positive class); group values are
+    pooled where groups are too small to fit on (``pool_note`` says which).
+
+    Attributes:
+        target: the audited target.
+        feature: the sensitive feature mitigated for.
+        positive: the positive class index.
+        constraint: ``equalized_odds`` or ``demographic_parity``.
+        score: inputs -> P(positive) of the audited model.
+        X_test, s_test: the evaluated split, flattened, and its pooled groups.
+        pooled: group values -> pooled group values.
+        seed, eg_max_iter: seeds and the ExponentiatedGradient budget.
+        estimator: an unfitted copy of the audited model (refits only).
+        X_train, y_train, s_train: the capped refit rows (refits only).
+        cap, pool_note: text for the notes.
+    """
+
+    target: AuditTarget
+    feature: str
+    positive: int
+    constraint: str
+    score: Callable[[np.ndarray], np.ndarray]
+    X_test: np.ndarray
+    s_test: np.ndarray
+    pooled: Callable[[np.ndarray], np.ndarray]
+    seed: int
+    eg_max_iter: int
+    pool_note: str = ""
+    estimator: Any = None
+    X_train: np.ndarray | None = None
+    y_train: np.ndarray | None = None
+    s_train: np.ndarray | None = None
+    cap: str = ""
+
+
+class Mitigation:
+    """Base of the mitigations; ``apply`` returns the decisions on ``X_test`` and a note.
+
+    Attributes:
+        name: registry name.
+        title: how reports name it.
+        family: ``post-processing``, ``pre-processing`` or ``reductions``.
+        refits: it trains a fresh copy of the model (then a like-for-like refit baseline runs
+            first, and its accuracy is the reference for the cost).
+        needs_sensitive_at_decision: it needs the sensitive feature to decide.
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    family: ClassVar[str]
+    refits: ClassVar[bool] = False
+    needs_sensitive_at_decision: ClassVar[bool] = False
+
+    def apply(self, m: MitigationInputs) -> tuple[np.ndarray, str]:
+        raise NotImplementedError
+
+
+#: name -> mitigation class, in the order the audit applies them.
+MITIGATIONS: dict[str, type[Mitigation]] = {}
+
+
+def register(cls: type[Mitigation]) -> type[Mitigation]:
+    MITIGATIONS[cls.name] = cls
+    return cls
+
+
+def _train(m: MitigationInputs) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+    if m.estimator is None or m.X_train is None or m.y_train is None or m.s_train is None:
+        raise ValueError("a refit mitigation needs the estimator and the refit rows")
+    return m.estimator, m.X_train, m.y_train, m.s_train
+
+
+@register
+class ThresholdOptimizerMitigation(Mitigation):
+    """fairlearn's ``ThresholdOptimizer`` (Hardt et al., 2016) on the model's own scores."""
+
+    name = "threshold_optimizer"
+    title = "ThresholdOptimizer (post-processing)"
+    family = "post-processing"
+    needs_sensitive_at_decision = True
+
+    def apply(self, m: MitigationInputs) -> tuple[np.ndarray, str]:
+        from fairlearn.postprocessing import ThresholdOptimizer  # noqa: PLC0415
+
+        target = m.target
+        fit_split = "val" if "val" in target.splits else "train"
+        fs = target.split(fit_split)
+        to = ThresholdOptimizer(
+            estimator=_Prefit(lambda X: m.score(X.reshape(-1, *target.input_shape))),
+            constraints=m.constraint,
+            objective="accuracy_score",
+            prefit=True,
+            predict_method="predict_proba",
+        )
+        to.fit(
+            fs.X.reshape(len(fs), -1),
+            (fs.y == m.positive).astype(int),
+            sensitive_features=m.pooled(fs.sensitive[m.feature]),
+        )
+        pred = to.predict(m.X_test, sensitive_features=m.s_test, random_state=m.seed)
+        note = (
+            f"{m.constraint}; fitted on the {fit_split} split; group-specific (randomized) "
+            "thresholds on the model's scores; needs the sensitive feature at decision "
+            f"time{m.pool_note}"
+        )
+        return np.asarray(pred), note
+
+
+@register
+class Reweighing(Mitigation):
+    """Kamiran and Calders (2012): refit with weights that make the label independent of the
+    group."""
+
+    name = "reweighing"
+    title = "Reweighing (pre-processing)"
+    family = "pre-processing"
+    refits = True
+
+    def apply(self, m: MitigationInputs) -> tuple[np.ndarray, str]:
+        est, X, y, s = _train(m)
+        model = clone(est).fit(X, y, sample_weight=reweighing_weights(y, s))
+        note = (
+            f"targets demographic parity: Kamiran-Calders weights P(g)P(y)/P(g,y) on "
+            f"{m.feature}; {m.cap}{m.pool_note}"
+        )
+        return model.predict(m.X_test), note
+
+
+@register
+class ExponentiatedGradientMitigation(Mitigation):
+    """fairlearn's ``ExponentiatedGradient`` (Agarwal et al., 2018) under the constraint."""
+
+    name = "exponentiated_gradient"
+    title = "ExponentiatedGradient (reductions)"
+    family = "reductions"
+    refits = True
+
+    def apply(self, m: MitigationInputs) -> tuple[np.ndarray, str]:
+        from fairlearn.reductions import (  # noqa: PLC0415
+            DemographicParity,
+            EqualizedOdds,
+            ExponentiatedGradient,
+        )
+
+        est, X, y, s = _train(m)
+        moment = EqualizedOdds() if m.constraint == "equalized_odds" else DemographicParity()
+        eg = ExponentiatedGradient(clone(est), constraints=moment, max_iter=m.eg_max_iter)
+        with warnings.catch_warnings():  # fairlearn 0.15's own pandas deprecations
+            warnings.filterwarnings("ignore", message="Setting a value on a Series")
+            eg.fit(X, y, sensitive_features=s)
+        pred = eg.predict(m.X_test, random_state=m.seed)
+        note = (
+            f"{m.constraint} constraint, {len(eg.predictors_)} refits (max_iter "
+            f"{m.eg_max_iter}); randomized over its models; {m.cap}{m.pool_note}"
+        )
+        return np.asarray(pred), note
+
+
 def run_mitigations(
     target: AuditTarget,
     *,
@@ -254,18 +414,13 @@ def run_mitigations(
     positive_is_favorable: bool,
     progress: Callable[[str], None] | None = None,
 ) -> list[MitigationRow]:
-    """Apply each of ``methods`` and score it on ``split`` for ``feature``.
+    """Apply each of ``methods`` (names in :data:`MITIGATIONS`) and score it on ``split`` for
+    ``feature``.
 
     ``score`` maps inputs to P(positive) of the audited model and ``decide`` maps them to its
-    binary decisions. The first row is the audited model itself.
+    binary decisions. The first row is the audited model itself; a refit baseline precedes the
+    refitting mitigations.
     """
-    from fairlearn.postprocessing import ThresholdOptimizer  # noqa: PLC0415
-    from fairlearn.reductions import (  # noqa: PLC0415
-        DemographicParity,
-        EqualizedOdds,
-        ExponentiatedGradient,
-    )
-
     test = target.split(split)
     y_test = (test.y == positive).astype(int)
     s_test = np.asarray(test.sensitive[feature], dtype=str)
@@ -316,41 +471,38 @@ def run_mitigations(
     def failed(name: str, exc: Exception) -> MitigationRow:
         return MitigationRow(method=name, status="error", note=f"{type(exc).__name__}: {exc}")
 
+    def attempt(name: str, inputs: MitigationInputs, base: float) -> MitigationRow:
+        tick(name)
+        t0 = time.perf_counter()
+        try:
+            pred, note = MITIGATIONS[name]().apply(inputs)
+        except Exception as exc:  # fairlearn raises plain ValueErrors on degenerate groups
+            return failed(name, exc)
+        return score_row(name, pred, t0, base, note)
+
     tick = progress or (lambda _m: None)
     t0 = time.perf_counter()
     original = score_row("audited model", decide(test.X), t0, None, "the model as audited")
     rows = [original]
-    base_acc = original.accuracy
+    inputs = MitigationInputs(
+        target=target,
+        feature=feature,
+        positive=positive,
+        constraint=constraint,
+        score=score,
+        X_test=X_test,
+        s_test=pooled(s_test),
+        pooled=pooled,
+        seed=seed,
+        eg_max_iter=eg_max_iter,
+        pool_note=pool_note,
+    )
+    planned = [n for n in MITIGATIONS if n in methods]
+    for name in planned:
+        if not MITIGATIONS[name].refits:
+            rows.append(attempt(name, inputs, original.accuracy))
 
-    if "threshold_optimizer" in methods:
-        tick("threshold_optimizer")
-        t0 = time.perf_counter()
-        fit_split = "val" if "val" in target.splits else "train"
-        fs = target.split(fit_split)
-        try:
-            to = ThresholdOptimizer(
-                estimator=_Prefit(lambda X: score(X.reshape(-1, *target.input_shape))),
-                constraints=constraint,
-                objective="accuracy_score",
-                prefit=True,
-                predict_method="predict_proba",
-            )
-            to.fit(
-                fs.X.reshape(len(fs), -1),
-                (fs.y == positive).astype(int),
-                sensitive_features=pooled(fs.sensitive[feature]),
-            )
-            pred = to.predict(X_test, sensitive_features=pooled(s_test), random_state=seed)
-            note = (
-                f"{constraint}; fitted on the {fit_split} split; group-specific (randomized) "
-                "thresholds on the model's scores; needs the sensitive feature at decision "
-                f"time{pool_note}"
-            )
-            rows.append(score_row("threshold_optimizer", pred, t0, base_acc, note))
-        except Exception as exc:  # fairlearn raises plain ValueErrors on degenerate groups
-            rows.append(failed("threshold_optimizer", exc))
-
-    refit_methods = [m for m in methods if m in ("reweighing", "exponentiated_gradient")]
+    refit_methods = [n for n in planned if MITIGATIONS[n].refits]
     if not refit_methods:
         return rows
     train = target.split("train") if "train" in target.splits else None
@@ -384,7 +536,7 @@ def run_mitigations(
             "refit baseline",
             baseline.predict(X_test),
             t0,
-            base_acc,
+            original.accuracy,
             f"the same model refit without mitigation ({cap}): the reference for the refits' "
             "accuracy cost",
         )
@@ -395,47 +547,13 @@ def run_mitigations(
             + [skipped(m, "the refit baseline failed") for m in refit_methods]
         )
     rows.append(base_row)
-    ref_acc = base_row.accuracy
-
-    if "reweighing" in methods:
-        tick("reweighing")
-        t0 = time.perf_counter()
-        try:
-            w = reweighing_weights(y_tr, s_tr)
-            model = clone(est).fit(X_tr, y_tr, sample_weight=w)
-            rows.append(
-                score_row(
-                    "reweighing",
-                    model.predict(X_test),
-                    t0,
-                    ref_acc,
-                    f"targets demographic parity: Kamiran-Calders weights P(g)P(y)/P(g,y) on "
-                    f"{feature}; {cap}{pool_note}",
-                )
-            )
-        except Exception as exc:
-            rows.append(failed("reweighing", exc))
-
-    if "exponentiated_gradient" in methods:
-        tick("exponentiated_gradient")
-        t0 = time.perf_counter()
-        moment = EqualizedOdds() if constraint == "equalized_odds" else DemographicParity()
-        try:
-            eg = ExponentiatedGradient(clone(est), constraints=moment, max_iter=eg_max_iter)
-            with warnings.catch_warnings():  # fairlearn 0.15's own pandas deprecations
-                warnings.filterwarnings("ignore", message="Setting a value on a Series")
-                eg.fit(X_tr, y_tr, sensitive_features=s_tr)
-            pred = eg.predict(X_test, random_state=seed)
-            rows.append(
-                score_row(
-                    "exponentiated_gradient",
-                    pred,
-                    t0,
-                    ref_acc,
-                    f"{constraint} constraint, {len(eg.predictors_)} refits (max_iter "
-                    f"{eg_max_iter}); randomized over its models; {cap}{pool_note}",
-                )
-            )
-        except Exception as exc:
-            rows.append(failed("exponentiated_gradient", exc))
+    refit = dataclasses.replace(
+        inputs, estimator=est, X_train=X_tr, y_train=y_tr, s_train=s_tr, cap=cap
+    )
+    for name in refit_methods:
+        rows.append(attempt(name, refit, base_row.accuracy))
     return rows
+
+
+#: The registered mitigation names (the fairness check's ``mitigations`` default).
+METHODS: tuple[str, ...] = tuple(MITIGATIONS)

@@ -18,44 +18,31 @@ undefined, with the smallest resolvable FPR.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
 
-from attacks._art import art_label_only, art_membership_blackbox
 from attacks.membership import (
     AttackMetrics,
     balanced_indices,
     confidence_scores,
     evaluate_scores,
-    lira_scores,
     logit_confidence,
     loss_scores,
-    per_class_scores,
 )
+from attacks.membership_attacks import MEMBERSHIP_ATTACKS, MembershipEvidence, ShadowOutputs
 from audit.core.checks import Artifacts, Check, register
 from audit.core.target import AuditTarget
 from audit.privacy import plots as privacy_plots
 from models.device import module_device
 from models.errors import InvalidDataError
 from models.options import Bool, Int, Names, Real, Text, option
-from reports.schema import CurvePoint, Metric, PrivacyResult, Table
+from reports.schema import Cell, CurvePoint, Metric, PrivacyResult, Table
 
-ATTACKS = (
-    "loss",
-    "confidence",
-    "loss_per_class",
-    "art_blackbox",
-    "label_only",
-    "shadow",
-    "lira_online",
-    "lira_offline",
-)
-SHADOW_ATTACKS = {"shadow", "lira_online", "lira_offline"}
 FPRS = (0.01, 0.001)
 
 _BUDGETS: dict[str, dict[str, Any]] = {
@@ -78,7 +65,7 @@ class PrivacyCheck(Check):
     """Membership inference against the target.
 
     Attributes:
-        attacks: attack names (see ``ATTACKS``); empty = every one that applies.
+        attacks: attack names (see ``attacks.membership_attacks.MEMBERSHIP_ATTACKS``); empty = every one that applies.
         n_eval: members and non-members evaluated (each side; capped by the split sizes).
         n_shadows: shadow models for the shadow and LiRA attacks (even).
         assume_members: the target's train split is what the model was trained on. Needed for a
@@ -96,7 +83,7 @@ class PrivacyCheck(Check):
     order = 30
     budgets = _BUDGETS
 
-    attacks: tuple[str, ...] = option((), Names(ATTACKS))
+    attacks: tuple[str, ...] = option((), Names(lambda: MEMBERSHIP_ATTACKS))
     n_eval: int = option(1000, Int(10))
     n_shadows: int = option(4, Int(2, even=True))
     assume_members: bool = option(False, Bool())
@@ -117,6 +104,16 @@ class PrivacyCheck(Check):
         return None
 
     def run(self, target: AuditTarget, *, seed: int, artifacts: Artifacts) -> PrivacyResult:
+        """Measure (attack scores, shadows, defended retrains), judge (metrics, strongest
+        attack, leakage by group), render (figures, tables, summary)."""
+        measured = self.measure(target, seed=seed)
+        judged = self.judge(measured)
+        return self.render(measured, judged, artifacts)
+
+    # ------------------------------------------------------------------ measure
+
+    def measure(self, target: AuditTarget, *, seed: int) -> PrivacyMeasurement:
+        """Every attack's scores on the same balanced members and non-members."""
         train, hold = target.split("train"), target.split("holdout")
         recorded = target.model_info.source == "checkpoint"
         if not recorded and not self.assume_members:
@@ -137,72 +134,87 @@ class PrivacyCheck(Check):
         y = np.concatenate([train.y[mi], hold.y[ni]])
         member: np.ndarray = np.r_[np.ones(len(mi), bool), np.zeros(len(ni), bool)]
         proba = target.model.predict_proba(X)
-        warnings: list[str] = []
-        if len(ni) < 1000:
-            warnings.append(
-                f"{len(ni)} non-members can resolve FPRs down to {1 / len(ni):.2%} only: TPR at "
-                "0.1 % FPR needs at least 1,000 non-members and is reported as undefined"
-            )
+        plan = [n for n in MEMBERSHIP_ATTACKS if not self.attacks or n in self.attacks]
+        reference = None
+        if "test" in target.splits and any(
+            "reference" in MEMBERSHIP_ATTACKS[n].needs for n in plan
+        ):
+            ref = target.split("test")
+            reference = (target.model.predict_proba(ref.X), ref.y)
+        ev = MembershipEvidence(
+            X=X,
+            y=y,
+            proba=proba,
+            n_members=len(mi),
+            predict_proba=target.model.predict_proba,
+            input_shape=tuple(target.input_shape),
+            num_classes=target.num_classes,
+            seed=seed,
+            rng=rng,
+            reference=reference,
+        )
         scores: dict[str, np.ndarray] = {}
-        subsets: dict[str, np.ndarray] = {}
+        labels: dict[str, np.ndarray] = {}
         skipped: dict[str, str] = {}
-        plan = list(self.attacks) or list(ATTACKS)
-        if "loss" in plan:
-            scores["loss"] = loss_scores(proba, y)
-        if "confidence" in plan:
-            scores["confidence"] = confidence_scores(proba, y)
-        if "loss_per_class" in plan:
-            ref = target.split("test") if "test" in target.splits else None
-            if ref is None:
-                skipped["loss_per_class"] = "needs a 'test' split of non-members to calibrate on"
-            else:
-                ref_p = target.model.predict_proba(ref.X)
-                scores["loss_per_class"] = per_class_scores(
-                    loss_scores(proba, y), y, loss_scores(ref_p, ref.y), ref.y
-                )
-        if "label_only" in plan:
-            scores["label_only"] = art_label_only(
-                target.model.predict_proba, target.input_shape, target.num_classes, X, y
-            ).astype(float)
-        if "art_blackbox" in plan:
-            half = rng.permutation(len(mi))
-            fit_m, inf_m = half[: len(half) // 2], half[len(half) // 2 :]
-            fit_n, inf_n = fit_m, inf_m  # the same positions on the non-member side
-            k = len(mi)
-            s = art_membership_blackbox(
-                target.model.predict_proba,
-                target.input_shape,
-                target.num_classes,
-                (X[fit_m], y[fit_m], X[k + fit_n], y[k + fit_n]),
-                (
-                    np.concatenate([X[inf_m], X[k + inf_n]]),
-                    np.concatenate([y[inf_m], y[k + inf_n]]),
-                ),
-                seed=seed,
-            )
-            scores["art_blackbox"] = s
-            subsets["art_blackbox"] = np.r_[np.ones(len(inf_m), bool), np.zeros(len(inf_n), bool)]
-        shadow_plan = [a for a in plan if a in SHADOW_ATTACKS]
         shadow_info: dict[str, Any] = {}
-        if shadow_plan:
+        shadow_reason: str | None = None
+        for name in plan:
+            attack = MEMBERSHIP_ATTACKS[name]()
+            if "reference" in attack.needs and ev.reference is None:
+                skipped[name] = "needs a 'test' split of non-members to calibrate on"
+                continue
+            if "shadows" in attack.needs and ev.shadows is None:
+                shadow_reason = shadow_reason or self._shadow_reason(target)
+                if shadow_reason:
+                    skipped[name] = shadow_reason
+                    continue
+                shadows, shadow_info = self._train_shadows(target, X, y, mi, ni, seed)
+                ev = dataclasses.replace(ev, shadows=shadows)
+            out = attack.score(ev)
+            scores[name] = out.scores
+            labels[name] = member if out.labels is None else out.labels
+        groups: dict[str, np.ndarray] = {}
+        for s in sorted(set(train.sensitive) & set(hold.sensitive)):
+            groups[s] = np.concatenate([train.sensitive[s][mi], hold.sensitive[s][ni]])
+        defense_rows: list[list[Any]] = []
+        defense_warnings: list[str] = []
+        if self.compare_defenses:
             reason = self._shadow_reason(target)
             if reason:
-                for a in shadow_plan:
-                    skipped[a] = reason
+                defense_warnings.append(f"the defense comparison did not run: {reason}")
             else:
-                shadow_scores, shadow_info = self._shadow_attacks(
-                    target, X, y, proba, mi, ni, seed, shadow_plan
-                )
-                scores.update(shadow_scores)
+                defense_rows = self._defenses(target, X, y, member, proba, seed, defense_warnings)
+        return PrivacyMeasurement(
+            y=y,
+            member=member,
+            proba=proba,
+            scores=scores,
+            labels=labels,
+            skipped=skipped,
+            shadow=shadow_info,
+            groups=groups,
+            class_names=tuple(target.class_names),
+            defense_rows=defense_rows,
+            defense_warnings=defense_warnings,
+        )
 
-        results: dict[str, AttackMetrics] = {}
-        for name, sc in scores.items():
-            labels = subsets.get(name, member)
-            results[name] = evaluate_scores(sc, labels, FPRS)
-        metrics, tables = self._report(results, target, proba, y, member, scores, len(ni))
+    # ------------------------------------------------------------------ judge
+
+    def judge(self, m: PrivacyMeasurement) -> PrivacyJudgement:
+        """Metrics of every attack, the strongest one, leakage by class and group, and the
+        privacy-utility rows; needs no model."""
+        n_non = int((~m.member).sum())
+        warnings: list[str] = []
+        if n_non < 1000:
+            warnings.append(
+                f"{n_non} non-members can resolve FPRs down to {1 / n_non:.2%} only: TPR at "
+                "0.1 % FPR needs at least 1,000 non-members and is reported as undefined"
+            )
+        results = {a: evaluate_scores(sc, m.labels[a], FPRS) for a, sc in m.scores.items()}
+        metrics, tables = self._report(results)
         gap = float(
-            (proba.argmax(1)[member] == y[member]).mean()
-            - (proba.argmax(1)[~member] == y[~member]).mean()
+            (m.proba.argmax(1)[m.member] == m.y[m.member]).mean()
+            - (m.proba.argmax(1)[~m.member] == m.y[~m.member]).mean()
         )
         metrics.append(
             Metric(
@@ -212,24 +224,11 @@ class PrivacyCheck(Check):
                 description="accuracy on evaluated members minus on non-members",
             )
         )
-        for a, why in skipped.items():
+        for a, why in m.skipped.items():
             warnings.append(f"{a} did not run: {why}")
         strongest = max(results, key=lambda a: results[a].auc) if results else None
-        breakdown = (
-            self._breakdown(
-                target,
-                scores[strongest] if strongest else None,
-                y,
-                member,
-                mi,
-                ni,
-                train,
-                hold,
-                strongest,
-            )
-            if strongest and strongest not in subsets
-            else []
-        )
+        whole = strongest is not None and m.labels[strongest] is m.member
+        breakdown = self._breakdown(m, m.scores[strongest]) if strongest and whole else []
         if breakdown:
             tables.append(
                 Table(
@@ -238,78 +237,88 @@ class PrivacyCheck(Check):
                     rows=breakdown,
                 )
             )
+        warnings += m.defense_warnings
+        for row in m.defense_rows:
+            key = row[0].split(" ")[0]
+            specs = (
+                ("test_accuracy", 1, True, "test accuracy"),
+                ("loss_auc", 2, False, "loss-threshold membership AUC"),
+                (_fpr_name(0.01), 3, False, "loss-threshold TPR at 1% FPR"),
+                ("epsilon", 5, False, "DP epsilon spent"),
+            )
+            for field, col, higher, what in specs:
+                if row[col] is not None or field != "epsilon":
+                    metrics.append(
+                        Metric(
+                            name=f"defense.{key}.{field}",
+                            value=row[col],
+                            higher_is_better=higher,
+                            description=f"{what}: {row[0]}",
+                        )
+                    )
+        if m.defense_rows:
+            tables.append(
+                Table(
+                    title="Privacy-utility trade-off (same members and non-members)",
+                    columns=[
+                        "model",
+                        "test accuracy",
+                        "loss AUC",
+                        _fpr_name(0.01),
+                        "best threshold-attack AUC",
+                        "epsilon (DP)",
+                    ],
+                    rows=m.defense_rows,
+                    description="Each defended model is retrained with the target's recipe on "
+                    "the same train split and attacked with the threshold attacks.",
+                )
+            )
+        return PrivacyJudgement(
+            results=results,
+            metrics=metrics,
+            tables=tables,
+            warnings=warnings,
+            strongest=strongest,
+            breakdown=breakdown,
+            summary=self._summary(results, n_non, gap),
+        )
+
+    # ------------------------------------------------------------------ render
+
+    def render(
+        self, m: PrivacyMeasurement, j: PrivacyJudgement, artifacts: Artifacts
+    ) -> PrivacyResult:
+        n_non = int((~m.member).sum())
         figures = [
             artifacts.figure(
-                privacy_plots.roc_loglog(results, min(1 / len(ni), 1.0)),
+                privacy_plots.roc_loglog(j.results, min(1 / n_non, 1.0)),
                 "roc",
                 "Membership ROC on log-log axes, every attack",
             )
         ]
-        groups = [r for r in breakdown if r[0] != "class"]
+        groups = [r for r in j.breakdown if r[0] != "class"]
         if groups:
             figures.append(
                 artifacts.figure(
                     privacy_plots.group_auc(groups), "groups", "Membership AUC per sensitive group"
                 )
             )
-        defense_rows: list[list[Any]] = []
-        if self.compare_defenses:
-            reason = self._shadow_reason(target)
-            if reason:
-                warnings.append(f"the defense comparison did not run: {reason}")
-            else:
-                defense_rows = self._defenses(target, X, y, member, proba, seed, warnings)
-                for row in defense_rows:
-                    key = row[0].split(" ")[0]
-                    specs = (
-                        ("test_accuracy", 1, True, "test accuracy"),
-                        ("loss_auc", 2, False, "loss-threshold membership AUC"),
-                        (_fpr_name(0.01), 3, False, "loss-threshold TPR at 1% FPR"),
-                        ("epsilon", 5, False, "DP epsilon spent"),
-                    )
-                    for field, col, higher, what in specs:
-                        if row[col] is not None or field != "epsilon":
-                            metrics.append(
-                                Metric(
-                                    name=f"defense.{key}.{field}",
-                                    value=row[col],
-                                    higher_is_better=higher,
-                                    description=f"{what}: {row[0]}",
-                                )
-                            )
-                tables.append(
-                    Table(
-                        title="Privacy-utility trade-off (same members and non-members)",
-                        columns=[
-                            "model",
-                            "test accuracy",
-                            "loss AUC",
-                            _fpr_name(0.01),
-                            "best threshold-attack AUC",
-                            "epsilon (DP)",
-                        ],
-                        rows=defense_rows,
-                        description="Each defended model is retrained with the target's recipe on "
-                        "the same train split and attacked with the threshold attacks.",
-                    )
-                )
-        summary = self._summary(results, len(ni), gap)
         return PrivacyResult(
             title=self.title,
-            summary=summary,
+            summary=j.summary,
             config=self.config(),
-            metrics=metrics,
-            tables=tables,
+            metrics=j.metrics,
+            tables=j.tables,
             figures=figures,
-            warnings=warnings,
-            n_members=len(mi),
-            n_nonmembers=len(ni),
-            min_resolvable_fpr=1 / len(ni),
-            strongest=strongest or "",
-            shadow=shadow_info,
+            warnings=j.warnings,
+            n_members=int(m.member.sum()),
+            n_nonmembers=n_non,
+            min_resolvable_fpr=1 / n_non,
+            strongest=j.strongest or "",
+            shadow=m.shadow,
             roc={
                 a: [CurvePoint(x=float(f), y=float(t)) for f, t in _thin(r.fpr, r.tpr)]
-                for a, r in results.items()
+                for a, r in j.results.items()
             },
         )
 
@@ -415,7 +424,15 @@ class PrivacyCheck(Check):
             return "shadow models need a torch model"
         return None
 
-    def _shadow_attacks(self, target, X, y, proba, mi, ni, seed, plan):
+    def _train_shadows(
+        self,
+        target: AuditTarget,
+        X: np.ndarray,
+        y: np.ndarray,
+        mi: np.ndarray,
+        ni: np.ndarray,
+        seed: int,
+    ) -> tuple[ShadowOutputs, dict[str, Any]]:
         from attacks.shadows import shadow_logits, softmax, train_shadows  # noqa: PLC0415
         from models.training import TrainConfig  # noqa: PLC0415
 
@@ -438,23 +455,14 @@ class PrivacyCheck(Check):
             progress=False,
         )
         pos = np.r_[mi, len(data.splits["train"]) + ni]
-        in_mask = mask[:, pos]
         sz = shadow_logits(models, X)  # (S, E, K)
-        sp = softmax(sz)
-        out: dict[str, np.ndarray] = {}
-        stats = np.stack([logit_confidence(z, y) for z in sz])
-        target_stat = logit_confidence(target.model.logits(X), y)
-        if "lira_online" in plan:
-            out["lira_online"] = lira_scores(target_stat, stats, in_mask, online=True)
-        if "lira_offline" in plan:
-            out["lira_offline"] = lira_scores(target_stat, stats, in_mask, online=False)
-        if "shadow" in plan:
-            feats = np.concatenate([_shadow_features(p, y, target.num_classes) for p in sp])
-            labels = in_mask.reshape(-1)
-            clf = HistGradientBoostingClassifier(max_iter=100, random_state=seed)
-            clf.fit(feats, labels)
-            out["shadow"] = clf.predict_proba(_shadow_features(proba, y, target.num_classes))[:, 1]
-        return out, {
+        outputs = ShadowOutputs(
+            proba=softmax(sz),
+            stats=np.stack([logit_confidence(z, y) for z in sz]),
+            in_mask=mask[:, pos],
+            target_stat=logit_confidence(target.model.logits(X), y),
+        )
+        return outputs, {
             "n_shadows": self.n_shadows,
             "trained_now": trained,
             "from_cache": self.n_shadows - trained,
@@ -466,7 +474,7 @@ class PrivacyCheck(Check):
 
     # ------------------------------------------------------------------ reporting
 
-    def _report(self, results, target, proba, y, member, scores, n_non):
+    def _report(self, results: dict[str, AttackMetrics]) -> tuple[list[Metric], list[Table]]:
         metrics: list[Metric] = []
         rows = []
         for a, r in results.items():
@@ -562,8 +570,11 @@ class PrivacyCheck(Check):
         ]
         return metrics, tables
 
-    def _breakdown(self, target, scores, y, member, mi, ni, train, hold, attack):
-        rows = []
+    def _breakdown(self, m: PrivacyMeasurement, scores: np.ndarray) -> list[list[Cell]]:
+        """AUC and TPR at 1 % FPR of ``scores`` within each class and sensitive group that has
+        ``min_group`` members and non-members."""
+        rows: list[list[Cell]] = []
+        member, y = m.member, m.y
 
         def add(feature: str, group: str, mask: np.ndarray) -> None:
             m, n = int((mask & member).sum()), int((mask & ~member).sum())
@@ -573,9 +584,8 @@ class PrivacyCheck(Check):
             rows.append([feature, group, m, n, r.auc, r.tpr_at_fpr[0.01]])
 
         for c in np.unique(y):
-            add("class", target.class_names[c], y == c)
-        for s in sorted(set(train.sensitive) & set(hold.sensitive)):
-            values = np.concatenate([train.sensitive[s][mi], hold.sensitive[s][ni]])
+            add("class", m.class_names[c], y == c)
+        for s, values in m.groups.items():
             for g in sorted(set(values.tolist())):
                 add(s, g, values == g)
         return rows
@@ -597,15 +607,49 @@ class PrivacyCheck(Check):
         )
 
 
+@dataclass(frozen=True)
+class PrivacyMeasurement:
+    """What the attacks measured (the first rows are the members).
+
+    Attributes:
+        y, member, proba: the evaluated rows' labels, membership and target probabilities.
+        scores: attack -> scores; labels: attack -> membership of the rows it scored.
+        skipped: attack -> why it did not run.
+        shadow: how the shadow models were obtained (count, cache, architecture).
+        groups: sensitive feature -> each evaluated row's group.
+        class_names: the target's.
+        defense_rows: the privacy-utility rows of the retrained defended models.
+        defense_warnings: what the defense comparison had to say.
+    """
+
+    y: np.ndarray
+    member: np.ndarray
+    proba: np.ndarray
+    scores: dict[str, np.ndarray]
+    labels: dict[str, np.ndarray]
+    skipped: dict[str, str]
+    shadow: dict[str, Any]
+    groups: dict[str, np.ndarray]
+    class_names: tuple[str, ...]
+    defense_rows: list[list[Any]]
+    defense_warnings: list[str]
+
+
+@dataclass(frozen=True)
+class PrivacyJudgement:
+    results: dict[str, AttackMetrics]
+    metrics: list[Metric]
+    tables: list[Table]
+    warnings: list[str]
+    strongest: str | None
+    breakdown: list[list[Cell]]
+    summary: str
+
+
 def _adapter(module: Any) -> Any:
     from audit.core.adapters import TorchAdapter  # noqa: PLC0415
 
     return TorchAdapter(module, device=module_device(module))
-
-
-def _shadow_features(proba: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
-    top = -np.sort(-proba, axis=1)[:, : min(3, k)]
-    return np.column_stack([top, confidence_scores(proba, y), loss_scores(proba, y), np.eye(k)[y]])
 
 
 def _bundle_of(target: AuditTarget) -> Any:
