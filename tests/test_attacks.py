@@ -196,3 +196,53 @@ def test_invalid_attack_config(kwargs, message):
 def test_unknown_defense():
     with pytest.raises(InvalidConfigError, match="unknown defense 'blur'"):
         art_preprocessor("blur", low=0, high=1)
+
+
+# ---------------------------------------------------------------------- the evasion registry
+
+
+def _linear_tabular(seed=0, n=64, d=4):
+    torch.manual_seed(seed)
+    model = torch.nn.Linear(d, 2)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[1.0, 0, 0, 0], [-1.0, 0, 0, 0]]))
+        model.bias.zero_()
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, d, generator=g) * 2 - 1
+    x[:, 0] = torch.where(x[:, 0].abs() < 0.05, torch.full_like(x[:, 0], 0.3), x[:, 0])
+    y = (x[:, 0] < 0).long()  # class 0 iff x0 > 0: every row is classified correctly
+    return model.eval().requires_grad_(False), x, y
+
+
+@pytest.mark.parametrize("name", ["pgd", "fgsm", "corner_search"])
+def test_evasion_attacks_break_a_thin_margin_and_not_a_wide_one(name):
+    """Every row sits at least 0.05 from the boundary x0 = 0. Planted: an eps wider than every
+    margin breaks every row. Clean twin: an eps inside every margin breaks none."""
+    from attacks.evasion import EVASION_ATTACKS, AttackBudget
+
+    model, x, y = _linear_tabular()
+    low, high = torch.full((4,), -2.0), torch.full((4,), 2.0)
+    attack = EVASION_ATTACKS[name]()
+    for eps, expect in ((1.5, 0.0), (0.01, 1.0)):
+        b = AttackBudget(eps=eps, norm="inf", low=low, high=high, seed=0, queries=50)
+        out = attack.perturb(model, x, y, b)
+        assert out.adv.shape == x.shape
+        assert float((out.adv - x).abs().max()) <= eps + 1e-6
+        assert bool((out.adv >= low).all() and (out.adv <= high).all())
+        with torch.no_grad():
+            again = (model(out.adv).argmax(1) == y).numpy()
+        np.testing.assert_array_equal(again, out.robust)
+        assert out.accuracy == pytest.approx(out.robust.mean()) == pytest.approx(expect)
+        same = attack.perturb(model, x, y, b)
+        assert torch.equal(same.adv, out.adv)
+
+
+def test_each_data_kind_has_a_black_box_attack():
+    from attacks.evasion import EVASION_ATTACKS, first_applicable
+
+    assert first_applicable("black-box", "image", "inf").name == "square"
+    assert first_applicable("black-box", "tabular", "2").name == "corner_search"
+    assert first_applicable("white-box", "tabular", "inf").name == "pgd"
+    for name, cls in EVASION_ATTACKS.items():
+        assert cls.name == name and cls.title and cls.threat in ("white-box", "black-box")
+        assert set(cls.data_kinds) <= {"image", "tabular"} and set(cls.norms) <= {"inf", "2"}

@@ -196,3 +196,73 @@ def test_same_seed_same_numbers(digits_target, tmp_path):
     b = _run(digits_target, tmp_path / "b", num_random_init=1)
     assert a.metrics == b.metrics
     np.testing.assert_equal([c.value for c in a.masking], [c.value for c in b.masking])
+
+
+def _measurement(**changes):
+    from audit.robustness.check import RobustnessMeasurement
+
+    n = 100
+    X = np.zeros((n, 3), np.float32)
+    base = dict(
+        kind="tabular",
+        class_names=("a", "b"),
+        feature_names=("f0", "f1", "f2"),
+        input_space="standardized features",
+        n=n,
+        eps=0.1,
+        large_eps=2.0,
+        X=X,
+        y=np.zeros(n, int),
+        adv=X + 0.1,
+        p_clean=np.full((n, 2), 0.5),
+        p_adv=np.full((n, 2), 0.5),
+        by_eps={0.05: (0.7, 0.75), 0.1: (0.5, 0.6), 0.2: (0.2, 0.3)},
+        clean=0.9,
+        robust=0.5,
+        fgsm=0.6,
+        strong=0.49,
+        large=0.0,
+        other_loss="margin",
+        other=0.5,
+        zero_gradient_share=0.0,
+        nondeterministic_share=0.0,
+        blackbox=0.7,
+        blackbox_name="random search",
+        blackbox_n=n,
+        wrong_confidence=0.8,
+        linf=0.1,
+        l2=0.17,
+        image_quality=None,
+        defense_rows=[],
+        warnings=[],
+    )
+    return RobustnessMeasurement(**{**base, **changes})
+
+
+@pytest.mark.parametrize(
+    ("flaw", "check"),
+    [
+        (
+            {"robust": 0.7, "strong": 0.7, "other": 0.7, "by_eps": {0.1: (0.7, 0.6)}},
+            "iterative_at_least_single_step",
+        ),
+        ({"large": 0.4}, "large_eps_collapses"),
+        ({"strong": 0.3}, "stronger_attack_no_gain"),
+        ({"blackbox": 0.3}, "blackbox_not_stronger"),
+        ({"other": 0.2}, "other_loss_not_stronger"),
+        ({"zero_gradient_share": 0.5}, "gradients_nonzero_finite"),
+        ({"nondeterministic_share": 0.1}, "deterministic_output"),
+    ],
+)
+def test_judging_flags_each_planted_masking_sign_and_passes_the_clean_twin(flaw, check):
+    """Judging needs no model: a measurement with one planted sign of masking fails exactly
+    that check; its clean twin passes all of them."""
+    rc = RobustnessCheck()
+    clean = rc.judge(_measurement())
+    assert clean.verified and not clean.reasons
+    flawed = rc.judge(_measurement(**flaw))
+    assert not flawed.verified
+    assert [c.name for c in flawed.masking if not c.passed] == [check]
+    assert any("UNVERIFIED" in w for w in flawed.warnings)
+    by = {m.name: m for m in flawed.metrics}
+    assert by["verified"].value == 0.0 and by["robust_accuracy"].ci_method == "wilson"

@@ -27,6 +27,7 @@ the risk, stated in the report).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -35,15 +36,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from attacks._art import DEFENSES, art_preprocessor, art_square
+from attacks._art import DEFENSES, art_preprocessor
 from attacks.defenses import TransformDefense
-from attacks.pgd import PGDConfig, fgsm_config, input_gradient, pgd
+from attacks.evasion import EVASION_ATTACKS, AttackBudget, EvasionOutcome, first_applicable
+from attacks.pgd import PGDConfig, input_gradient, pgd
 from audit.core.adapters import TorchAdapter
 from audit.core.checks import Artifacts, Check, register
 from audit.core.stats import wilson_interval
 from audit.core.target import AuditTarget
 from audit.robustness import plots as robustness_plots
-from models.device import module_device
 from models.errors import IncompatibleModelError, InvalidConfigError
 from models.options import (
     CI_LEVEL,
@@ -172,6 +173,16 @@ class RobustnessCheck(Check):
     # ------------------------------------------------------------------ run
 
     def run(self, target: AuditTarget, *, seed: int, artifacts: Artifacts) -> RobustnessResult:
+        """Measure (every attack on the same inputs), judge (masking checks, metrics), render
+        (figures, tables, summary)."""
+        measured = self.measure(target, seed=seed)
+        judged = self.judge(measured)
+        return self.render(measured, judged, artifacts)
+
+    # ------------------------------------------------------------------ measure
+
+    def measure(self, target: AuditTarget, *, seed: int) -> RobustnessMeasurement:
+        """Accuracy under each attack, the masking diagnostics and the defense rows."""
         adapter = target.model
         if not isinstance(adapter, TorchAdapter):
             raise IncompatibleModelError(self.skip_reason(target) or "not a torch model")
@@ -201,13 +212,23 @@ class RobustnessCheck(Check):
             module = _LogProbabilities(module)
         gen = lambda: torch.Generator().manual_seed(seed)  # noqa: E731
         n = len(y)
-        space = (
-            "pixels [0, 1]"
-            if target.kind == "image"
-            else (
-                "standardized features within train ranges (one-hot columns treated as continuous)"
-            )
+        budget = AttackBudget(
+            eps=eps,
+            norm=self.norm,
+            low=low,
+            high=high,
+            seed=seed,
+            max_iter=self.max_iter,
+            num_random_init=self.num_random_init,
+            loss=self.loss,
+            queries=self.blackbox_queries,
+            batch_size=self.batch_size,
+            num_classes=target.num_classes,
         )
+
+        def attack(name: str, **changes: Any) -> EvasionOutcome:
+            b = dataclasses.replace(budget, **changes)
+            return EVASION_ATTACKS[name]().perturb(module, xt, yt, b)
 
         with frozen_eval(adapter.module):
             with torch.no_grad():
@@ -223,47 +244,20 @@ class RobustnessCheck(Check):
                     "may understate the risk; set model.output: probabilities or return logits"
                 )
             clean_correct = (out.argmax(1) == yt).cpu().numpy()
-
-            def attack_acc(model: nn.Module, cfg: PGDConfig) -> tuple[float, torch.Tensor]:
-                adv = pgd(
-                    model,
-                    xt,
-                    yt,
-                    cfg,
-                    low=low,
-                    high=high,
-                    generator=gen(),
-                    batch_size=self.batch_size,
-                )
-                with torch.no_grad():
-                    acc = float((model(adv).argmax(1) == yt).float().mean())
-                return acc, adv
-
-            curves: dict[str, list[CurveBand]] = {"PGD": [], "FGSM": []}
             by_eps: dict[float, tuple[float, float]] = {}
             adv = xt
             for e in self._ladder(eps):
-                a_pgd, adv_e = attack_acc(module, self._cfg(e))
+                a_pgd = attack("pgd", eps=e)
                 if e == eps:
-                    adv = adv_e
-                a_fgsm, _ = attack_acc(module, fgsm_config(e, norm=self.norm, loss=self.loss))
-                by_eps[e] = (a_pgd, a_fgsm)
-                for name, a in (("PGD", a_pgd), ("FGSM", a_fgsm)):
-                    lo, hi = wilson_interval(round(a * n), n, self.ci_level)
-                    curves[name].append(CurveBand(x=e, y=a, low=lo, high=hi))
+                    adv = a_pgd.adv
+                by_eps[e] = (a_pgd.accuracy, attack("fgsm", eps=e).accuracy)
             robust, fgsm_acc = by_eps[eps]
-            strong, _ = attack_acc(
-                module,
-                self._cfg(
-                    eps, max_iter=4 * self.max_iter, num_random_init=self.num_random_init + 2
-                ),
-            )
-            large_acc, _ = attack_acc(module, self._cfg(large))
-            other_loss = "margin" if self.loss == "ce" else "ce"
-            other_acc, _ = attack_acc(
-                module,
-                self._cfg(eps, loss=other_loss),
-            )
+            strong = attack(
+                "pgd", max_iter=4 * self.max_iter, num_random_init=self.num_random_init + 2
+            ).accuracy
+            large_acc = attack("pgd", eps=large).accuracy
+            other_loss: Literal["ce", "margin"] = "margin" if self.loss == "ce" else "ce"
+            other_acc = attack("pgd", loss=other_loss).accuracy
             grads, _ = input_gradient(module, xt, yt, loss=self.loss)
             flat = grads.flatten(1)
             zero_share = float(
@@ -271,7 +265,8 @@ class RobustnessCheck(Check):
             )
             with torch.no_grad():
                 nondet = float((module(xt) != module(xt)).any(1).float().mean())
-            bb_acc, bb_name, bb_n = self._blackbox(module, X, y, eps, target, seed)
+            blackbox = first_applicable("black-box", target.kind, self.norm)
+            bb = None if blackbox is None else attack(blackbox.name)
             with torch.no_grad():
                 adv_out = torch.softmax(module(adv).float(), 1)
             adv_pred = adv_out.argmax(1)
@@ -287,8 +282,54 @@ class RobustnessCheck(Check):
             defense_rows += self._compare(
                 xt, yt, eps, low, high, gen, clean, robust, first=not defense_rows
             )
+        adv_np = adv.cpu().numpy()
+        quality = _image_quality(X, adv_np) if target.kind == "image" else None
+        return RobustnessMeasurement(
+            kind=target.kind,
+            class_names=tuple(target.class_names),
+            feature_names=tuple(target.feature_names),
+            input_space=(
+                "pixels [0, 1]"
+                if target.kind == "image"
+                else "standardized features within train ranges (one-hot columns treated as "
+                "continuous)"
+            ),
+            n=n,
+            eps=eps,
+            large_eps=large,
+            X=X,
+            y=y,
+            adv=adv_np,
+            p_clean=out.softmax(1).cpu().numpy(),
+            p_adv=adv_out.cpu().numpy(),
+            by_eps=by_eps,
+            clean=clean,
+            robust=robust,
+            fgsm=fgsm_acc,
+            strong=strong,
+            large=large_acc,
+            other_loss=other_loss,
+            other=other_acc,
+            zero_gradient_share=zero_share,
+            nondeterministic_share=nondet,
+            blackbox=None if bb is None else bb.accuracy,
+            blackbox_name="n/a" if blackbox is None else blackbox.title,
+            blackbox_n=n,
+            wrong_confidence=wrong_conf,
+            linf=linf,
+            l2=l2,
+            image_quality=quality,
+            defense_rows=defense_rows,
+            warnings=warnings,
+        )
 
+    # ------------------------------------------------------------------ judge
+
+    def judge(self, m: RobustnessMeasurement) -> RobustnessJudgement:
+        """The masking checks, the verdict on whether the number is verified, the metrics and
+        the summary; needs no model."""
         tol = self.tolerance
+        robust, fgsm_acc, bb_acc = m.robust, m.fgsm, m.blackbox
         masking = [
             MaskingCheck(
                 name="iterative_at_least_single_step",
@@ -300,16 +341,16 @@ class RobustnessCheck(Check):
             ),
             MaskingCheck(
                 name="large_eps_collapses",
-                passed=large_acc <= 0.1 + tol,
-                value=large_acc,
+                passed=m.large <= 0.1 + tol,
+                value=m.large,
                 threshold=f"<= {0.1 + tol:.3g}",
-                meaning=f"accuracy under PGD at eps {large:.3g}: with the whole input "
+                meaning=f"accuracy under PGD at eps {m.large_eps:.3g}: with the whole input "
                 "range allowed, accuracy should fall to about zero",
             ),
             MaskingCheck(
                 name="stronger_attack_no_gain",
-                passed=robust - strong <= tol,
-                value=robust - strong,
+                passed=robust - m.strong <= tol,
+                value=robust - m.strong,
                 threshold=f"<= {tol:g}",
                 meaning="accuracy drop when PGD gets 4x the steps and 2 more restarts: "
                 "a large drop means the reported attack had not converged",
@@ -319,100 +360,111 @@ class RobustnessCheck(Check):
                 passed=bb_acc is None or bb_acc >= robust - tol,
                 value=None if bb_acc is None else robust - bb_acc,
                 threshold=f"<= {tol:g}",
-                meaning=f"white-box minus black-box ({bb_name}) accuracy: a gradient-free "
+                meaning=f"white-box minus black-box ({m.blackbox_name}) accuracy: a gradient-free "
                 "attack beating the gradient attack means masked gradients",
             ),
             MaskingCheck(
                 name="other_loss_not_stronger",
-                passed=other_acc >= robust - tol,
-                value=robust - other_acc,
+                passed=m.other >= robust - tol,
+                value=robust - m.other,
                 threshold=f"<= {tol:g}",
                 meaning=f"accuracy under PGD with the {self.loss} loss minus with the "
-                f"{other_loss} loss: a logit-margin attack beating cross-entropy "
+                f"{m.other_loss} loss: a logit-margin attack beating cross-entropy "
                 "means saturated softmax gradients (how Carlini and Wagner broke "
                 "defensive distillation)",
             ),
             MaskingCheck(
                 name="gradients_nonzero_finite",
-                passed=zero_share <= 0.05,
-                value=zero_share,
+                passed=m.zero_gradient_share <= 0.05,
+                value=m.zero_gradient_share,
                 threshold="<= 0.05",
                 meaning="share of inputs whose loss gradient is all zero or not finite",
             ),
             MaskingCheck(
                 name="deterministic_output",
-                passed=nondet == 0.0,
-                value=nondet,
+                passed=m.nondeterministic_share == 0.0,
+                value=m.nondeterministic_share,
                 threshold="== 0",
                 meaning="share of inputs whose output changes between two identical "
                 "passes (a randomized model needs EOT attacks)",
             ),
         ]
-        failed = [m for m in masking if not m.passed]
+        failed = [c for c in masking if not c.passed]
         verified = not failed
         reasons = [
-            f"{m.name}: {m.meaning} (value {m.value if m.value is None else round(m.value, 4)},"
-            f" needed {m.threshold})"
-            for m in failed
+            f"{c.name}: {c.meaning} (value {c.value if c.value is None else round(c.value, 4)},"
+            f" needed {c.threshold})"
+            for c in failed
         ]
+        warnings = list(m.warnings)
         if not verified:
             warnings.append("robustness is UNVERIFIED: " + "; ".join(reasons))
-
-        measured = _Measured(
-            n=n,
-            clean=clean,
-            robust=robust,
-            fgsm=fgsm_acc,
-            strong=strong,
-            other=other_acc,
-            blackbox=bb_acc,
-            blackbox_name=bb_name,
-            blackbox_n=bb_n,
-            verified=verified,
-            wrong_confidence=wrong_conf,
-            linf=linf,
-            l2=l2,
-            eps=eps,
+        curves: dict[str, list[CurveBand]] = {"PGD": [], "FGSM": []}
+        for e, (a_pgd, a_fgsm) in m.by_eps.items():
+            for name, a in (("PGD", a_pgd), ("FGSM", a_fgsm)):
+                lo, hi = wilson_interval(round(a * m.n), m.n, self.ci_level)
+                curves[name].append(CurveBand(x=e, y=a, low=lo, high=hi))
+        summary = (
+            f"PGD at eps {_fmt_eps(m.eps, m.kind)} lowers accuracy from {m.clean:.0%} to "
+            f"{robust:.0%}"
+            + ("" if verified else " (UNVERIFIED: gradient masking suspected)")
+            + f"; FGSM {fgsm_acc:.0%}, black-box "
+            + ("n/a" if bb_acc is None else f"{bb_acc:.0%}")
+            + "."
         )
-        m = self._metrics(target, measured, X, adv, masking, defense_rows)
+        if m.defense_rows:
+            best = max(m.defense_rows, key=lambda r: r.adaptive_robust_accuracy or 0)
+            summary += (
+                f" Best defense under adaptive attack: {best.model} "
+                f"{best.adaptive_robust_accuracy:.0%}."
+            )
+        return RobustnessJudgement(
+            masking=masking,
+            verified=verified,
+            reasons=reasons,
+            warnings=warnings,
+            curves=curves,
+            metrics=self._metrics(m, verified, masking),
+            summary=summary,
+        )
+
+    # ------------------------------------------------------------------ render
+
+    def render(
+        self, m: RobustnessMeasurement, j: RobustnessJudgement, artifacts: Artifacts
+    ) -> RobustnessResult:
+        eps, kind = m.eps, m.kind
         figures = [
             artifacts.figure(
                 robustness_plots.accuracy_curve(
-                    curves,
+                    j.curves,
                     eps,
-                    target.kind,
+                    kind,
                     self.norm,
-                    clean,
-                    [(r.model, r.adaptive_robust_accuracy) for r in defense_rows],
+                    m.clean,
+                    [(r.model, r.adaptive_robust_accuracy) for r in m.defense_rows],
                 ),
                 "robust_accuracy",
                 "Robust accuracy against epsilon (PGD and FGSM, Wilson bands)",
             )
         ]
-        adv_np = adv.cpu().numpy()
         arrays = [
             artifacts.arrays(
                 "examples",
                 f"Clean inputs, their PGD adversarial examples at eps {eps:g}, labels, and both "
                 "predicted probabilities",
-                clean=X[:64],
-                adversarial=adv_np[:64],
-                labels=y[:64],
-                p_clean=out.softmax(1).cpu().numpy()[:64],
-                p_adversarial=adv_out.cpu().numpy()[:64],
+                clean=m.X[:64],
+                adversarial=m.adv[:64],
+                labels=m.y[:64],
+                p_clean=m.p_clean[:64],
+                p_adversarial=m.p_adv[:64],
             )
         ]
-        if target.kind == "image":
+        if kind == "image":
             figures.append(
                 artifacts.figure(
                     robustness_plots.examples(
-                        X,
-                        adv_np,
-                        y,
-                        out.softmax(1).cpu().numpy(),
-                        adv_out.cpu().numpy(),
-                        target.class_names,
-                        eps,
+                        m.X, m.adv, m.y, m.p_clean, m.p_adv, list(m.class_names), eps
                     ),
                     "examples",
                     "Clean and adversarial examples with predictions and confidences",
@@ -422,7 +474,7 @@ class RobustnessCheck(Check):
             figures.append(
                 artifacts.figure(
                     robustness_plots.feature_shift(
-                        np.abs(adv_np - X).mean(0), target.feature_names
+                        np.abs(m.adv - m.X).mean(0), list(m.feature_names)
                     ),
                     "feature_shift",
                     "Mean absolute perturbation per feature (standardized units)",
@@ -431,22 +483,21 @@ class RobustnessCheck(Check):
         tables = [
             Table(
                 title="Robust accuracy against epsilon",
-                columns=["eps", "x/255" if target.kind == "image" else "units", "PGD", "FGSM"],
+                columns=["eps", "x/255" if kind == "image" else "units", "PGD", "FGSM"],
                 rows=[
-                    [e, e * 255 if target.kind == "image" else e, a, f]
-                    for e, (a, f) in by_eps.items()
+                    [e, e * 255 if kind == "image" else e, a, f] for e, (a, f) in m.by_eps.items()
                 ],
             ),
             Table(
                 title="Gradient-masking checks",
                 columns=["check", "passed", "value", "needed", "meaning"],
-                rows=[[c.name, c.passed, c.value, c.threshold, c.meaning] for c in masking],
+                rows=[[c.name, c.passed, c.value, c.threshold, c.meaning] for c in j.masking],
             ),
         ]
-        if defense_rows:
+        if m.defense_rows:
             tables.append(
                 Table(
-                    title=f"Defenses at eps {_fmt_eps(eps, target.kind)}",
+                    title=f"Defenses at eps {_fmt_eps(eps, kind)}",
                     columns=[
                         "model",
                         "clean accuracy",
@@ -462,99 +513,30 @@ class RobustnessCheck(Check):
                             r.adaptive_robust_accuracy,
                             r.note,
                         ]
-                        for r in defense_rows
+                        for r in m.defense_rows
                     ],
                 )
             )
-        summary = (
-            f"PGD at eps {_fmt_eps(eps, target.kind)} lowers accuracy from {clean:.0%} to "
-            f"{robust:.0%}"
-            + ("" if verified else " (UNVERIFIED: gradient masking suspected)")
-            + f"; FGSM {fgsm_acc:.0%}, black-box "
-            + ("n/a" if bb_acc is None else f"{bb_acc:.0%}")
-            + "."
-        )
-        if defense_rows:
-            best = max(defense_rows, key=lambda r: r.adaptive_robust_accuracy or 0)
-            summary += (
-                f" Best defense under adaptive attack: {best.model} "
-                f"{best.adaptive_robust_accuracy:.0%}."
-            )
         return RobustnessResult(
             title=self.title,
-            summary=summary,
+            summary=j.summary,
             config=self.config(),
-            metrics=m,
+            metrics=j.metrics,
             tables=tables,
             figures=figures,
             arrays=arrays,
-            warnings=warnings,
+            warnings=j.warnings,
             norm=self.norm,
-            input_space=space,
+            input_space=m.input_space,
             eps=eps,
-            verified=verified,
-            unverified_reasons=reasons,
-            curves=curves,
-            masking=masking,
-            defenses=defense_rows,
+            verified=j.verified,
+            unverified_reasons=j.reasons,
+            curves=j.curves,
+            masking=j.masking,
+            defenses=m.defense_rows,
         )
 
     # ------------------------------------------------------------------ parts
-
-    def _blackbox(
-        self,
-        module: nn.Module,
-        X: np.ndarray,
-        y: np.ndarray,
-        eps: float,
-        target: AuditTarget,
-        seed: int,
-    ) -> tuple[float | None, str, int]:
-        if target.kind == "image":
-            adv = art_square(
-                module,
-                X,
-                y,
-                eps=eps,
-                norm=self.norm,
-                max_iter=self.blackbox_queries,
-                low=float(target.domain_low.min()),
-                high=float(target.domain_high.max()),
-                num_classes=target.num_classes,
-                seed=seed,
-            )
-            dev = module_device(module)
-            with torch.no_grad():
-                pred = module(torch.as_tensor(adv, device=dev)).argmax(1).cpu().numpy()
-            return float((pred == y).mean()), "Square attack", len(y)
-        return self._random_search(module, X, y, eps, target, seed), "random search", len(y)
-
-    def _random_search(
-        self,
-        module: nn.Module,
-        X: np.ndarray,
-        y: np.ndarray,
-        eps: float,
-        target: AuditTarget,
-        seed: int,
-    ) -> float:
-        """Gradient-free black-box attack for tabular rows: the best of ``blackbox_queries``
-        random corners of the eps box (L-inf) or sphere points (L2), clipped to the domain."""
-        rng = np.random.default_rng(seed)
-        low = target.domain_low.reshape(1, -1)
-        high = target.domain_high.reshape(1, -1)
-        fooled = np.zeros(len(y), dtype=bool)
-        dev = module_device(module)
-        with torch.no_grad():
-            for _ in range(self.blackbox_queries):
-                if self.norm == "inf":
-                    d = rng.choice([-eps, eps], size=X.shape)
-                else:
-                    d = rng.normal(size=X.shape)
-                    d *= eps / np.linalg.norm(d, axis=1, keepdims=True)
-                cand = np.clip(X + d, low, high).astype(np.float32)
-                fooled |= module(torch.as_tensor(cand, device=dev)).argmax(1).cpu().numpy() != y
-        return float(1.0 - fooled.mean())
 
     def _defenses(
         self,
@@ -687,19 +669,14 @@ class RobustnessCheck(Check):
         return rows
 
     def _metrics(
-        self,
-        target: AuditTarget,
-        m: _Measured,
-        X: np.ndarray,
-        adv: torch.Tensor,
-        masking: list[MaskingCheck],
-        defense_rows: list[DefenseRow],
+        self, m: RobustnessMeasurement, verified: bool, masking: list[MaskingCheck]
     ) -> list[Metric]:
         n, eps = m.n, m.eps
         clean, robust, fgsm_acc, strong, other = m.clean, m.robust, m.fgsm, m.strong, m.other
-        bb_acc, bb_name, bb_n, verified = m.blackbox, m.blackbox_name, m.blackbox_n, m.verified
+        bb_acc, bb_name, bb_n = m.blackbox, m.blackbox_name, m.blackbox_n
         wrong_conf, linf, l2 = m.wrong_confidence, m.linf, m.l2
-        eps_txt = _fmt_eps(eps, target.kind)
+        defense_rows = m.defense_rows
+        eps_txt = _fmt_eps(eps, m.kind)
 
         def acc_metric(name: str, value: float, desc: str, count: int = n) -> Metric:
             lo, hi = wilson_interval(round(value * count), count, self.ci_level)
@@ -772,8 +749,8 @@ class RobustnessCheck(Check):
                     bb_n,
                 )
             )
-        if target.kind == "image":
-            ssim, psnr = _image_quality(X, adv.cpu().numpy())
+        if m.image_quality is not None:
+            ssim, psnr = m.image_quality
             out += [
                 Metric(
                     name="ssim",
@@ -815,23 +792,68 @@ class RobustnessCheck(Check):
 
 
 @dataclass(frozen=True)
-class _Measured:
-    """What the attacks measured on the audited model (accuracies are shares of ``n``)."""
+class RobustnessMeasurement:
+    """What the attacks measured on the audited model (accuracies are shares of ``n``).
 
+    Attributes:
+        kind, class_names, feature_names, input_space: the target's, for judging and rendering.
+        n, eps, large_eps: rows attacked, the headline epsilon, the collapse epsilon.
+        X, y, adv, p_clean, p_adv: the attacked rows, their PGD examples at ``eps`` and the
+            model's probabilities on both.
+        by_eps: epsilon -> (PGD accuracy, FGSM accuracy).
+        clean, robust, fgsm, strong, large, other: accuracy clean, under PGD, FGSM, the
+            stronger PGD, PGD at ``large_eps``, PGD with ``other_loss``.
+        zero_gradient_share, nondeterministic_share: the gradient and determinism diagnostics.
+        blackbox, blackbox_name, blackbox_n: the black-box attack's accuracy (None: none
+            applies), name and rows.
+        wrong_confidence, linf, l2, image_quality: the adversarial examples' confidence when
+            wrong, mean perturbation sizes, (SSIM, PSNR) for images.
+        defense_rows: defenses (naive and adaptive) and compared models.
+        warnings: what measuring had to say.
+    """
+
+    kind: str
+    class_names: tuple[str, ...]
+    feature_names: tuple[str, ...]
+    input_space: str
     n: int
+    eps: float
+    large_eps: float
+    X: np.ndarray
+    y: np.ndarray
+    adv: np.ndarray
+    p_clean: np.ndarray
+    p_adv: np.ndarray
+    by_eps: dict[float, tuple[float, float]]
     clean: float
     robust: float
     fgsm: float
     strong: float
+    large: float
+    other_loss: Literal["ce", "margin"]
     other: float
+    zero_gradient_share: float
+    nondeterministic_share: float
     blackbox: float | None
     blackbox_name: str
     blackbox_n: int
-    verified: bool
     wrong_confidence: float | None
     linf: float
     l2: float
-    eps: float
+    image_quality: tuple[float, float] | None
+    defense_rows: list[DefenseRow]
+    warnings: list[str]
+
+
+@dataclass(frozen=True)
+class RobustnessJudgement:
+    masking: list[MaskingCheck]
+    verified: bool
+    reasons: list[str]
+    warnings: list[str]
+    curves: dict[str, list[CurveBand]]
+    metrics: list[Metric]
+    summary: str
 
 
 def _image_quality(X: np.ndarray, adv: np.ndarray) -> tuple[float, float]:
