@@ -42,7 +42,14 @@ from explain.metrics import (
 )
 from models.errors import AuditError
 from models.options import Int, Names, Real, Text, option
-from reports.schema import CurvePoint, ExplainabilityResult, ExplainerSummary, Metric, Table
+from reports.schema import (
+    Artifact,
+    CurvePoint,
+    ExplainabilityResult,
+    ExplainerSummary,
+    Metric,
+    Table,
+)
 
 _BUDGETS: dict[str, dict[str, Any]] = {
     "standard": dict(
@@ -151,6 +158,15 @@ class ExplainabilityCheck(Check):
     # ------------------------------------------------------------------ run
 
     def run(self, target: AuditTarget, *, seed: int, artifacts: Artifacts) -> ExplainabilityResult:
+        """Measure (every method and its quality measures), judge (tables, summary), render
+        (figures and arrays)."""
+        measured = self.measure(target, seed=seed)
+        return self.render(measured, self.judge(measured), artifacts)
+
+    def measure(self, target: AuditTarget, *, seed: int) -> ExplainabilityMeasurement:
+        """Each planned method's attributions on the same rows, with faithfulness (deletion and
+        insertion against a random order), stability, the randomization sanity check and the
+        share on a planted marker."""
         rng = np.random.default_rng(seed)
         split = target.split(self.split)
         proba_all = target.model.predict_proba(split.X)
@@ -332,28 +348,40 @@ class ExplainabilityCheck(Check):
                 )
             )
 
-        if not explanations:
+        return ExplainabilityMeasurement(
+            kind=target.kind,
+            class_names=tuple(target.class_names),
+            feature_names=tuple(target.feature_names),
+            X=X,
+            y=y,
+            targets=targets,
+            rand=rand,
+            explanations=explanations,
+            deletion_curves=deletion_curves,
+            insertion_curves=insertion_curves,
+            sanity_curves=sanity_curves,
+            marker=marker if marker_X is not None else None,
+            marker_X=marker_X,
+            marker_attr=marker_attr,
+            shares=shares,
+            summaries=summaries,
+            metrics=metrics,
+            warnings=warnings,
+        )
+
+    def judge(self, m: ExplainabilityMeasurement) -> ExplainabilityJudgement:
+        """Which methods ran, failed or beat a random order; the method table, the cascading
+        randomization table and the global importance; needs no model."""
+        warnings = list(m.warnings)
+        summaries, metrics, sanity_curves = m.summaries, m.metrics, m.sanity_curves
+        if not m.explanations:
             warnings.append("no explanation method could run on this model; see the method table")
         failed = [s for s in summaries if s.status == "error"]
         for s in failed:
             warnings.append(f"{s.method} did not run: {s.error}")
-        figures = self._figures(
-            target,
-            artifacts,
-            X,
-            y,
-            targets,
-            explanations,
-            rand,
-            deletion_curves,
-            insertion_curves,
-            sanity_curves,
-            marker_X,
-            marker_attr,
-            shares,
-            marker,
+        importance = (
+            _global_importance(m.explanations, m.feature_names) if m.kind == "tabular" else []
         )
-        importance = _global_importance(explanations, target) if target.kind == "tabular" else []
         tables = [_method_table(summaries, metrics)]
         if sanity_curves:
             layers = max(sanity_curves.values(), key=len)
@@ -375,64 +403,64 @@ class ExplainabilityCheck(Check):
                     rows=[[k, v] for k, v in importance],
                 )
             )
-        summary = _summary(summaries, metrics, shares)
+        return ExplainabilityJudgement(
+            warnings=warnings,
+            tables=tables,
+            importance=importance,
+            summary=_summary(summaries, metrics, m.shares),
+        )
+
+    def render(
+        self, m: ExplainabilityMeasurement, j: ExplainabilityJudgement, artifacts: Artifacts
+    ) -> ExplainabilityResult:
+        figures = self._figures(m, artifacts)
+        steps = self.deletion_steps
         fr = np.linspace(0, 1, steps + 1)
         arrays = []
-        if explanations:  # per-input attributions, for the dashboard's side-by-side view
+        if m.explanations:  # per-input attributions, for the dashboard's side-by-side view
             arrays.append(
                 artifacts.arrays(
                     "attributions",
                     "Explained inputs, labels, predicted classes and each method's attributions "
                     "(attr_<method>)",
-                    inputs=X,
-                    labels=y,
-                    targets=targets,
-                    feature_names=np.asarray(target.feature_names, dtype=str),
-                    **{f"attr_{k}": e.attributions for k, e in explanations.items()},
+                    inputs=m.X,
+                    labels=m.y,
+                    targets=m.targets,
+                    feature_names=np.asarray(m.feature_names, dtype=str),
+                    **{f"attr_{k}": e.attributions for k, e in m.explanations.items()},
                 )
             )
         return ExplainabilityResult(
             arrays=arrays,
             title=self.title,
-            summary=summary,
+            summary=j.summary,
             config=self.config(),
-            metrics=metrics,
-            tables=tables,
+            metrics=m.metrics,
+            tables=j.tables,
             figures=figures,
-            warnings=warnings,
-            methods=summaries,
+            warnings=j.warnings,
+            methods=m.summaries,
             sanity={
                 k: [CurvePoint(x=i + 1, y=v) for i, (_, v) in enumerate(c)]
-                for k, c in sanity_curves.items()
+                for k, c in m.sanity_curves.items()
             },
             deletion={
                 k: [CurvePoint(x=float(a), y=float(b)) for a, b in zip(fr, c)]
-                for k, c in deletion_curves.items()
+                for k, c in m.deletion_curves.items()
             },
             insertion={
                 k: [CurvePoint(x=float(a), y=float(b)) for a, b in zip(fr, c)]
-                for k, c in insertion_curves.items()
+                for k, c in m.insertion_curves.items()
             },
-            global_importance=[{"feature": k, "mean_abs_shap": v} for k, v in importance],
+            global_importance=[{"feature": k, "mean_abs_shap": v} for k, v in j.importance],
         )
 
-    def _figures(
-        self,
-        target,
-        artifacts,
-        X,
-        y,
-        targets,
-        explanations,
-        rand,
-        deletion_curves,
-        insertion_curves,
-        sanity_curves,
-        marker_X,
-        marker_attr,
-        shares,
-        marker,
-    ):
+    def _figures(self, m: ExplainabilityMeasurement, artifacts: Artifacts) -> list[Artifact]:
+        X, y, targets, explanations, rand = m.X, m.y, m.targets, m.explanations, m.rand
+        deletion_curves, insertion_curves = m.deletion_curves, m.insertion_curves
+        sanity_curves, marker_X, marker_attr = m.sanity_curves, m.marker_X, m.marker_attr
+        shares, marker = m.shares, m.marker
+        target = m  # kind, class_names and feature_names, as the target had them
         figures = []
         if target.kind == "image" and explanations:
             wrong = np.flatnonzero(targets != y)[:2]
@@ -475,7 +503,7 @@ class ExplainabilityCheck(Check):
                         "SHAP summary: per-row impact of the top features",
                     )
                 )
-                imp = _global_importance({shap_name: e}, target)
+                imp = _global_importance({shap_name: e}, m.feature_names)
                 figures.append(
                     artifacts.figure(
                         explain_plots.importance_bars(imp, "Global importance (mean |SHAP|)"),
@@ -506,7 +534,7 @@ class ExplainabilityCheck(Check):
                     "Cascading model-randomization sanity check",
                 )
             )
-        if marker_X is not None and marker_attr:
+        if marker is not None and marker_X is not None and marker_attr:
             figures.append(
                 artifacts.figure(
                     explain_plots.marker_figure(marker_X[0], marker_attr, shares, marker["region"]),
@@ -518,6 +546,41 @@ class ExplainabilityCheck(Check):
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+@dataclass(frozen=True)
+class ExplainabilityMeasurement:
+    """What the methods produced on the explained rows ``X`` (labels ``y``, explained classes
+    ``targets``): attributions, mean deletion and insertion curves (and a random order's,
+    ``rand``), sanity curves, the planted marker's share per method, each method's status and
+    its measures as metrics (``<method>.<measure>``)."""
+
+    kind: str
+    class_names: tuple[str, ...]
+    feature_names: tuple[str, ...]
+    X: np.ndarray
+    y: np.ndarray
+    targets: np.ndarray
+    rand: Any
+    explanations: dict[str, Explanation]
+    deletion_curves: dict[str, np.ndarray]
+    insertion_curves: dict[str, np.ndarray]
+    sanity_curves: dict[str, list[tuple[str, float]]]
+    marker: dict[str, Any] | None
+    marker_X: np.ndarray | None
+    marker_attr: dict[str, np.ndarray]
+    shares: dict[str, float]
+    summaries: list[ExplainerSummary]
+    metrics: list[Metric]
+    warnings: list[str]
+
+
+@dataclass(frozen=True)
+class ExplainabilityJudgement:
+    warnings: list[str]
+    tables: list[Table]
+    importance: list[tuple[str, float]]
+    summary: str
 
 
 def _pick_rows(correct: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -611,14 +674,14 @@ def _metric_factory(method: str, n: int):
 
 
 def _global_importance(
-    explanations: dict[str, Explanation], target: AuditTarget, top: int = 15
+    explanations: dict[str, Explanation], feature_names: tuple[str, ...], top: int = 15
 ) -> list[tuple[str, float]]:
     name = _shap_method(explanations)
     if name is None:
         return []
     imp = np.abs(explanations[name].attributions).mean(axis=0).reshape(-1)
     order = np.argsort(-imp)[:top]
-    return [(target.feature_names[j], float(imp[j])) for j in order]
+    return [(feature_names[j], float(imp[j])) for j in order]
 
 
 def _method_table(summaries: list[ExplainerSummary], metrics: list[Metric]) -> Table:

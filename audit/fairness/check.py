@@ -119,6 +119,52 @@ def _safe_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "_-" else "_" for c in name)
 
 
+@dataclass(frozen=True)
+class FairnessMeasurement:
+    """What fairness judging works from.
+
+    Attributes:
+        y, pred, score: binary labels (1 = positive class), decisions, and P(positive).
+        columns: audited feature (intersections included) -> each row's group.
+        singles: the single sensitive features with two or more groups.
+        pos_name, fav_name, positive_is_favorable, rule: the decision's framing.
+        warnings: what setting up the comparison had to say.
+        representation, proxy_table, proxy_metrics, decisions: tables (and metrics) about
+            the data itself.
+        data_warnings: what the data tables and the mitigations had to say.
+        mitigation_feature, mitigations: the mitigated feature and one row per mitigation.
+    """
+
+    y: np.ndarray
+    pred: np.ndarray
+    score: np.ndarray
+    columns: dict[str, np.ndarray]
+    singles: list[str]
+    pos_name: str
+    fav_name: str
+    positive_is_favorable: bool
+    rule: str
+    warnings: list[str]
+    representation: Table
+    proxy_table: Table | None
+    proxy_metrics: list[Metric]
+    decisions: list[Table]
+    data_warnings: list[str]
+    mitigation_feature: str | None
+    mitigations: list[Any]
+
+
+@dataclass(frozen=True)
+class FairnessJudgement:
+    results: dict[str, _Feature]
+    metrics: list[Metric]
+    tables: list[Table]
+    warnings: list[str]
+    conflicts: list[str]
+    calibration: dict[str, dict[str, Any]]
+    summary: str
+
+
 @dataclass
 class _Feature:
     name: str
@@ -234,6 +280,18 @@ class FairnessCheck(Check):
     # ------------------------------------------------------------------ the check
 
     def run(self, target: AuditTarget, *, seed: int, artifacts: Artifacts) -> FairnessResult:
+        """Measure (the model's decisions and scores per group, the data's representation and
+        proxies, mitigations), judge (bootstrap intervals, tests, definitions, metrics), render
+        (figures)."""
+        measured = self.measure(target, seed=seed)
+        return self.render(measured, self.judge(measured, seed=seed), artifacts)
+
+    # ------------------------------------------------------------------ measure
+
+    def measure(self, target: AuditTarget, *, seed: int) -> FairnessMeasurement:
+        """Everything that needs the model or the data: decisions and scores on the split, the
+        groups of every sensitive feature (and their intersections), representation, the proxy
+        scan, the data's own decisions and the mitigations."""
         split = target.split(self.split)
         pos = self._class_index(target, self.positive_class, "positive_class")
         declared = target.data_info.get("annotations", {}).get("favorable_class")
@@ -280,9 +338,49 @@ class FairnessCheck(Check):
         if self.intersections:
             for a, b in itertools.combinations(sorted(singles), 2):
                 columns[f"{a}_x_{b}"] = intersect({a: columns[a], b: columns[b]})
+        data_warnings: list[str] = []
+        representation = self._representation(target, singles, pos, data_warnings)
+        proxy_table: Table | None = None
+        proxy_metrics: list[Metric] = []
+        if self.proxy_rows != 0:
+            proxy_table, proxy_metrics = self._proxies(target, singles, seed, data_warnings)
+        decisions = self._decision_columns(target, split, singles, y, seed)
+        mitigation_feature: str | None = None
+        mitigation_rows: list[Any] = []
+        if self.mitigations:
+            mitigation_feature, mitigation_rows = self._mitigate(
+                target, singles, pos, positive_is_favorable, seed, data_warnings
+            )
+        return FairnessMeasurement(
+            y=y,
+            pred=pred,
+            score=score,
+            columns=columns,
+            singles=singles,
+            pos_name=pos_name,
+            fav_name=fav_name,
+            positive_is_favorable=positive_is_favorable,
+            rule=rule,
+            warnings=warn,
+            representation=representation,
+            proxy_table=proxy_table,
+            proxy_metrics=proxy_metrics,
+            decisions=decisions,
+            data_warnings=data_warnings,
+            mitigation_feature=mitigation_feature,
+            mitigations=mitigation_rows,
+        )
 
+    # ------------------------------------------------------------------ judge
+
+    def judge(self, m: FairnessMeasurement, *, seed: int) -> FairnessJudgement:
+        """Group rates with bootstrap intervals, calibration by group, Holm-corrected tests,
+        the definitions side by side and where they conflict; needs no model (``seed`` seeds
+        the bootstrap)."""
+        y, pred, score = m.y, m.pred, m.score
+        warn = list(m.warnings)
         results: dict[str, _Feature] = {}
-        for i, (name, values) in enumerate(columns.items()):
+        for i, (name, values) in enumerate(m.columns.items()):
             est = estimate(
                 y,
                 pred,
@@ -291,7 +389,7 @@ class FairnessCheck(Check):
                 ci_level=self.ci_level,
                 seed=seed + i,
                 min_group_size=self.min_group_size,
-                positive_is_favorable=positive_is_favorable,
+                positive_is_favorable=m.positive_is_favorable,
             )
             groups, ece, draws = group_calibration(
                 score,
@@ -325,11 +423,12 @@ class FairnessCheck(Check):
                     f"{name}: fewer than two groups have {self.min_group_size}+ rows; its "
                     "aggregates are undefined"
                 )
+        warn += m.data_warnings
 
         metrics = self._metrics(results, len(y))
-        tables = [self._group_table(r, target) for r in results.values()]
+        tables = [self._group_table(r) for r in results.values()]
         tests_table, n_tests, n_sig = self._significance(results)
-        defs_table, conflicts = self._definitions(results, pos_name)
+        defs_table, conflicts = self._definitions(results, m.pos_name)
         tables.append(defs_table)
         if conflicts:
             tables.append(
@@ -341,18 +440,42 @@ class FairnessCheck(Check):
                 )
             )
         tables.append(tests_table)
-        chou = self._chouldechova(results, singles)
+        chou = self._chouldechova(results, m.singles)
         if chou is not None:
             tables.append(chou)
-        tables.append(self._representation(target, singles, pos, warn))
-        if self.proxy_rows != 0:
-            proxy_table, proxy_metrics = self._proxies(target, singles, seed, warn)
-            if proxy_table is not None:
-                tables.append(proxy_table)
-                metrics += proxy_metrics
-        decisions = self._decision_columns(target, split, singles, y, seed)
-        tables += decisions
+        tables.append(m.representation)
+        if m.proxy_table is not None:
+            tables.append(m.proxy_table)
+            metrics += m.proxy_metrics
+        tables += m.decisions
+        if m.mitigations:
+            tables.append(self._mitigation_table(m.mitigations, m.mitigation_feature))
+        calibration = {
+            name: {
+                g: score_calibration(
+                    score[results[name].values == g], y[results[name].values == g], self.n_bins
+                )[0]
+                for g in results[name].est.compared
+            }
+            for name in m.singles
+        }
+        summary = self._summary(results, m.singles, n_sig, n_tests, conflicts, m.pos_name, m.rule)
+        return FairnessJudgement(
+            results=results,
+            metrics=metrics,
+            tables=tables,
+            warnings=warn,
+            conflicts=conflicts,
+            calibration=calibration,
+            summary=summary,
+        )
 
+    # ------------------------------------------------------------------ render
+
+    def render(
+        self, m: FairnessMeasurement, j: FairnessJudgement, artifacts: Artifacts
+    ) -> FairnessResult:
+        results = j.results
         figures = []
         for name, r in results.items():
             figures.append(
@@ -365,71 +488,51 @@ class FairnessCheck(Check):
                     f"{self.ci_level:.0%} bootstrap intervals",
                 )
             )
-        for name in singles:
+        for name in m.singles:
             r = results[name]
             figures.append(
                 artifacts.figure(
                     fairness_plots.roc_and_reliability(
-                        name, score, y, r.values, r.est.compared, self.n_bins, pos_name
+                        name, m.score, m.y, r.values, r.est.compared, self.n_bins, m.pos_name
                     ),
                     f"roc_calibration_{_safe_name(name)}",
-                    f"{name}: ROC and reliability of P({pos_name}) per group",
+                    f"{name}: ROC and reliability of P({m.pos_name}) per group",
                 )
             )
-
-        # mitigations
-        mitigation_feature: str | None = None
-        mitigation_rows: list[Any] = []
-        if self.mitigations:
-            mitigation_feature, mitigation_rows = self._mitigate(
-                target, singles, pos, positive_is_favorable, seed, warn
+        if m.mitigations:
+            key = (
+                "equalized_odds_difference"
+                if self.mitigation_constraint == "equalized_odds"
+                else "demographic_parity_difference"
             )
-            if mitigation_rows:
-                tables.append(self._mitigation_table(mitigation_rows, mitigation_feature))
-                key = (
-                    "equalized_odds_difference"
-                    if self.mitigation_constraint == "equalized_odds"
-                    else "demographic_parity_difference"
+            figures.append(
+                artifacts.figure(
+                    fairness_plots.mitigation_tradeoff(
+                        m.mitigations, str(m.mitigation_feature), key
+                    ),
+                    "mitigations",
+                    f"Mitigations on {m.mitigation_feature}: held-out accuracy against "
+                    f"{key.replace('_', ' ')}",
                 )
-                figures.append(
-                    artifacts.figure(
-                        fairness_plots.mitigation_tradeoff(
-                            mitigation_rows, str(mitigation_feature), key
-                        ),
-                        "mitigations",
-                        f"Mitigations on {mitigation_feature}: held-out accuracy against "
-                        f"{key.replace('_', ' ')}",
-                    )
-                )
-
-        calibration = {
-            name: {
-                g: score_calibration(
-                    score[results[name].values == g], y[results[name].values == g], self.n_bins
-                )[0]
-                for g in results[name].est.compared
-            }
-            for name in singles
-        }
-        summary = self._summary(results, singles, n_sig, n_tests, conflicts, pos_name, rule)
+            )
         return FairnessResult(
             title=self.title,
-            summary=summary,
+            summary=j.summary,
             config=self.config(),
-            metrics=metrics,
-            tables=tables,
+            metrics=j.metrics,
+            tables=j.tables,
             figures=figures,
-            warnings=warn,
+            warnings=j.warnings,
             split=self.split,
-            positive_class=pos_name,
-            favorable_class=fav_name,
-            decision_rule=rule,
+            positive_class=m.pos_name,
+            favorable_class=m.fav_name,
+            decision_rule=m.rule,
             features=list(results),
             groups={name: self._group_rows(r) for name, r in results.items()},
-            calibration=calibration,
-            conflicts=conflicts,
-            mitigation_feature=mitigation_feature,
-            mitigations=mitigation_rows,
+            calibration=j.calibration,
+            conflicts=j.conflicts,
+            mitigation_feature=m.mitigation_feature,
+            mitigations=m.mitigations,
         )
 
     # ------------------------------------------------------------------ pieces
@@ -468,7 +571,7 @@ class FairnessCheck(Check):
             rows.append(row)
         return rows
 
-    def _group_table(self, r: _Feature, target: AuditTarget) -> Table:
+    def _group_table(self, r: _Feature) -> Table:
         cols = ["group", "n", "base_rate", "selection_rate", "sel_low", "sel_high", "accuracy"]
         cols += ["tpr", "tpr_low", "tpr_high", "fpr", "fpr_low", "fpr_high", "fnr", "precision"]
         cols += ["ece", "compared"]

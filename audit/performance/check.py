@@ -4,6 +4,7 @@ the train-test gap."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,12 +79,35 @@ class PerformanceCheck(Check):
         return np.sort(rng.choice(n, size=self.max_samples, replace=False))
 
     def run(self, target: AuditTarget, *, seed: int, artifacts: Artifacts) -> PerformanceResult:
+        """Measure (the model's probabilities), judge (metrics), render (figures)."""
+        measured = self.measure(target, seed=seed)
+        return self.render(measured, self.judge(measured), artifacts)
+
+    def measure(self, target: AuditTarget, *, seed: int) -> PerformanceMeasurement:
+        """The model's probabilities on (a seeded sample of) the split, and its train-split
+        predictions for the gap."""
         split = target.split(self.split)
         rows = self._rows(len(split), seed)
-        X, y = split.X[rows], split.y[rows]
-        k = target.num_classes
+        train = None
+        if "train" in target.splits and self.split != "train":
+            tr = target.split("train")
+            trows = self._rows(len(tr), seed + 1)
+            train = (tr.y[trows], target.model.predict(tr.X[trows]))
+        return PerformanceMeasurement(
+            y=split.y[rows],
+            proba=target.model.predict_proba(split.X[rows]),
+            train=train,
+            class_names=tuple(target.class_names),
+            data_name=target.data_name,
+            history=target.model_info.history or [],
+        )
+
+    def judge(self, m: PerformanceMeasurement) -> PerformanceJudgement:
+        """Accuracy with its Wilson interval, balanced accuracy, F1, calibration, AUC and the
+        train-test gap; needs no model."""
+        y, proba = m.y, m.proba
+        k = len(m.class_names)
         labels = list(range(k))
-        proba = target.model.predict_proba(X)
         pred = proba.argmax(axis=1)
         n = len(y)
         correct = int((pred == y).sum())
@@ -182,15 +206,14 @@ class PerformanceCheck(Check):
         )
         warnings: list[str] = []
         train_acc = None
-        if "train" in target.splits and self.split != "train":
-            tr = target.split("train")
-            trows = self._rows(len(tr), seed + 1)
-            train_acc = float((target.model.predict(tr.X[trows]) == tr.y[trows]).mean())
+        if m.train is not None:
+            train_y, train_pred = m.train
+            train_acc = float((train_pred == train_y).mean())
             metrics += [
                 Metric(
                     name="train_accuracy",
                     value=train_acc,
-                    n=len(trows),
+                    n=len(train_y),
                     higher_is_better=True,
                     unit="fraction",
                     description="accuracy on the train split (the data the model was fit on)",
@@ -206,7 +229,7 @@ class PerformanceCheck(Check):
             ]
         else:
             warnings.append("no train split: the train-test gap is not measured")
-        missing = [target.class_names[c] for c in labels if c not in set(present.tolist())]
+        missing = [m.class_names[c] for c in labels if c not in set(present.tolist())]
         if missing:
             warnings.append(f"classes absent from the {self.split} split: {missing}")
         cm = confusion_matrix(y, pred, labels=labels)
@@ -216,7 +239,7 @@ class PerformanceCheck(Check):
             columns=["class", "precision", "recall", "f1", "support"],
             rows=[
                 [
-                    target.class_names[c],
+                    m.class_names[c],
                     _none_if_nan(prec[c]),
                     _none_if_nan(rec[c]),
                     _none_if_nan(f1[c]),
@@ -226,44 +249,81 @@ class PerformanceCheck(Check):
             ],
             description="n/a where the class was never predicted (precision) or never present.",
         )
+        gap_text = f", {train_acc - acc:+.1%} below train" if train_acc is not None else ""
+        summary = (
+            f"Accuracy {acc:.1%} ({self.ci_level:.0%} CI {lo:.1%}-{hi:.1%}) on {n} {self.split} rows"
+            f"{gap_text}; ECE {ece:.3f}."
+        )
+        return PerformanceJudgement(
+            metrics=metrics,
+            warnings=warnings,
+            per_class=per_class,
+            confusion=cm,
+            bins=bins,
+            ece=ece,
+            summary=summary,
+        )
+
+    def render(
+        self, m: PerformanceMeasurement, j: PerformanceJudgement, artifacts: Artifacts
+    ) -> PerformanceResult:
         figures = [
             artifacts.figure(
                 plots.reliability_diagram(
-                    bins, ece, f"Reliability, {target.data_name} {self.split}"
+                    j.bins, j.ece, f"Reliability, {m.data_name} {self.split}"
                 ),
                 "reliability",
                 "Reliability diagram: accuracy against confidence per bin",
             ),
             artifacts.figure(
                 plots.confusion_matrix_figure(
-                    cm, target.class_names, f"Confusion matrix ({self.split})"
+                    j.confusion, list(m.class_names), f"Confusion matrix ({self.split})"
                 ),
                 "confusion_matrix",
                 "Confusion matrix, rows normalized, counts in cells",
             ),
         ]
-        if target.model_info.history:
+        if m.history:
             figures.append(
                 artifacts.figure(
-                    plots.training_curves(target.model_info.history, "Training history"),
+                    plots.training_curves(m.history, "Training history"),
                     "training_curves",
                     "Loss and accuracy per epoch (train and validation)",
                 )
             )
-        gap_text = f", {train_acc - acc:+.1%} below train" if train_acc is not None else ""
-        summary = (
-            f"Accuracy {acc:.1%} ({self.ci_level:.0%} CI {lo:.1%}-{hi:.1%}) on {n} {self.split} rows"
-            f"{gap_text}; ECE {ece:.3f}."
-        )
         return PerformanceResult(
             title=self.title,
-            summary=summary,
+            summary=j.summary,
             config=self.config(),
-            metrics=metrics,
-            tables=[per_class],
+            metrics=j.metrics,
+            tables=[j.per_class],
             figures=figures,
-            warnings=warnings,
-            class_names=list(target.class_names),
-            confusion_matrix=cm.astype(int).tolist(),
-            reliability=[ReliabilityBin(**b) for b in bins],  # type: ignore[arg-type]
+            warnings=j.warnings,
+            class_names=list(m.class_names),
+            confusion_matrix=j.confusion.astype(int).tolist(),
+            reliability=[ReliabilityBin(**b) for b in j.bins],
         )
+
+
+@dataclass(frozen=True)
+class PerformanceMeasurement:
+    """The model's outputs: ``proba`` ``(n, K)`` on the evaluated rows with labels ``y``;
+    ``train`` (labels, predictions) on a sample of the train split, or None."""
+
+    y: np.ndarray
+    proba: np.ndarray
+    train: tuple[np.ndarray, np.ndarray] | None
+    class_names: tuple[str, ...]
+    data_name: str
+    history: Sequence[Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class PerformanceJudgement:
+    metrics: list[Metric]
+    warnings: list[str]
+    per_class: Table
+    confusion: np.ndarray
+    bins: list[dict[str, Any]]
+    ece: float
+    summary: str
