@@ -117,32 +117,37 @@ class PGD(EvasionAttack):
     title = "PGD"
     threat = "white-box"
 
+    def config(self, b: AttackBudget) -> PGDConfig:
+        return PGDConfig.madry(
+            b.eps, b.max_iter, norm=b.norm, num_random_init=b.num_random_init, loss=b.loss
+        )
+
     def perturb(
         self, module: nn.Module, x: torch.Tensor, y: torch.Tensor, b: AttackBudget
     ) -> EvasionOutcome:
-        cfg = PGDConfig.madry(
-            b.eps, b.max_iter, norm=b.norm, num_random_init=b.num_random_init, loss=b.loss
-        )
         gen = torch.Generator().manual_seed(b.seed)
-        adv = pgd(module, x, y, cfg, low=b.low, high=b.high, generator=gen, batch_size=b.batch_size)
+        adv = pgd(
+            module,
+            x,
+            y,
+            self.config(b),
+            low=b.low,
+            high=b.high,
+            generator=gen,
+            batch_size=b.batch_size,
+        )
         return _outcome(module, adv, y)
 
 
 @register
-class FGSM(EvasionAttack):
+class FGSM(PGD):
     """FGSM (Goodfellow et al., 2015): one step of size ``eps``."""
 
     name = "fgsm"
     title = "FGSM"
-    threat = "white-box"
 
-    def perturb(
-        self, module: nn.Module, x: torch.Tensor, y: torch.Tensor, b: AttackBudget
-    ) -> EvasionOutcome:
-        cfg = fgsm_config(b.eps, norm=b.norm, loss=b.loss)
-        gen = torch.Generator().manual_seed(b.seed)
-        adv = pgd(module, x, y, cfg, low=b.low, high=b.high, generator=gen, batch_size=b.batch_size)
-        return _outcome(module, adv, y)
+    def config(self, b: AttackBudget) -> PGDConfig:
+        return fgsm_config(b.eps, norm=b.norm, loss=b.loss)
 
 
 @register
