@@ -460,9 +460,8 @@ class ExplainabilityCheck(Check):
         deletion_curves, insertion_curves = m.deletion_curves, m.insertion_curves
         sanity_curves, marker_X, marker_attr = m.sanity_curves, m.marker_X, m.marker_attr
         shares, marker = m.shares, m.marker
-        target = m  # kind, class_names and feature_names, as the target had them
         figures = []
-        if target.kind == "image" and explanations:
+        if m.kind == "image" and explanations:
             wrong = np.flatnonzero(targets != y)[:2]
             right = np.flatnonzero(targets == y)[: 6 - len(wrong)]
             order = np.r_[right, wrong].astype(int)
@@ -473,7 +472,7 @@ class ExplainabilityCheck(Check):
             )
             shown = {k: explanations[k].attributions[order] for _, k in ranked}
             labels = [
-                f"true {target.class_names[y[i]]}, pred {target.class_names[targets[i]]}"
+                f"true {m.class_names[y[i]]}, pred {m.class_names[targets[i]]}"
                 + ("" if y[i] == targets[i] else " (wrong)")
                 for i in order
             ]
@@ -487,7 +486,7 @@ class ExplainabilityCheck(Check):
                     "correct predictions first, then wrong ones",
                 )
             )
-        if target.kind == "tabular":
+        if m.kind == "tabular":
             shap_name = _shap_method(explanations)
             if shap_name:
                 e = explanations[shap_name]
@@ -496,7 +495,7 @@ class ExplainabilityCheck(Check):
                         explain_plots.beeswarm(
                             e.attributions,
                             X,
-                            target.feature_names,
+                            m.feature_names,
                             f"SHAP summary ({explain_plots.label(shap_name)})",
                         ),
                         "shap_beeswarm",
