@@ -13,7 +13,11 @@ import torch
 os.environ.setdefault("TQDM_DISABLE", "1")
 # shadow models and other caches go to a throw-away folder, never the user's home
 os.environ["RAI_AUDIT_CACHE"] = tempfile.mkdtemp(prefix="rai-audit-test-cache-")
-torch.set_num_threads(min(2, torch.get_num_threads()))
+# one intra-op thread per xdist worker (two workers with two threads each oversubscribe two
+# cores and run several times slower); two threads otherwise
+torch.set_num_threads(
+    1 if os.environ.get("PYTEST_XDIST_WORKER") else min(2, torch.get_num_threads())
+)
 
 
 @pytest.fixture(scope="session")

@@ -100,9 +100,9 @@ def test_run_with_config_and_policy(demo_dir, tmp_path):
     assert report["manifest"]["command"].startswith("rai-audit")
 
 
-def test_train_command(tmp_path):
+def test_train_command(tmp_path, capsys):
     out = tmp_path / "m"
-    proc = _run(
+    code = main(
         [
             "train",
             "--arch",
@@ -118,10 +118,10 @@ def test_train_command(tmp_path):
             "--quiet",
         ]
     )
-    assert proc.returncode == 0, proc.stderr
+    assert code == 0, capsys.readouterr().err
     meta = json.loads((out / "model.json").read_text())
     assert meta["arch_kwargs"] == {"hidden": [16]} and meta["train_config"]["epochs"] == 3
-    assert "checkpoint:" in proc.stdout
+    assert "checkpoint:" in capsys.readouterr().out
 
 
 def test_audit_own_csv_model(tmp_path):
@@ -173,6 +173,7 @@ def test_audit_own_csv_model(tmp_path):
     assert code == 2  # architecture option hidden=[] is not the default; must be given
     cfg = tmp_path / "audit.yaml"
     cfg.write_text(
+        "budget: smoke\n"
         "model: {path: w.safetensors, arch: mlp, input_shape: [2], num_classes: 2,\n"
         "        arch_kwargs: {hidden: [], dropout: 0.0}}\n"
         "data: {name: csv:data.csv, options: {target: label, sensitive: [group],\n"
@@ -205,29 +206,40 @@ def test_audit_own_csv_model(tmp_path):
         (["frobnicate"], "No such command 'frobnicate'"),
     ],
 )
-def test_bad_arguments_give_one_clear_line_and_exit_2(tmp_path, args, message):
-    proc = _run(args, cwd=tmp_path)
-    assert proc.returncode == 2, proc.stderr
-    lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
-    assert len(lines) == 1, proc.stderr
+def test_bad_arguments_give_one_clear_line_and_exit_2(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, err
     assert lines[0].startswith("rai-audit: error:")
     assert message in lines[0]
+    assert "Traceback" not in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_console_script_exits_2_with_one_line(tmp_path):
+    """The same contract through the real entry point, in a process of its own."""
+    proc = _run(["run", "--model", "nowhere", "--out", "x", "--budget", "huge"], cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "unknown budget 'huge'" in proc.stderr
     assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "x").exists()
 
 
 @pytest.mark.parametrize("command", ["train", "run", "demo", "check", "list"])
-def test_every_command_has_help_with_an_example(command):
-    proc = _run([command, "--help"])
-    assert proc.returncode == 0
-    assert "Usage:" in proc.stdout
-    assert "Example" in proc.stdout
-    assert "rai-audit " + command in proc.stdout.replace("\n", " ")
+def test_every_command_has_help_with_an_example(command, capsys):
+    assert main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "Usage:" in out
+    assert "Example" in out
+    assert "rai-audit " + command in out.replace("\n", " ")
 
 
-def test_list():
-    proc = _run(["list"])
-    assert proc.returncode == 0
-    assert "lenet5" in proc.stdout and "compas" in proc.stdout and "performance" in proc.stdout
+def test_list(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "lenet5" in out and "compas" in out and "performance" in out
 
 
 def test_audit_a_scikit_learn_model_saved_with_skops(tmp_path, german):

@@ -65,44 +65,50 @@ def toy_site(tmp_path_factory) -> Path:
     return site
 
 
-def _cli(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
+_DRIVER = """
+import contextlib, io, json, sys
+from audit.cli import main
+out = []
+for args in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(args)
+    out.append([code, err.getvalue()])
+print(json.dumps(out))
+"""
+
+
+def _cli(site: Path, *calls: list[str]) -> list[tuple[int, str]]:
+    """Each call's (exit code, stderr) from ``rai-audit`` in one fresh process whose path holds
+    ``site``: the plugin is discovered from its entry point as an installed package would be."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.getcwd()])}
-    return subprocess.run(
-        [sys.executable, "-m", "audit.cli", *args],
+    proc = subprocess.run(
+        [sys.executable, "-c", _DRIVER, json.dumps([list(c) for c in calls])],
         capture_output=True,
         text=True,
         env=env,
         check=False,
     )
+    assert proc.returncode == 0, proc.stderr
+    return [(code, err) for code, err in json.loads(proc.stdout.strip().splitlines()[-1])]
 
 
 def test_a_plugin_check_runs_end_to_end(toy_site, tmp_path, mlp_checkpoint):
     policy = tmp_path / "policy.yaml"
     policy.write_text("version: 1\nrules:\n  toy.majority_share: {max: 0.999, severity: fail}\n")
     out = tmp_path / "run"
-    res = _cli(
-        toy_site,
-        "run",
-        "--model",
-        str(mlp_checkpoint),
-        "--checks",
-        "performance,toy",
-        "--policy",
-        str(policy),
-        "--out",
-        str(out),
-        "--quiet",
-    )
-    assert res.returncode == 0, res.stderr
+    run = ["run", "--model", str(mlp_checkpoint), "--checks", "performance,toy"]
+    run += ["--policy", str(policy), "--out", str(out), "--quiet"]
+    (code, err), *gate = _cli(toy_site, run, ["report", str(out)], ["check", str(out)])
+    assert code == 0, err
     report = json.loads((out / "report.json").read_text())
     toy = report["results"][1]
     assert toy["kind"] == "toy" and toy["flavour"] == "mint" and toy["config"]["rows"] == 100
     assert toy["metrics"][0]["verdict"] == "pass"
     assert "Toy majority share" in (out / "report.html").read_text()
     # the stored record renders again and gates, with or without the plugin installed
-    for site in (toy_site, tmp_path / "empty"):
-        assert _cli(site, "report", str(out)).returncode == 0
-        assert _cli(site, "check", str(out)).returncode == 0
+    gate += _cli(tmp_path / "empty", ["report", str(out)], ["check", str(out)])
+    assert [code for code, _ in gate] == [0, 0, 0, 0], gate
     from reports.json_io import load_report, report_to_json
 
     again = load_report(out)
@@ -116,22 +122,24 @@ def test_a_plugin_check_has_budgets_and_validated_options(toy_site, tmp_path, ml
         f"model: {{path: {mlp_checkpoint}}}\nbudget: standard\n"
         "checks: {toy: {flavour: lemon}}\n"
     )
-    res = _cli(toy_site, "run", "--config", str(cfg), "--out", str(tmp_path / "r"), "--quiet")
-    assert res.returncode == 0, res.stderr
-    toy = json.loads((tmp_path / "r" / "report.json").read_text())["results"][0]
-    assert toy["config"] == {"rows": 200, "flavour": "lemon"}
-    for options, message in (
+    calls = [["run", "--config", str(cfg), "--out", str(tmp_path / "r"), "--quiet"]]
+    cases = (
         ("{rows: 3}", "option 'rows' of check 'toy' must be an integer >= 10; got 3"),
         ("{flavour: 3}", "option 'flavour' of check 'toy' must be a string; got 3"),
-    ):
-        bad_cfg = tmp_path / "bad.yaml"
+    )
+    for i, (options, _) in enumerate(cases):
+        bad_cfg = tmp_path / f"bad{i}.yaml"
         bad_cfg.write_text(f"model: {{path: {mlp_checkpoint}}}\nchecks: {{toy: {options}}}\n")
-        bad = _cli(
-            toy_site, "run", "--config", str(bad_cfg), "--out", str(tmp_path / "x"), "--quiet"
-        )
-        assert bad.returncode == 2, bad.stderr
-        assert message in bad.stderr and "Traceback" not in bad.stderr
-        assert not (tmp_path / "x").exists()
+        calls.append(["run", "--config", str(bad_cfg), "--out", str(tmp_path / "x"), "--quiet"])
+    (code, err), *bad = _cli(toy_site, *calls)
+    assert code == 0, err
+    toy = json.loads((tmp_path / "r" / "report.json").read_text())["results"][0]
+    assert toy["config"] == {"rows": 200, "flavour": "lemon"}
+    for (code, err), (_, message) in zip(bad, cases, strict=True):
+        assert code == 2, err
+        assert message in err and "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "x").exists()
 
 
 def test_a_broken_plugin_is_named_when_its_check_is_asked_for(tmp_path, mlp_checkpoint):
@@ -140,31 +148,15 @@ def test_a_broken_plugin_is_named_when_its_check_is_asked_for(tmp_path, mlp_chec
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: rai-broken\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text("[rai_audit.checks]\nbroken = no_such_module:Check\n")
-    res = _cli(
+    run = ["run", "--model", str(mlp_checkpoint), "--quiet", "--out"]
+    (code, err), (ok, ok_err) = _cli(
         site,
-        "run",
-        "--model",
-        str(mlp_checkpoint),
-        "--checks",
-        "broken",
-        "--out",
-        str(tmp_path / "r"),
-        "--quiet",
+        [*run, str(tmp_path / "r"), "--checks", "broken"],
+        [*run, str(tmp_path / "ok"), "--checks", "performance"],
     )
-    assert res.returncode == 2
-    assert "unknown check 'broken'" in res.stderr and "failed to load" in res.stderr
-    ok = _cli(
-        site,
-        "run",
-        "--model",
-        str(mlp_checkpoint),
-        "--checks",
-        "performance",
-        "--out",
-        str(tmp_path / "ok"),
-        "--quiet",
-    )
-    assert ok.returncode == 0, ok.stderr  # the other checks are not affected
+    assert code == 2
+    assert "unknown check 'broken'" in err and "failed to load" in err
+    assert ok == 0, ok_err  # the other checks are not affected
 
 
 def test_checks_registry_is_complete_on_import():
