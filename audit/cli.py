@@ -27,8 +27,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-out_console = Console()
-err_console = Console(stderr=True)
+# a terminal gets its own width; a pipe or a CI log gets every line whole, never cut to 80
+out_console = Console(width=None if sys.stdout.isatty() else 400)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 400)
+
+_DECISION_STYLE = {
+    "no_blocking_findings": "green",
+    "conditions": "yellow",
+    "blocking_findings": "red",
+}
 
 _VERDICT_STYLE = {
     "pass": "green",
@@ -36,6 +43,7 @@ _VERDICT_STYLE = {
     "fail": "red",
     "error": "magenta",
     "skipped": "dim",
+    "not_assessable": "yellow",
     None: "dim",
 }
 
@@ -82,7 +90,26 @@ def _verdict(v: str | None) -> str:
     return f"[{_VERDICT_STYLE.get(v, 'dim')}]{v or 'info'}[/]"
 
 
+def _print_decision(report: Any) -> None:
+    """The decision first: one line for the model, its blocking findings (most severe first),
+    then the conditions, then the audit's caveats."""
+    d = report.decision
+    if d is None:  # a report written before decisions existed
+        out_console.print(f"overall verdict: {_verdict(report.verdict)}")
+        return
+    style = _DECISION_STYLE[d.level]
+    out_console.print(f"[bold {style}]{d.headline}[/]", highlight=False)
+    for title, lines in (
+        ("blocking", d.reasons),
+        ("condition", d.conditions),
+        ("audit caveat", d.caveats),
+    ):
+        for line in lines:
+            out_console.print(f"  {title}: {line}", markup=False, highlight=False)
+
+
 def _print_summary(report: Any, out: Path) -> None:
+    _print_decision(report)
     table = Table(title=f"{report.manifest.model.name} on {report.manifest.data.name}")
     table.add_column("section")
     table.add_column("verdict")
@@ -350,10 +377,12 @@ def check(
             err_console.print(
                 f"[yellow]warning:[/] policy rule {rule} matches no metric in the run"
             )
+    _print_decision(report)
     table = Table(title=f"scorecard: {report.manifest.model.name} on {report.manifest.data.name}")
     for col in ("section", "metric", "value", "CI", "threshold", "verdict"):
-        table.add_column(col)
-    rows = scorecard(report)
+        table.add_column(col, overflow="fold")
+    order = {"error": 0, "fail": 1, "warn": 2, "not_assessable": 3, "pass": 4, "skipped": 5}
+    rows = sorted(scorecard(report), key=lambda r: order.get(r.verdict, 6))  # failures first
     for row in rows:
         table.add_row(
             row.section, row.metric, row.value, row.ci, row.threshold, _verdict(row.verdict)
@@ -361,7 +390,7 @@ def check(
     out_console.print(table)
     if not rows:
         out_console.print("no metric is gated by the policy")
-    failing = [r for r in rows if r.verdict in ("fail", "error")]
+    failing = report.verdict in ("fail", "error")
     if junit is not None:
         from reports.atomic import atomic_write_text  # noqa: PLC0415
         from reports.junit import junit_xml  # noqa: PLC0415

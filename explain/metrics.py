@@ -4,9 +4,13 @@
   features first and track the target-class probability; compare with a random order on the
   same inputs. A faithful explanation makes the deletion curve fall faster and the insertion
   curve rise faster than random.
-- Cascading model-parameter randomization (Adebayo et al., 2018): re-initialize layers from the
-  output backwards and measure the rank correlation between explanations of the trained and the
-  randomized model. An explanation that barely changes does not depend on what the model learned.
+- Model-parameter randomization (Adebayo et al., 2018), measured against a null: compare the
+  trained model's explanation with a randomized model's, and two independently randomized
+  models' explanations with each other (:func:`model_randomization`). Features whose
+  attribution is exactly 0 in every explanation compared (black pixels, zero one-hot columns
+  under a zero baseline) carry no ranking and are left out; they used to fix the rank
+  correlation near 1 whatever the weights. The cascading (from the top) and independent
+  (one layer at a time) variants give the per-layer curves.
 - Stability: rank correlation of explanations under small input noise and across seeds.
 - Marker share: the share of attribution mass inside a known spurious region.
 
@@ -144,38 +148,186 @@ def _reinit(m: nn.Module, gen: torch.Generator) -> None:
                 p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
 
 
-def cascading_randomization(
+def masked_spearman(a: np.ndarray, b: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Spearman correlation of each row of ``a`` with the same row of ``b`` over the features
+    ``keep`` marks ``(N, F)``. A row with fewer than 3 kept features, or constant over them, has
+    no ranking to compare and gets NaN (the caller leaves it out)."""
+    a = a.reshape(len(a), -1)
+    b = b.reshape(len(b), -1)
+    keep = keep.reshape(len(keep), -1)
+    out = np.full(len(a), np.nan)
+    for i in range(len(a)):
+        k = keep[i]
+        if k.sum() < 3:
+            continue
+        ra, rb = rankdata(a[i, k]), rankdata(b[i, k])
+        ra -= ra.mean()
+        rb -= rb.mean()
+        denom = float(np.sqrt((ra**2).sum() * (rb**2).sum()))
+        if denom > 0:
+            out[i] = float((ra * rb).sum() / denom)
+    return out
+
+
+def not_tied_at_zero(*attributions: np.ndarray) -> np.ndarray:
+    """``(N, F)``: features whose score is nonzero in at least one of the explanations.
+    A feature at exactly 0 in all of them (typically an input at the baseline, which any
+    attribution that multiplies by ``x - baseline`` sends to 0) is a tie under every weight."""
+    scores = [np.abs(feature_scores(a)) for a in attributions]
+    return np.logical_or.reduce([s > 0 for s in scores])
+
+
+def ssim(a: np.ndarray, b: np.ndarray, *, win_size: int | None = None) -> np.ndarray:
+    """Structural similarity (Wang et al., 2004) of each pair of maps ``(N, H, W)``, each
+    scaled to [0, 1] by its own maximum (|attribution| maps), as scikit-image's
+    ``structural_similarity(data_range=1)`` computes it: a uniform ``win_size`` window (7, or 3
+    on maps under 14 pixels a side), sample covariances, K1 = 0.01, K2 = 0.03, the mean over the
+    window centres that fit."""
+    from scipy.ndimage import uniform_filter  # noqa: PLC0415
+
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    h, w = a.shape[-2:]
+    win = win_size or (7 if min(h, w) >= 14 else 3)
+    out = np.empty(len(a))
+    c1, c2 = 0.01**2, 0.03**2
+    npix = win * win
+    cov_norm = npix / (npix - 1)
+    pad = (win - 1) // 2
+    for i in range(len(a)):
+        x = _unit(a[i])
+        y = _unit(b[i])
+        ux, uy = uniform_filter(x, win), uniform_filter(y, win)
+        uxx, uyy, uxy = (
+            uniform_filter(x * x, win),
+            uniform_filter(y * y, win),
+            uniform_filter(x * y, win),
+        )
+        vx, vy, vxy = (
+            cov_norm * (uxx - ux * ux),
+            cov_norm * (uyy - uy * uy),
+            cov_norm * (uxy - ux * uy),
+        )
+        s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
+        out[i] = float(s[pad : h - pad, pad : w - pad].mean())
+    return out
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    top = float(np.abs(x).max())
+    return np.abs(x) / top if top > 0 else np.zeros_like(x)
+
+
+def _maps(attributions: np.ndarray) -> np.ndarray:
+    """|attribution| per pixel ``(N, H, W)`` of image attributions ``(N, C, H, W)``."""
+    return np.abs(attributions).sum(axis=1)
+
+
+@dataclass(frozen=True)
+class Randomization:
+    """The model-randomization test of one explanation method on fixed inputs.
+
+    Per input (NaN where an input has no ranking left after removing ties):
+
+    - ``trained_vs_random``: Spearman correlation of |attributions| of the trained model and of a
+      fully re-initialized one, over features not tied at zero;
+    - ``random_vs_random``: the same between two independently re-initialized models (the null:
+      what the input alone makes any two explanations share);
+    - ``signed_trained_vs_random``: as the first, on signed attributions;
+    - ``ssim_trained_vs_random`` / ``ssim_random_vs_random``: SSIM of |attribution| maps
+      (images only, else None);
+    - ``kept_share``: mean share of features left after removing ties.
+
+    ``cascading``: (layer, mean tie-free |rank| correlation) after randomizing that layer and all
+    above it, from the top; ``independent``: after randomizing that layer alone.
+    """
+
+    trained_vs_random: np.ndarray
+    random_vs_random: np.ndarray
+    signed_trained_vs_random: np.ndarray
+    ssim_trained_vs_random: np.ndarray | None
+    ssim_random_vs_random: np.ndarray | None
+    kept_share: float
+    cascading: list[tuple[str, float]]
+    independent: list[tuple[str, float]]
+
+    def excess(self, floor: float) -> np.ndarray:
+        """Per input: how much more the trained explanation resembles a randomized one than the
+        larger of the null and ``floor`` allows, ``trained_vs_random - max(random_vs_random,
+        floor)``. Below 0: the explanation changes with the weights beyond what the input
+        explains (or keeps less than ``floor`` of its ranking at all); NaN rows dropped."""
+        d = self.trained_vs_random - np.maximum(self.random_vs_random, floor)
+        return d[np.isfinite(d)]
+
+
+def _randomized(module: nn.Module, layers: list[str], gen: torch.Generator) -> nn.Module:
+    clone = copy.deepcopy(module)
+    named = dict(clone.named_modules())
+    for name in layers:
+        _reinit(named[name], gen)
+    return clone
+
+
+def _mean(x: np.ndarray) -> float:
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if len(x) else float("nan")
+
+
+def model_randomization(
     module: nn.Module,
     explain: Callable[[nn.Module], np.ndarray],
     *,
     seed: int = 0,
     max_layers: int | None = None,
-) -> list[tuple[str, float]]:
-    """Adebayo et al.'s cascading randomization on a copy of ``module``.
+    curves: bool = True,
+) -> Randomization:
+    """Adebayo et al.'s model-randomization test on copies of ``module``, with a null.
 
     Args:
-        module: the trained model (never modified: a deep copy is randomized).
+        module: the trained model (never modified: deep copies are randomized).
         explain: maps a model to attributions ``(N, ...)`` for fixed inputs and targets.
-        seed: seed of the re-initialization.
-        max_layers: randomize at most this many layers from the top (all by default).
-
-    Returns:
-        ``(layer name, mean Spearman correlation of |attributions| with the trained model's)``
-        after randomizing that layer and every layer above it, from the top down.
+        seed: seed of the re-initializations (two independent full re-initializations, and the
+            per-layer ones).
+        max_layers: per-layer curves cover at most this many layers from the top.
+        curves: also compute the cascading and independent per-layer curves.
     """
-    original = np.abs(explain(module))
-    layers = parameterized_layers(module)[::-1]
-    if max_layers is not None:
-        layers = layers[:max_layers]
-    clone = copy.deepcopy(module)
-    named = dict(clone.named_modules())
-    gen = torch.Generator().manual_seed(seed)
-    out = []
-    for name in layers:
-        _reinit(named[name], gen)
-        randomized = np.abs(explain(clone))
-        out.append((name, float(rowwise_spearman(original, randomized).mean())))
-    return out
+    trained = explain(module)
+    layers = parameterized_layers(module)
+    r1 = explain(_randomized(module, layers, torch.Generator().manual_seed(seed + 1)))
+    r2 = explain(_randomized(module, layers, torch.Generator().manual_seed(seed + 2)))
+    keep = not_tied_at_zero(trained, r1, r2)
+    f_t, f_1, f_2 = (feature_scores(a) for a in (trained, r1, r2))
+    image = trained.ndim == 4
+    cascading: list[tuple[str, float]] = []
+    independent: list[tuple[str, float]] = []
+    if curves:
+        top = layers[::-1][: max_layers or None]
+        gen = torch.Generator().manual_seed(seed)
+        clone = copy.deepcopy(module)
+        named = dict(clone.named_modules())
+        for name in top:
+            _reinit(named[name], gen)
+            a = explain(clone)
+            k = not_tied_at_zero(trained, a)
+            cascading.append(
+                (name, _mean(masked_spearman(np.abs(f_t), np.abs(feature_scores(a)), k)))
+            )
+        for name in top:
+            a = explain(_randomized(module, [name], torch.Generator().manual_seed(seed + 3)))
+            k = not_tied_at_zero(trained, a)
+            independent.append(
+                (name, _mean(masked_spearman(np.abs(f_t), np.abs(feature_scores(a)), k)))
+            )
+    return Randomization(
+        trained_vs_random=masked_spearman(np.abs(f_t), np.abs(f_1), keep),
+        random_vs_random=masked_spearman(np.abs(f_1), np.abs(f_2), keep),
+        signed_trained_vs_random=masked_spearman(f_t, f_1, keep),
+        ssim_trained_vs_random=ssim(_maps(trained), _maps(r1)) if image else None,
+        ssim_random_vs_random=ssim(_maps(r1), _maps(r2)) if image else None,
+        kept_share=float(keep.mean()),
+        cascading=cascading,
+        independent=independent,
+    )
 
 
 def marker_share(attributions: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -24,6 +24,10 @@ _COLOURS = {
 }
 
 _CSS = """
+.decision{border-left:6px solid #888;padding:.4rem 1rem;margin:1rem 0;background:#f6f8fa}
+.decision.no_blocking_findings{border-color:#1a7f37}.decision.conditions{border-color:#bf8700}
+.decision.blocking_findings{border-color:#cf222e}.decision .headline{font-size:1.3rem;
+font-weight:600;margin:.2rem 0}
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;
 max-width:1100px;color:#1f2328;line-height:1.45;padding:0 1rem}
 h1{margin-bottom:.2rem} h2{border-bottom:1px solid #d0d7de;padding-bottom:.3rem;margin-top:2.2rem}
@@ -157,6 +161,21 @@ def render_html(report: AuditReport) -> str:
         for r in report.results
     )
     summary = "".join(f"<p>{_e(line)}</p>" for line in narrative.executive_summary(report))
+    level, headline, lines = narrative.decision_lines(report)
+    decision = (
+        f"<div class='decision {_e(level)}'><p class='headline'>{_e(headline)}</p><ul>"
+        + "".join(f"<li><b>{_e(kind)}</b>: {_e(text)}</li>" for kind, text in lines)
+        + "</ul></div>"
+    )
+    caveat_rows = (
+        "".join(
+            f"<tr><td>{_e(r.section)}</td><td>{_e(r.metric)}</td><td>{_e(r.value)}</td>"
+            f"<td>{_e(r.ci)}</td><td>{_e(r.threshold)}</td><td>{_e(r.verdict)}</td>"
+            f"<td>{_e(r.note)}</td></tr>"
+            for r in narrative.caveat_rows(report)
+        )
+        or "<tr><td colspan='7'>none: every gated method held</td></tr>"
+    )
     manifest_html = "".join(
         f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in narrative.manifest_rows(report)
     )
@@ -174,6 +193,7 @@ def render_html(report: AuditReport) -> str:
 <title>{_e(title)}</title>
 <style>{_CSS}</style></head><body>
 <h1>{_e(title)}</h1>
+{decision}
 <p>Overall verdict {badge(report.verdict)} <span class="muted">run {_e(m.run_id)},
 {_e(m.created_at)}, budget {_e(m.budget)}, seed {_e(m.seed)}</span></p>
 <h3>Scorecard by section</h3>
@@ -187,6 +207,11 @@ def render_html(report: AuditReport) -> str:
 <h2 id="scorecard">Scorecard</h2>
 <table><tr><th>section</th><th>metric</th><th>value</th><th>CI</th><th>threshold</th>
 <th>verdict</th></tr>{score_rows}</table>
+<h2 id="caveats">Caveats about the audit's own methods</h2>
+<p class="muted">Not findings about the model: each says which conclusions cannot rest on that
+method. Findings set aside for that reason are listed here too, with no verdict.</p>
+<table><tr><th>section</th><th>metric</th><th>value</th><th>CI</th><th>bound</th>
+<th>outcome</th><th>meaning</th></tr>{caveat_rows}</table>
 <h2 id="summary">Executive summary</h2>
 {summary}
 {sections}

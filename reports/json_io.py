@@ -10,6 +10,9 @@ from pydantic import ValidationError
 from reports.atomic import atomic_write_text
 from reports.schema import SCHEMA_VERSION, AuditReport
 
+#: 1.0 reports (no outcomes, caveats or decision) still load; re-applying a policy fills them in.
+READABLE_VERSIONS = ("1.0", SCHEMA_VERSION)
+
 REPORT_FILE = "report.json"
 
 
@@ -45,10 +48,10 @@ def load_report(path: str | Path) -> AuditReport:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{str(p)!r} is not valid JSON: {exc}") from exc
     version = raw.get("schema_version") if isinstance(raw, dict) else None
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ValueError(
             f"{str(p)!r} has report schema version {version!r}; this rai-audit reads "
-            f"{SCHEMA_VERSION!r}"
+            f"{', '.join(map(repr, READABLE_VERSIONS))}"
         )
     try:
         return AuditReport.model_validate(raw)

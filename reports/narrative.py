@@ -17,6 +17,50 @@ from typing import Any
 
 from reports.schema import AuditReport, Metric, ResultBase
 
+DECISION_TEXT = {
+    "no_blocking_findings": "No blocking findings",
+    "conditions": "Conditions",
+    "blocking_findings": "Blocking findings",
+}
+
+
+def decision_lines(report: AuditReport) -> tuple[str, str, list[tuple[str, str]]]:
+    """The cover's decision: ``(level, headline, [(kind, text), ...])`` with the blocking
+    findings first (most severe first), then the conditions, then the audit's caveats. A report
+    written before decisions existed shows its overall verdict instead."""
+    d = report.decision
+    if d is None:
+        verdict = (report.verdict or "none").upper()
+        return "none", f"{report.manifest.model.name}: overall verdict {verdict}", []
+    lines = [("blocking", x) for x in d.reasons]
+    lines += [("condition", x) for x in d.conditions]
+    lines += [("audit caveat", x) for x in d.caveats]
+    head = f"{report.manifest.model.name}: {DECISION_TEXT[d.level].lower()}"
+    return d.level, head, lines
+
+
+def caveat_rows(report: AuditReport) -> list[ScoreRow]:
+    """Every caveat about the audit's own methods, and every finding set aside because it
+    rests on a method that did not hold: the list kept apart from the findings."""
+    rows = []
+    for r in report.results:
+        for m in r.metrics:
+            if m.outcome is None:
+                continue
+            if m.about == "method" or m.set_aside:
+                rows.append(
+                    ScoreRow(
+                        section_name(r),
+                        m.name,
+                        fmt(m.value),
+                        ci_text(m),
+                        bound_text(m),
+                        m.outcome if m.about == "method" else "set aside",
+                        m.set_aside or m.description,
+                    )
+                )
+    return rows
+
 
 def fmt(value: float | int | None, digits: int = 4) -> str:
     """Numbers as a reviewer reads them: ints plainly, floats to ``digits`` significant digits."""

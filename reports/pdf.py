@@ -45,6 +45,12 @@ VERDICT_COLOURS = {
     "fail": colors.HexColor("#cf222e"),
     "error": colors.HexColor("#8250df"),
     "skipped": colors.HexColor("#6e7781"),
+    "not_assessable": colors.HexColor("#9a6700"),
+}
+DECISION_COLOURS = {
+    "no_blocking_findings": colors.HexColor("#1a7f37"),
+    "conditions": colors.HexColor("#9a6700"),
+    "blocking_findings": colors.HexColor("#cf222e"),
 }
 MAX_TABLE_ROWS = 40
 MAX_COLUMNS = 18
@@ -250,6 +256,7 @@ def _metrics_table(r: ResultBase, width: float) -> list[Any]:
 def build_story(report: AuditReport, run_dir: Path, width: float) -> list[Any]:
     m = report.manifest
     story: list[Any] = []
+    level, headline, lines = narrative.decision_lines(report)
     # 1. cover
     story += [
         Spacer(1, 1.2 * cm),
@@ -258,8 +265,19 @@ def build_story(report: AuditReport, run_dir: Path, width: float) -> list[Any]:
         Spacer(1, 0.4 * cm),
         Paragraph(
             f'<para alignment="center"><font size="16" color="'
-            f'{VERDICT_COLOURS.get(report.verdict or "", colors.grey).hexval()}"><b>'
-            f"Overall verdict: {escape((report.verdict or 'none').upper())}</b></font></para>",
+            f'{DECISION_COLOURS.get(level, colors.grey).hexval()}"><b>'
+            f"{escape(headline)}</b></font></para>",
+            STYLES["body"],
+        ),
+        Spacer(1, 0.2 * cm),
+        *[
+            Paragraph(f"<b>{escape(kind)}</b>: {escape(text)}", STYLES["body"])
+            for kind, text in lines
+        ],
+        Paragraph(
+            f'<para alignment="center"><font size="11" color="'
+            f'{VERDICT_COLOURS.get(report.verdict or "", colors.grey).hexval()}">'
+            f"Overall verdict: {escape((report.verdict or 'none').upper())}</font></para>",
             STYLES["body"],
         ),
         Spacer(1, 0.4 * cm),
@@ -343,6 +361,34 @@ def build_story(report: AuditReport, run_dir: Path, width: float) -> list[Any]:
     if len(data) == 1:
         data.append([_p("no metric is gated by the policy", "cell")] + [_p("", "cell")] * 5)
     story.append(_grid(data, [width * x for x in (0.14, 0.34, 0.1, 0.17, 0.15, 0.1)]))
+    caveats = narrative.caveat_rows(report)
+    if caveats:
+        story.append(_p("Caveats about the audit's own methods", "h2"))
+        story.append(
+            _p(
+                "Not findings about the model: each says which conclusions cannot rest on that "
+                "method; findings set aside for that reason have no verdict.",
+                "small",
+            )
+        )
+        cav = [
+            [
+                Paragraph(f"<b>{h}</b>", STYLES["cell"])
+                for h in ("section", "metric", "value", "CI", "bound", "outcome")
+            ]
+        ]
+        cav += [
+            [
+                _p(c.section, "cell"),
+                _p(c.metric, "cell"),
+                _p(c.value, "cell"),
+                _p(c.ci, "cell"),
+                _p(c.threshold, "cell"),
+                _p(c.verdict, "cell"),
+            ]
+            for c in caveats[:MAX_TABLE_ROWS]
+        ]
+        story.append(_grid(cav, [width * x for x in (0.14, 0.34, 0.1, 0.17, 0.15, 0.1)]))
     story.append(PageBreak())
     # 2. executive summary
     story.append(_p("Executive summary", "h1"))

@@ -13,6 +13,7 @@ any saved run without torch.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -20,14 +21,33 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 #: A table cell: JSON scalars only.
 Cell = str | float | int | bool | None
 
-SCHEMA_VERSION: Final = "1.0"
+SCHEMA_VERSION: Final = "1.1"
 
-Verdict = Literal["pass", "warn", "fail", "error", "skipped"]
-VERDICT_ORDER: dict[str, int] = {"skipped": 0, "pass": 1, "warn": 2, "fail": 3, "error": 4}
+#: What the policy makes of the evidence. ``not_assessable``: a section whose gated findings
+#: could not be computed (too little data); it never counts as ``pass``.
+Verdict = Literal["pass", "warn", "fail", "error", "skipped", "not_assessable"]
+VERDICT_ORDER: dict[str, int] = {
+    "skipped": 0,
+    "pass": 1,
+    "not_assessable": 2,
+    "warn": 3,
+    "fail": 4,
+    "error": 5,
+}
+#: What the evidence shows about one gated metric, before the policy weighs it: ``pass`` (the
+#: bound holds; with ``use_ci`` for the whole interval), ``fail`` (violated; with ``use_ci`` by
+#: the whole interval), ``inconclusive`` (the interval straddles the bound), ``not_assessable``
+#: (no value: too little data to compute it).
+Outcome = Literal["pass", "fail", "inconclusive", "not_assessable"]
+#: A finding is about the model; a caveat is about the audit's own method.
+About = Literal["model", "method"]
+#: The reviewer's reading of a whole run.
+DecisionLevel = Literal["no_blocking_findings", "conditions", "blocking_findings"]
 
 
-def worst_verdict(verdicts: list[str | None]) -> Verdict | None:
-    """The most severe verdict (error > fail > warn > pass > skipped); None if none given."""
+def worst_verdict(verdicts: Sequence[str | None]) -> Verdict | None:
+    """The most severe verdict (error > fail > warn > not_assessable > pass > skipped); None if
+    none given."""
     present = [v for v in verdicts if v is not None]
     if not present:
         return None
@@ -59,7 +79,15 @@ class Metric(_Frozen):
     """One number with its uncertainty, direction, meaning and (once a policy is applied) verdict.
 
     ``value`` is None when the metric is undefined (never NaN). ``ci_low``/``ci_high`` bound a
-    confidence interval at ``ci_level`` computed by ``ci_method``.
+    confidence interval at ``ci_level`` computed by ``ci_method``. ``n`` rows of ``subset`` (a
+    split, or a named part of one) were used.
+
+    ``about`` says what the number is evidence on: ``model`` (a *finding*: accuracy, robust
+    accuracy, masking, leakage, disparity, a shortcut) or ``method`` (a *caveat* about the audit's
+    own method ``method``: an explanation not sensitive to the model, an attack that did not
+    converge). Once a policy applies, ``outcome`` is what the evidence shows and ``verdict`` what
+    the policy makes of it; only findings get a verdict. A finding that rests on a method whose
+    caveat did not hold is ``set_aside`` (the reason), with no verdict.
     """
 
     name: str
@@ -72,8 +100,13 @@ class Metric(_Frozen):
     higher_is_better: bool | None = None
     unit: str | None = None
     description: str = ""
+    about: About = "model"
+    method: str | None = None
+    subset: str | None = None
+    outcome: Outcome | None = None
     verdict: Verdict | None = None
     threshold: Threshold | None = None
+    set_aside: str | None = None
 
     _finite = field_validator("value", "ci_low", "ci_high", mode="before")(
         classmethod(lambda cls, v: _finite_or_none(v))
@@ -178,6 +211,7 @@ class ExplainabilityResult(ResultBase):
     kind: Literal["explainability"] = "explainability"
     methods: list[ExplainerSummary] = Field(default_factory=list)
     sanity: dict[str, list[CurvePoint]] = Field(default_factory=dict)
+    sanity_independent: dict[str, list[CurvePoint]] = Field(default_factory=dict)
     deletion: dict[str, list[CurvePoint]] = Field(default_factory=dict)
     insertion: dict[str, list[CurvePoint]] = Field(default_factory=dict)
     global_importance: list[dict[str, Any]] = Field(default_factory=list)
@@ -370,13 +404,31 @@ class Manifest(_Frozen):
     wall_time_s: float | None = None
 
 
+class Decision(_Frozen):
+    """The reviewer's reading of a run, from its findings alone.
+
+    ``level``: ``blocking_findings`` (a finding the policy fails), ``conditions`` (findings that
+    warn, are inconclusive or could not be assessed) or ``no_blocking_findings``. ``reasons`` are
+    the blocking findings, most severe first; ``conditions`` the rest; ``caveats`` the audit's
+    own methods that did not hold, with what cannot rest on them.
+    """
+
+    level: DecisionLevel
+    headline: str
+    reasons: list[str] = Field(default_factory=list)
+    conditions: list[str] = Field(default_factory=list)
+    caveats: list[str] = Field(default_factory=list)
+    rule: str = ""
+
+
 class AuditReport(_Frozen):
     """A whole audit run. Serialized as ``report.json``."""
 
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1"] = SCHEMA_VERSION
     manifest: Manifest
     results: list[CheckResult]
     verdict: Verdict | None = None
+    decision: Decision | None = None
 
     def result(self, kind: str) -> ResultBase:
         for r in self.results:

@@ -30,7 +30,7 @@ POLICY = {
 
 
 def make_report(
-    accuracy: float = 0.93, eod: float = 0.06, run_id: str = "run-a", *, broken: bool = True
+    accuracy: float = 0.93, eod: float = 0.16, run_id: str = "run-a", *, broken: bool = True
 ) -> AuditReport:
     """The fixed report; ``broken`` adds a crashed privacy section (an ``error`` verdict)."""
     manifest = Manifest(

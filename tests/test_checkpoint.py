@@ -204,3 +204,46 @@ def test_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, lenet, digi
         )
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]
+
+
+def test_a_scikit_learn_model_has_one_hash_per_fitted_state(tmp_path, german):
+    """The same .skops file hashes the same in every process and every call (skops' own bytes
+    carry object ids and timestamps); a changed coefficient or tree changes the hash."""
+    import subprocess
+    import sys
+
+    import skops.io as sio
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    from audit.core.adapters import SklearnAdapter, estimator_digest
+
+    tr = german.splits["train"]
+    for i, clf in enumerate(
+        (
+            LogisticRegression(max_iter=300).fit(tr.X, tr.y),
+            RandomForestClassifier(n_estimators=3, random_state=0).fit(tr.X, tr.y),
+        )
+    ):
+        path = tmp_path / f"m{i}.skops"
+        sio.dump(clf, path)
+        code = (
+            "import sys, skops.io as s; from audit.core.adapters import estimator_digest as e; "
+            "p = sys.argv[1]; print(e(s.load(p, trusted=s.get_untrusted_types(file=p))))"
+        )
+        runs = {
+            subprocess.run(
+                [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
+            ).stdout.strip()
+            for _ in range(2)
+        }
+        assert runs == {estimator_digest(clf)} == {SklearnAdapter(clf).sha256}
+    changed = LogisticRegression(max_iter=300).fit(tr.X, tr.y)
+    changed.coef_[0, 0] += 1e-3
+    assert estimator_digest(changed) != estimator_digest(
+        LogisticRegression(max_iter=300).fit(tr.X, tr.y)
+    )
+    trees = RandomForestClassifier(n_estimators=3, random_state=0).fit(tr.X, tr.y)
+    before = estimator_digest(trees)
+    trees.estimators_[0].tree_.threshold[0] += 1.0
+    assert estimator_digest(trees) != before

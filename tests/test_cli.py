@@ -274,6 +274,9 @@ def test_audit_a_scikit_learn_model_saved_with_skops(tmp_path, german):
     acc = next(m for m in report["results"][0]["metrics"] if m["name"] == "accuracy")["value"]
     test = german.splits["test"]
     assert acc == pytest.approx(float((clf.predict(test.X) == test.y).mean()))
+    # one fitted state, one hash: no section may claim the model changed while it was audited
+    for r in report["results"]:
+        assert not any("changed during this check" in w for w in r["warnings"]), r["warnings"]
 
 
 class _Custom:  # a type outside scikit-learn/numpy/scipy: skops must not build it

@@ -27,11 +27,14 @@ from explain._shap import shap_gradient_reference
 from explain.expected_gradients import expected_gradients
 from explain.gradcam import find_target_layer, get_layer
 from explain.metrics import (
-    cascading_randomization,
     deletion_insertion,
     feature_scores,
     marker_share,
+    masked_spearman,
+    model_randomization,
+    not_tied_at_zero,
     rowwise_spearman,
+    ssim,
 )
 from models.architectures import build_model
 from models.errors import IncompatibleModelError, InvalidConfigError, InvalidDataError
@@ -342,28 +345,91 @@ def test_rowwise_spearman_matches_scipy(rng):
     assert rowwise_spearman(np.ones((1, 4)), a[:1, :4])[0] == 0.0
 
 
-def test_cascading_randomization_leaves_the_model_alone(lenet, digits, batch):
+def _saliency(X, t):
+    def explain(m):
+        x = torch.as_tensor(X).requires_grad_(True)
+        m(x).gather(1, torch.as_tensor(t)[:, None]).sum().backward()
+        return x.grad.abs().numpy()
+
+    return explain
+
+
+def test_model_randomization_leaves_the_model_alone_and_has_both_curves(lenet, batch):
     X, t = batch
     module = lenet.module
     before = {k: v.clone() for k, v in module.state_dict().items()}
-
-    def saliency(m):
-        x = torch.as_tensor(X[:8]).requires_grad_(True)
-        m(x).gather(1, torch.as_tensor(t[:8])[:, None]).sum().backward()
-        return x.grad.abs().numpy()
-
-    curve = cascading_randomization(module, saliency, seed=0)
-    assert [n for n, _ in curve] == [
-        "net.classifier.5",
-        "net.classifier.3",
-        "net.classifier.1",
-        "net.features.3",
-        "net.features.0",
-    ]
-    assert curve[-1][1] < 0.5
+    rnd = model_randomization(module, _saliency(X[:8], t[:8]), seed=0)
+    top_down = ["net.classifier.5", "net.classifier.3", "net.classifier.1"]
+    top_down += ["net.features.3", "net.features.0"]
+    assert [n for n, _ in rnd.cascading] == top_down
+    assert [n for n, _ in rnd.independent] == top_down
+    assert rnd.cascading[-1][1] < 0.5
+    assert rnd.trained_vs_random.shape == (8,) and rnd.ssim_trained_vs_random.shape == (8,)
     for k, v in module.state_dict().items():
         assert torch.equal(v, before[k])
     module.zero_grad(set_to_none=True)
+
+
+def test_a_planted_input_only_explanation_is_not_sensitive_and_saliency_is(lenet, batch, rng):
+    """Adebayo et al.'s edge detector: an 'explanation' that reads only the input (plus noise
+    that depends on the weights) agrees with a randomized model's as much as two randomized
+    models agree, so it is not sensitive to the model; the trained LeNet's saliency is."""
+    from audit.core.stats import mean_interval
+
+    X, t = batch
+    module = lenet.module
+
+    def input_only(m):
+        w = float(next(m.parameters()).detach().abs().sum()) % 1.0  # differs per model
+        noise = np.random.default_rng(int(w * 1e6)).normal(scale=0.02, size=X[:12].shape)
+        return np.abs(X[:12]) + noise * (X[:12] != 0)
+
+    planted = model_randomization(module, input_only, seed=0, curves=False)
+    est = mean_interval(planted.excess(0.5))
+    assert est is not None and est[2] > -0.05  # not below the null: not sensitive
+    real = model_randomization(module, _saliency(X[:12], t[:12]), seed=0, curves=False)
+    est = mean_interval(real.excess(0.5))
+    assert est is not None and est[2] < -0.05, est  # sensitive to the model
+    module.zero_grad(set_to_none=True)
+
+
+def test_ties_at_zero_are_left_out_of_the_rank_correlation(rng):
+    """Two unrelated explanations that are both 0 on the same half of the features (inputs at
+    the baseline): the rank correlation over all features is high, over the rest about 0."""
+    a = rng.random((40, 64))
+    b = rng.random((40, 64))
+    a[:, :32] = 0.0
+    b[:, :32] = 0.0
+    keep = not_tied_at_zero(a, b)
+    assert keep[:, :32].sum() == 0 and keep[:, 32:].all()
+    assert rowwise_spearman(a, b).mean() > 0.6
+    assert abs(np.nanmean(masked_spearman(a, b, keep))) < 0.1
+    ref = [spearmanr(a[i, 32:], b[i, 32:]).statistic for i in range(40)]
+    np.testing.assert_allclose(masked_spearman(a, b, keep), ref, atol=1e-12)
+    few = np.zeros((1, 64), bool)
+    few[0, :2] = True
+    assert np.isnan(masked_spearman(a[:1], b[:1], few))[0]
+
+
+@pytest.mark.parametrize("size", [8, 28])
+def test_ssim_matches_scikit_image(rng, size):
+    from skimage.metrics import structural_similarity
+
+    a = rng.random((4, size, size))
+    b = a + rng.normal(scale=0.3, size=a.shape)
+    ours = ssim(a, b)
+    win = 7 if size >= 14 else 3
+    ref = [
+        structural_similarity(
+            np.abs(a[i]) / np.abs(a[i]).max(),
+            np.abs(b[i]) / np.abs(b[i]).max(),
+            data_range=1.0,
+            win_size=win,
+        )
+        for i in range(4)
+    ]
+    np.testing.assert_allclose(ours, ref, atol=1e-10)
+    np.testing.assert_allclose(ssim(a, a), 1.0)
 
 
 @pytest.mark.parametrize("name", sorted(EXPLAINERS))

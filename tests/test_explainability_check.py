@@ -50,24 +50,33 @@ def _verdicts(result):
 def test_spurious_marker_is_caught_and_a_clean_model_stays_quiet(
     marker_models, marker_data, tmp_path
 ):
+    """The planted shortcut blocks (a method sensitive to the model puts a third of its
+    attribution on the marker); the clean twin passes on the methods that hold, and a method
+    that does not hold is set aside rather than trusted."""
     spurious, clean = marker_models
     check = ExplainabilityCheck(
-        methods=("gradcam", "integrated_gradients", "expected_gradients"), **FAST
+        methods=("gradcam", "integrated_gradients", "expected_gradients", "saliency"),
+        **{**FAST, "sanity_inputs": 12},
     )
     shares = {}
     for name, model in (("spurious", spurious), ("clean", clean)):
         target = AuditTarget.from_bundle(model.module, marker_data, device="cpu")
         res = check.run(target, seed=0, artifacts=Artifacts(tmp_path / name, "explainability"))
         shares[name] = {m.name: m.value for m in res.metrics if m.name.endswith("marker_share")}
-        verdicts = _verdicts(res)
-        fired = [k for k, v in verdicts.items() if k.endswith("marker_share") and v == "warn"]
+        judged = Policy.default().apply_to_result(res)
+        share = {m.name: m for m in judged.metrics if m.name.endswith("marker_share")}
+        assert all(m.about == "model" for m in share.values())
+        assert all(m.about == "method" for m in judged.metrics if "sanity" in m.name)
+        fired = [k for k, m in share.items() if m.verdict == "fail"]
+        for m in share.values():  # a share is judged only through a method that holds
+            assert (m.verdict is None) == (m.set_aside is not None)
         if name == "spurious":
+            assert judged.verdict == "fail"
             assert "integrated_gradients.marker_share" in fired
-            assert "expected_gradients.marker_share" in fired
             assert "marker" in res.summary
             assert any(f.path.endswith("marker.png") for f in res.figures)
         else:
-            assert fired == []
+            assert fired == [] and judged.verdict == "pass"
     for method in ("integrated_gradients", "expected_gradients"):
         key = f"{method}.marker_share"
         assert shares["spurious"][key] > 2 * shares["clean"][key]

@@ -97,7 +97,14 @@ def test_policy_gates_equalized_odds_with_its_interval(german_target, tmp_path):
         {"rules": {"fairness.*.equalized_odds_difference": {"max": bound, "use_ci": True}}}
     )
     assert plain.apply_to_result(res).metric("sex.equalized_odds_difference").verdict == "pass"
-    assert strict.apply_to_result(res).metric("sex.equalized_odds_difference").verdict == "fail"
+    # the interval straddles the bound: inconclusive, which the default outcomes count as warn
+    judged = strict.apply_to_result(res).metric("sex.equalized_odds_difference")
+    assert (judged.outcome, judged.verdict) == ("inconclusive", "warn")
+    below = Policy.from_mapping(
+        {"rules": {"fairness.*.equalized_odds_difference": {"max": m.ci_low / 2, "use_ci": True}}}
+    )
+    judged = below.apply_to_result(res).metric("sex.equalized_odds_difference")
+    assert (judged.outcome, judged.verdict) == ("fail", "fail")  # the whole interval beyond
     default = Policy.default().apply_to_result(res)
     assert default.metric("sex.disparate_impact_ratio").threshold.min == 0.8
 
@@ -235,7 +242,11 @@ def test_bad_input_single_group_small_groups_missing_values(german_target, tmp_p
     res = _run(FairnessCheck(**FAST, sensitive=("site",)), tiny, tmp_path)
     assert any("fewer than 30 rows ('small')" in w for w in res.warnings)
     assert any("fewer than two groups" in w for w in res.warnings)
-    assert not [m for m in res.metrics if m.name.startswith("site.") and "proxy" not in m.name]
+    site = [m for m in res.metrics if m.name.startswith("site.") and "proxy" not in m.name]
+    assert site and all(m.value is None and "not assessable" in m.description for m in site)
+    judged = Policy.default().apply_to_result(res)
+    assert judged.verdict == "not_assessable"  # never a pass
+    assert judged.metric("site.equalized_odds_difference").outcome == "not_assessable"
     with pytest.raises(InvalidDataError, match=r"'region' is missing for \d+ row"):
         _target_with(
             german_target,
@@ -293,3 +304,38 @@ def test_demo_mlp_mitigations_reduce_what_they_target_on_held_out_data(tmp_path)
     assert dpd["reweighing"] < dpd["refit baseline"] - 0.03
     for r in rows.values():  # the cost of fairness is small here, and reported
         assert r.accuracy > 0.8
+
+
+def test_a_penalty_on_a_group_too_small_to_compare_is_not_assessable_never_a_pass(
+    german_target, tmp_path
+):
+    """The planted case: the only group that could be penalized has 10 rows. The data cannot
+    resolve a disparity there, so the section is not assessable (a condition, never a pass);
+    its twin with a group large enough to compare is judged on the evidence."""
+    from audit.core.runner import run_audit
+
+    def cohort(small):  # "target" rows in every split: 10, or half of the split
+        return lambda n: np.array(
+            ["rest"] * (n - (small or n // 2)) + ["target"] * (small or n // 2)
+        )
+
+    for small, expected in ((10, "not_assessable"), (None, "pass_or_fail")):
+        size = small or "half"
+        target = _target_with(german_target, cohort=cohort(small))
+        report = run_audit(
+            target,
+            [FairnessCheck(**FAST, sensitive=("cohort",))],
+            out=tmp_path / f"run{size}",
+            seed=0,
+            pdf=False,
+            progress=False,
+        )
+        fair = report.results[0]
+        if expected == "not_assessable":
+            assert fair.verdict == "not_assessable"
+            assert report.decision.level == "conditions"
+            assert any("no finding could be assessed" in c for c in report.decision.conditions)
+            assert report.verdict != "pass"
+        else:
+            assert fair.verdict in ("pass", "warn", "fail")
+            assert fair.metric("cohort.equalized_odds_difference").value is not None

@@ -97,10 +97,17 @@ def test_explainability_judging_names_methods_that_fail_their_checks():
     from audit.explainability.check import ExplainabilityCheck, ExplainabilityMeasurement
     from reports.schema import ExplainerSummary, Metric
 
-    def measurement(gain: float, sanity: float):
+    def measurement(gain: float, excess: float):
         metrics = [
-            Metric(name="saliency.deletion_gain", value=gain),
-            Metric(name="saliency.sanity_rank_correlation", value=sanity),
+            Metric(name="saliency.deletion_gain", value=gain, about="method", method="saliency"),
+            Metric(
+                name="saliency.sanity_excess",
+                value=excess,
+                ci_low=excess - 0.1,
+                ci_high=excess + 0.1,
+                about="method",
+                method="saliency",
+            ),
         ]
         return ExplainabilityMeasurement(
             kind="tabular",
@@ -114,6 +121,7 @@ def test_explainability_judging_names_methods_that_fail_their_checks():
             deletion_curves={},
             insertion_curves={},
             sanity_curves={},
+            independent_curves={},
             marker=None,
             marker_X=None,
             marker_attr={},
@@ -124,9 +132,9 @@ def test_explainability_judging_names_methods_that_fail_their_checks():
         )
 
     check = ExplainabilityCheck()
-    flawed = check.judge(measurement(-0.1, 0.9))
-    twin = check.judge(measurement(0.2, 0.1))
+    flawed = check.judge(measurement(-0.1, 0.0))
+    twin = check.judge(measurement(0.2, -0.4))
     assert "0 beat a random order" in flawed.summary
-    assert "saliency barely change when the model is randomized" in flawed.summary
-    assert "1 beat a random order" in twin.summary and "barely change" not in twin.summary
+    assert "saliency not shown sensitive to the model here" in flawed.summary
+    assert "1 beat a random order" in twin.summary and "not shown sensitive" not in twin.summary
     assert flawed.tables[0].rows[0][:2] == ["saliency", "ok"]

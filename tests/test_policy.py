@@ -11,23 +11,140 @@ def _m(value, lo=None, hi=None):
     return Metric(name="accuracy", value=value, ci_low=lo, ci_high=hi)
 
 
-def test_rule_verdicts():
+def test_rule_outcomes_from_the_value():
     rule = Rule(metric="performance.accuracy", min=0.9)
-    assert rule.verdict(_m(0.95)) == "pass"
-    assert rule.verdict(_m(0.85)) == "fail"
-    assert rule.verdict(_m(None)) == "error"
-    warn = Rule(metric="performance.ece", max=0.1, severity="warn")
-    assert warn.verdict(_m(0.2)) == "warn"
+    assert rule.outcome(_m(0.95)) == "pass"
+    assert rule.outcome(_m(0.85)) == "fail"
+    assert rule.outcome(_m(0.9)) == "pass"  # the bound itself is inside
+    assert rule.outcome(_m(None)) == "not_assessable"
     both = Rule(metric="a.b", min=0.2, max=0.4)
-    assert [both.verdict(_m(v)) for v in (0.1, 0.3, 0.5)] == ["fail", "pass", "fail"]
+    assert [both.outcome(_m(v)) for v in (0.1, 0.3, 0.5)] == ["fail", "pass", "fail"]
 
 
-def test_use_ci_requires_the_whole_interval():
+def test_use_ci_pass_needs_the_whole_interval_inside_and_fail_the_whole_interval_beyond():
     rule = Rule(metric="performance.accuracy", min=0.9, use_ci=True)
-    assert rule.verdict(_m(0.93, 0.91, 0.95)) == "pass"
-    assert rule.verdict(_m(0.93, 0.88, 0.97)) == "fail"
+    assert rule.outcome(_m(0.93, 0.91, 0.95)) == "pass"
+    assert rule.outcome(_m(0.93, 0.88, 0.97)) == "inconclusive"
+    assert rule.outcome(_m(0.85, 0.80, 0.89)) == "fail"
     upper = Rule(metric="fairness.eod", max=0.1, use_ci=True)
-    assert upper.verdict(_m(0.05, 0.01, 0.12)) == "fail"
+    assert upper.outcome(_m(0.05, 0.01, 0.12)) == "inconclusive"
+    assert upper.outcome(_m(0.2, 0.11, 0.3)) == "fail"
+    assert upper.outcome(_m(0.05, 0.01, 0.09)) == "pass"
+    # an interval that was not computed: the estimate decides, as without use_ci
+    assert upper.outcome(_m(0.2)) == "fail"
+    both = Rule(metric="a.b", min=0.2, max=0.4, use_ci=True)
+    assert both.outcome(_m(0.3, 0.1, 0.5)) == "inconclusive"  # straddles both bounds
+
+
+def test_outcomes_become_verdicts_by_the_policy_and_never_pass():
+    from reports.schema import ResultBase
+
+    def section(*metrics):
+        return ResultBase(kind="performance", title="P", metrics=list(metrics))
+
+    rules = {"performance.accuracy": {"min": 0.9, "use_ci": True}}
+    inconclusive = _m(0.93, 0.88, 0.97)
+    default = Policy.from_mapping({"rules": rules})
+    assert default.apply_to_result(section(inconclusive)).metrics[0].verdict == "warn"
+    strict = Policy.from_mapping(
+        {"rules": rules, "outcomes": {"inconclusive": "fail", "not_assessable": "fail"}}
+    )
+    assert strict.apply_to_result(section(inconclusive)).metrics[0].verdict == "fail"
+    # a section whose gated finding has no value could assess nothing: never pass
+    empty = default.apply_to_result(section(_m(None)))
+    assert empty.metrics[0].outcome == "not_assessable" and empty.verdict == "not_assessable"
+    # a section no rule gates has no verdict (not a pass)
+    assert Policy.from_mapping({"rules": {}}).apply_to_result(section(_m(0.99))).verdict is None
+    for bad in ("pass", "ok", 3):
+        with pytest.raises(InvalidConfigError, match="must count as warn or fail"):
+            Policy.from_mapping({"rules": rules, "outcomes": {"inconclusive": bad}})
+    with pytest.raises(InvalidConfigError, match="unknown outcome"):
+        Policy.from_mapping({"rules": rules, "outcomes": {"maybe": "warn"}})
+
+
+def test_caveats_get_outcomes_not_verdicts_and_set_aside_what_rests_on_their_method():
+    from reports.schema import ResultBase
+
+    def metric(name, value, about="model", method=None):
+        return Metric(name=name, value=value, about=about, method=method)
+
+    policy = Policy.from_mapping(
+        {
+            "rules": {
+                "explainability.*.sanity_excess": {"max": 0.0},
+                "explainability.*.marker_share": {"max": 0.25},
+            }
+        }
+    )
+
+    def judged(ig_excess, ig_share, lime_share):
+        r = ResultBase(
+            kind="explainability",
+            title="E",
+            metrics=[
+                metric("ig.sanity_excess", ig_excess, "method", "ig"),
+                metric("ig.marker_share", ig_share, method="ig"),
+                metric("lime.sanity_excess", -0.3, "method", "lime"),
+                metric("lime.marker_share", lime_share, method="lime"),
+            ],
+        )
+        return policy.apply_to_result(r)
+
+    # IG is not sensitive to the model: its caveat fails, its (failing) share is set aside,
+    # and the section's verdict comes from LIME, which holds
+    r = judged(0.1, 0.9, 0.1)
+    by = {m.name: m for m in r.metrics}
+    assert by["ig.sanity_excess"].outcome == "fail" and by["ig.sanity_excess"].verdict is None
+    assert (
+        by["ig.marker_share"].verdict is None and "rests on ig" in by["ig.marker_share"].set_aside
+    )
+    assert by["lime.marker_share"].verdict == "pass" and r.verdict == "pass"
+    # the same planted shortcut seen through a method that holds is a finding
+    assert judged(-0.2, 0.9, 0.1).verdict == "fail"
+    assert judged(0.1, 0.1, 0.9).verdict == "fail"
+    # every method set aside: nothing could be assessed
+    both_fail = policy.apply_to_result(
+        ResultBase(
+            kind="explainability",
+            title="E",
+            metrics=[
+                metric("ig.sanity_excess", 0.2, "method", "ig"),
+                metric("ig.marker_share", 0.9, method="ig"),
+            ],
+        )
+    )
+    assert both_fail.verdict == "not_assessable"
+
+
+def test_the_decision_reads_findings_alone():
+    from tests.reportkit import make_report
+
+    report = make_report()
+    d = report.decision
+    assert d is not None and d.level == "blocking_findings"
+    assert d.headline.endswith("blocking findings") and d.reasons
+    assert "use_ci" in d.rule and "inconclusive" in d.rule
+    lenient = Policy.from_mapping(
+        {"rules": {"performance.accuracy": {"min": 0.5}}, "outcomes": {"error": "warn"}}
+    ).apply(report)
+    assert lenient.decision.level == "conditions"  # the crashed section is a condition
+    assert any("crashed" in c for c in lenient.decision.conditions)
+    clean = Policy.from_mapping({"rules": {"performance.accuracy": {"min": 0.5}}}).apply(
+        make_report(broken=False)
+    )
+    assert clean.decision.level == "no_blocking_findings", clean.decision
+    assert clean.verdict == "pass"
+
+
+def test_the_recorded_policy_is_whole_and_hashed():
+    pol = Policy.default()
+    rec = pol.to_json()
+    assert set(rec) == {"source", "outcomes", "rules", "sha256"}
+    assert len(rec["rules"]) == len(pol.rules) and len(rec["sha256"]) == 64
+    same = Policy.from_mapping({"rules": rec["rules"], "outcomes": rec["outcomes"]}, source="x")
+    assert same.sha256 == pol.sha256  # the hash covers the rules, not where they came from
+    other = Policy.from_mapping({"rules": {**rec["rules"], "performance.accuracy": {"min": 0.5}}})
+    assert other.sha256 != pol.sha256
 
 
 def test_default_policy_loads():

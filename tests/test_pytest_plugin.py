@@ -21,7 +21,7 @@ def test_policy_rules_become_test_items(pytester, tmp_path):
     result.assert_outcomes(passed=3, failed=2, skipped=1, warnings=1)
     result.stdout.fnmatch_lines(
         [
-            "*fairness.sex.equalized_odds_difference = 0.06 [[]0.03, 0.11[]]*fail*",
+            "*fairness.sex.equalized_odds_difference = 0.16 [[]0.13, 0.21[]]*fail*",
             "*privacy crashed: internal error: boom*",
         ]
     )

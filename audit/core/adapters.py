@@ -7,7 +7,6 @@ Checks call ``predict_proba`` / ``logits`` on numpy arrays; gradient methods rea
 from __future__ import annotations
 
 import hashlib
-import io
 from abc import ABC, abstractmethod
 from typing import Any, Literal
 
@@ -157,18 +156,64 @@ class SklearnAdapter(ModelAdapter):
 
     @property
     def sha256(self) -> str:
-        try:
-            from skops.io import dumps  # noqa: PLC0415
+        """sha256 of a canonical form of the fitted estimator (:func:`estimator_digest`): the
+        same for the same fitted state in every call and every process, so the same ``.skops``
+        file gets the same hash in every run."""
+        return estimator_digest(self.estimator)
 
-            blob = dumps(self.estimator)
-        except Exception:  # skops cannot serialize every estimator; fall back to params+repr
-            buf = io.StringIO()
-            buf.write(repr(self.estimator.get_params(deep=True)))
-            for attr in sorted(vars(self.estimator)):
-                if attr.endswith("_"):
-                    buf.write(attr + repr(getattr(self.estimator, attr)))
-            blob = buf.getvalue().encode()
-        return hashlib.sha256(blob).hexdigest()
+
+def estimator_digest(estimator: Any) -> str:
+    """sha256 of a scikit-learn estimator's class, parameters and fitted state.
+
+    Walks ``get_params(deep=False)`` and every fitted attribute (``name_``), nested estimators,
+    containers, numpy arrays (dtype, shape and bytes) and Cython state such as a tree's
+    ``__getstate__()``. Never hashes a serialized archive: skops names its entries by object
+    id and stamps them with the time, so its bytes differ between calls for the same model."""
+    h = hashlib.sha256()
+    _canon(estimator, h, 0)
+    return h.hexdigest()
+
+
+def _canon(obj: Any, h: Any, depth: int) -> None:
+    if depth > 60:
+        raise IncompatibleModelError("the estimator nests too deep to fingerprint")
+    tag = type(obj)
+    h.update(f"<{tag.__module__}.{tag.__qualname__}>".encode())
+    if obj is None or isinstance(obj, (bool, int, float, complex, str, bytes)):
+        h.update(repr(obj).encode())
+    elif isinstance(obj, np.ndarray):
+        h.update(f"{obj.dtype.str}{obj.shape}".encode())
+        if obj.dtype.names:  # structured (a tree's nodes): field by field, padding is garbage
+            for field in obj.dtype.names:
+                _canon(obj[field], h, depth + 1)
+        elif obj.dtype.hasobject:
+            for item in obj.reshape(-1):
+                _canon(item, h, depth + 1)
+        else:
+            h.update(np.ascontiguousarray(obj).tobytes())
+    elif isinstance(obj, np.generic):
+        h.update(repr(obj.item()).encode())
+    elif isinstance(obj, (list, tuple)):
+        h.update(str(len(obj)).encode())
+        for item in obj:
+            _canon(item, h, depth + 1)
+    elif isinstance(obj, dict):
+        for key in sorted(obj, key=repr):
+            _canon(key, h, depth + 1)
+            _canon(obj[key], h, depth + 1)
+    elif hasattr(obj, "get_params") and not isinstance(obj, type):
+        _canon(obj.get_params(deep=False), h, depth + 1)
+        state = vars(obj) if hasattr(obj, "__dict__") else {}
+        fitted = {k: v for k, v in state.items() if k.endswith("_") and not k.startswith("__")}
+        _canon(fitted, h, depth + 1)
+    elif isinstance(obj, type) or callable(obj):
+        h.update(str(getattr(obj, "__qualname__", "")).encode())
+    elif hasattr(obj, "__getstate__") and not hasattr(obj, "__dict__"):
+        _canon(obj.__getstate__(), h, depth + 1)
+    elif hasattr(obj, "__dict__"):
+        _canon(vars(obj), h, depth + 1)
+    else:
+        h.update(repr(obj).encode())
 
 
 def as_adapter(model: Any, *, device: str = "auto", name: str = "model") -> ModelAdapter:

@@ -41,7 +41,6 @@ from reports.schema import (
     ModelInfo,
     ResultBase,
     SkippedResult,
-    worst_verdict,
 )
 
 
@@ -250,9 +249,6 @@ def run_audit(
         )
         report = AuditReport(manifest=manifest, results=results)  # type: ignore[arg-type]
         report = policy.apply(report)
-        report = report.model_copy(
-            update={"verdict": worst_verdict([r.verdict for r in report.results]) or "pass"}
-        )
         text = report_to_json(report)
         (stage / "report.json").write_text(text, encoding="utf-8")
         # the renderers see exactly what report.json holds (as 'rai-audit report' would)

@@ -5,9 +5,12 @@ convolution; permutation SHAP is for tabular rows; LIME works for everything):
 
 - faithfulness: deletion and insertion areas against a random order on the same inputs
   (``deletion_gain = random AUC - AUC``, ``insertion_gain = AUC - random AUC``; > 0 beats random);
-- sanity: Spearman correlation with the trained model's explanation after cascading
-  randomization of every layer (Adebayo et al., 2018; high means the explanation ignores what
-  the model learned);
+- sanity (Adebayo et al., 2018), against a null: the tie-free rank correlation of the trained
+  model's explanation with a randomized model's, next to two randomized models' with each other;
+  ``sanity_excess = trained_vs_random - max(random_vs_random, sanity_floor)`` per input, with a
+  t interval over inputs. Its whole interval below 0: the method is sensitive to the model.
+  Otherwise it is not shown sensitive here, a caveat: what rests on it cannot be concluded. The
+  cascading and independent-layer curves show where the explanation stops changing;
 - stability: rank correlation under small input noise, and across seeds for sampling methods;
 - completeness (IG) and additivity (SHAP) errors, relative to the output difference explained;
   LIME's surrogate R^2;
@@ -29,14 +32,16 @@ import torch
 
 from audit.core.adapters import TorchAdapter
 from audit.core.checks import Artifacts, Check, register
+from audit.core.stats import mean_interval
 from audit.core.target import AuditTarget
 from audit.explainability import plots as explain_plots
 from explain.base import EXPLAINERS, Explainer, Explanation, ModelView
 from explain.metrics import (
-    cascading_randomization,
+    Randomization,
     deletion_insertion,
     feature_scores,
     marker_share,
+    model_randomization,
     random_scores,
     rowwise_spearman,
 )
@@ -50,6 +55,10 @@ from reports.schema import (
     Metric,
     Table,
 )
+
+#: How far below the null a method's ``sanity_excess`` interval must lie for the method to count
+#: as sensitive to the model (the default policy's bound on it is ``max: -SANITY_MARGIN``).
+SANITY_MARGIN = 0.05
 
 _BUDGETS: dict[str, dict[str, Any]] = {
     "standard": dict(
@@ -91,7 +100,9 @@ class ExplainabilityCheck(Check):
             (``shap_max_evals`` 0 = the minimum, ``2 * n_features + 1``).
         deletion_steps: points on the deletion and insertion curves.
         sanity_inputs: rows for the randomization sanity check (0 disables it).
-        sanity_layers: layers randomized from the top (0 = all).
+        sanity_layers: layers of the per-layer curves, from the top (0 = all).
+        sanity_floor: rank correlation below which an explanation counts as changed whatever
+            the null (two randomized models that agree less than this set no higher bar).
         stability_inputs: rows for the noise and seed stability measures (0 disables them).
         noise: standard deviation of the stability noise, as a share of each feature's range.
         target_layer: Grad-CAM layer name ("" = the last convolutional block).
@@ -111,8 +122,9 @@ class ExplainabilityCheck(Check):
     lime_samples: int = option(200, Int(10))
     shap_max_evals: int = option(0, Int(0))
     deletion_steps: int = option(10, Int(2))
-    sanity_inputs: int = option(6, Int(0))
+    sanity_inputs: int = option(8, Int(0))
     sanity_layers: int = option(0, Int(0))
+    sanity_floor: float = option(0.5, Real(0.0, 1.0))
     stability_inputs: int = option(6, Int(0))
     noise: float = option(0.02, Real(0.0, 0.5))
     target_layer: str = option("", Text(what="layer name"))
@@ -200,6 +212,7 @@ class ExplainabilityCheck(Check):
         deletion_curves: dict[str, np.ndarray] = {}
         insertion_curves: dict[str, np.ndarray] = {}
         sanity_curves: dict[str, list[tuple[str, float]]] = {}
+        independent_curves: dict[str, list[tuple[str, float]]] = {}
         warnings: list[str] = []
         marker = (target.data_info.get("annotations") or {}).get("marker")
         marker_X = None
@@ -302,28 +315,17 @@ class ExplainabilityCheck(Check):
                     )
             n_san = min(self.sanity_inputs, len(X))
             if n_san and isinstance(target.model, TorchAdapter):
-                curve = _sanity(
+                rnd = _sanity(
                     explainer,
-                    target,
                     view,
                     X[:n_san],
                     targets[:n_san],
                     seed,
                     self.sanity_layers or None,
                 )
-                sanity_curves[name] = curve
-                metrics.append(
-                    m(
-                        "sanity_rank_correlation",
-                        curve[-1][1],
-                        False,
-                        "Spearman correlation of |attributions| with the trained model's "
-                        "after randomizing every layer: high = the explanation ignores "
-                        "what the model learned (methods that multiply by x - baseline "
-                        "keep the input's structure; Adebayo et al. saw the same)",
-                        n=n_san,
-                    )
-                )
+                sanity_curves[name] = rnd.cascading
+                independent_curves[name] = rnd.independent
+                metrics += _sanity_metrics(name, rnd, self.sanity_floor, n_san)
             if marker is not None and marker_X is not None and len(marker_X):
                 mt = np.full(len(marker_X), int(marker["class"]))
                 mexp = explainer.explain(view, marker_X, mt, seed=seed)
@@ -340,6 +342,7 @@ class ExplainabilityCheck(Check):
                         f"({mask.mean():.1%} of the image) on class "
                         f"{marker['class']} images",
                         n=len(marker_X),
+                        about="model",
                     )
                 )
             summaries.append(
@@ -360,6 +363,7 @@ class ExplainabilityCheck(Check):
             deletion_curves=deletion_curves,
             insertion_curves=insertion_curves,
             sanity_curves=sanity_curves,
+            independent_curves=independent_curves,
             marker=marker if marker_X is not None else None,
             marker_X=marker_X,
             marker_attr=marker_attr,
@@ -383,18 +387,28 @@ class ExplainabilityCheck(Check):
             _global_importance(m.explanations, m.feature_names) if m.kind == "tabular" else []
         )
         tables = [_method_table(summaries, metrics)]
-        if sanity_curves:
-            layers = max(sanity_curves.values(), key=len)
-            tables.append(
-                Table(
-                    title="Cascading randomization: rank correlation after randomizing down to layer",
-                    columns=["layer", *sanity_curves],
-                    rows=[
-                        [layer] + [c[i][1] if i < len(c) else None for c in sanity_curves.values()]
-                        for i, (layer, _) in enumerate(layers)
-                    ],
+        for title, curves in (
+            (
+                "Cascading randomization: rank correlation after randomizing down to layer",
+                sanity_curves,
+            ),
+            (
+                "Independent randomization: rank correlation after randomizing that layer alone",
+                m.independent_curves,
+            ),
+        ):
+            if curves:
+                layers = max(curves.values(), key=len)
+                tables.append(
+                    Table(
+                        title=title,
+                        columns=["layer", *curves],
+                        rows=[
+                            [layer] + [c[i][1] if i < len(c) else None for c in curves.values()]
+                            for i, (layer, _) in enumerate(layers)
+                        ],
+                    )
                 )
-            )
         if importance:
             tables.append(
                 Table(
@@ -443,6 +457,10 @@ class ExplainabilityCheck(Check):
             sanity={
                 k: [CurvePoint(x=i + 1, y=v) for i, (_, v) in enumerate(c)]
                 for k, c in m.sanity_curves.items()
+            },
+            sanity_independent={
+                k: [CurvePoint(x=i + 1, y=v) for i, (_, v) in enumerate(c)]
+                for k, c in m.independent_curves.items()
             },
             deletion={
                 k: [CurvePoint(x=float(a), y=float(b)) for a, b in zip(fr, c)]
@@ -528,9 +546,23 @@ class ExplainabilityCheck(Check):
         if sanity_curves:
             figures.append(
                 artifacts.figure(
-                    explain_plots.sanity_plot(sanity_curves),
+                    explain_plots.sanity_plot(
+                        sanity_curves,
+                        m.independent_curves,
+                        {
+                            k: next(
+                                (
+                                    x.value
+                                    for x in m.metrics
+                                    if x.name == f"{k}.sanity_null_rank_correlation"
+                                ),
+                                None,
+                            )
+                            for k in sanity_curves
+                        },
+                    ),
                     "sanity",
-                    "Cascading model-randomization sanity check",
+                    "Model randomization: cascading and independent layers, against the null",
                 )
             )
         if marker is not None and marker_X is not None and marker_attr:
@@ -565,6 +597,7 @@ class ExplainabilityMeasurement:
     deletion_curves: dict[str, np.ndarray]
     insertion_curves: dict[str, np.ndarray]
     sanity_curves: dict[str, list[tuple[str, float]]]
+    independent_curves: dict[str, list[tuple[str, float]]]
     marker: dict[str, Any] | None
     marker_X: np.ndarray | None
     marker_attr: dict[str, np.ndarray]
@@ -624,21 +657,94 @@ def _perturb(X: np.ndarray, target: AuditTarget, noise: float, seed: int) -> np.
 
 def _sanity(
     explainer: Explainer,
-    target: AuditTarget,
     view: ModelView,
     X: np.ndarray,
     targets: np.ndarray,
     seed: int,
     max_layers: int | None,
-) -> list[tuple[str, float]]:
+) -> Randomization:
     def explain_with(module: torch.nn.Module) -> np.ndarray:
         adapter = TorchAdapter(module, device=view.device)
         v = dataclasses.replace(view, predict_proba=adapter.predict_proba, module=module)
         return explainer.explain(v, X, targets, seed=seed).attributions
 
-    return cascading_randomization(
+    return model_randomization(
         view.require_module("the sanity check"), explain_with, seed=seed, max_layers=max_layers
     )
+
+
+def _sanity_metrics(method: str, rnd: Randomization, floor: float, n: int) -> list[Metric]:
+    """The randomization test as caveats about ``method``: ``sanity_excess`` (gated) with its
+    interval, and the correlations it is made of."""
+
+    def caveat(name: str, values: np.ndarray | None, description: str, **kw: Any) -> Metric:
+        est = mean_interval(values) if values is not None else None
+        return Metric(
+            name=f"{method}.{name}",
+            value=None if est is None else est[0],
+            ci_low=None if est is None or not kw.get("ci") else est[1],
+            ci_high=None if est is None or not kw.get("ci") else est[2],
+            ci_level=0.95 if kw.get("ci") and est is not None else None,
+            ci_method="student t over inputs" if kw.get("ci") and est is not None else None,
+            n=int(np.isfinite(values).sum()) if values is not None else n,
+            higher_is_better=False,
+            description=description,
+            about="method",
+            method=method,
+        )
+
+    out = [
+        caveat(
+            "sanity_excess",
+            rnd.excess(floor),
+            f"trained-vs-randomized rank correlation minus the larger of two randomized "
+            f"models' agreement and {floor:g}, per input (ties at zero left out): the whole "
+            f"interval below -{SANITY_MARGIN:g} = sensitive to the model; otherwise not shown "
+            f"sensitive here",
+            ci=True,
+        ),
+        caveat(
+            "sanity_rank_correlation",
+            rnd.trained_vs_random,
+            "Spearman correlation of |attributions| of the trained and a randomized model, "
+            "features tied at zero left out",
+            ci=True,
+        ),
+        caveat(
+            "sanity_null_rank_correlation",
+            rnd.random_vs_random,
+            "the same between two independently randomized models (what the input alone "
+            "makes explanations share)",
+            ci=True,
+        ),
+        caveat(
+            "sanity_signed_rank_correlation",
+            rnd.signed_trained_vs_random,
+            "Spearman correlation of signed attributions, trained vs randomized",
+            ci=True,
+        ),
+        caveat(
+            "sanity_kept_share",
+            np.full(n, rnd.kept_share),
+            "share of features compared (the rest are 0 in every explanation)",
+        ),
+    ]
+    if rnd.ssim_trained_vs_random is not None:
+        out += [
+            caveat(
+                "sanity_ssim",
+                rnd.ssim_trained_vs_random,
+                "SSIM of |attribution| maps, trained vs randomized",
+                ci=True,
+            ),
+            caveat(
+                "sanity_null_ssim",
+                rnd.ssim_random_vs_random,
+                "SSIM of |attribution| maps of two randomized models",
+                ci=True,
+            ),
+        ]
+    return out
 
 
 def _region_mask(shape: tuple[int, ...], region: list[int]) -> np.ndarray:
@@ -660,13 +766,25 @@ def _shap_method(explanations: dict[str, Explanation]) -> str | None:
 
 
 def _metric_factory(method: str, n: int):
-    def make(name: str, value: float | None, higher: bool, description: str, n: int = n) -> Metric:
+    """Metrics of one method: caveats about that method unless ``about="model"`` (a finding,
+    such as the share of attribution on a planted shortcut)."""
+
+    def make(
+        name: str,
+        value: float | None,
+        higher: bool,
+        description: str,
+        n: int = n,
+        about: str = "method",
+    ) -> Metric:
         return Metric(
             name=f"{method}.{name}",
             value=value,
             n=n,
             higher_is_better=higher,
             description=description,
+            about=about,  # type: ignore[arg-type]
+            method=method,
         )
 
     return make
@@ -687,7 +805,7 @@ def _method_table(summaries: list[ExplainerSummary], metrics: list[Metric]) -> T
     cols = [
         "deletion_gain",
         "insertion_gain",
-        "sanity_rank_correlation",
+        "sanity_excess",
         "noise_stability",
         "seed_stability",
         "marker_share",
@@ -716,11 +834,21 @@ def _summary(
 ) -> str:
     ok = [s.method for s in summaries if s.status == "ok"]
     by = {m.name: m.value for m in metrics}
+    # sensitive to the model: the whole interval of sanity_excess below 0
+    sanity = {
+        m.method: m.ci_high is not None and m.ci_high < -SANITY_MARGIN
+        for m in metrics
+        if m.method is not None and m.name == f"{m.method}.sanity_excess"
+    }
     beat = [n for n in ok if (by.get(f"{n}.deletion_gain") or 0) > 0]
-    insane = [n for n in ok if (by.get(f"{n}.sanity_rank_correlation") or 0) > 0.5]
     parts = [f"{len(ok)} method(s) ran; {len(beat)} beat a random order at deletion"]
-    if insane:
-        parts.append(f"{', '.join(insane)} barely change when the model is randomized")
+    insensitive = [n for n in ok if n in sanity and not sanity[n]]
+    if insensitive:
+        parts.append(
+            f"{', '.join(insensitive)} not shown sensitive to the model here (randomizing "
+            f"its weights changes the explanation no more than the null allows); conclusions "
+            f"cannot rest on {'them' if len(insensitive) > 1 else 'it'}"
+        )
     if shares:
         worst = max(shares, key=shares.get)  # type: ignore[arg-type]
         parts.append(

@@ -607,11 +607,22 @@ class FairnessCheck(Check):
         )
 
     def _metrics(self, results: dict[str, _Feature], n: int) -> list[Metric]:
-        """Aggregates as gated metrics; a feature without two comparable groups gets none
-        (its warning says so) rather than undefined values."""
+        """Aggregates as gated metrics. A feature without two comparable groups gets them with
+        no value: not assessable (never a pass), with the group sizes that made it so."""
         out = []
         for name, r in results.items():
             if len(r.est.compared) < 2:
+                sizes = ", ".join(
+                    f"{g!r}: {int(c)}" for g, c in list(zip(r.est.groups, r.est.counts.n))[:6]
+                )
+                why = (
+                    f"{name}: not assessable, fewer than two groups have "
+                    f"{self.min_group_size}+ rows ({sizes})"
+                )
+                out += [
+                    Metric(name=f"{_safe_name(name)}.{agg}", value=None, n=n, description=why)
+                    for agg in (*AGGREGATES, "calibration_difference")
+                ]
                 continue
             for agg in AGGREGATES:
                 lo, hi = r.est.aggregate_ci[agg]

@@ -1,23 +1,32 @@
-"""Policies: thresholds on metrics that turn numbers into verdicts.
+"""Policies: thresholds on metrics that turn evidence into verdicts, and a run into a decision.
 
 A policy file (YAML)::
 
     version: 1
+    outcomes: {inconclusive: warn, not_assessable: warn, error: fail}
     rules:
       performance.accuracy: {min: 0.90, severity: fail}
       performance.ece:      {max: 0.05, severity: warn}
       fairness.equalized_odds_difference: {max: 0.1, severity: fail, use_ci: true}
 
 Each key is ``<section>.<metric>``; rules may also be grouped by section
-(``performance: {accuracy: {min: 0.9}, ece: {max: 0.05}}``). ``min``/``max`` bound the value; ``severity`` is ``fail``
-(the gate fails) or ``warn`` (reported, the gate still passes); with ``use_ci: true`` the whole
-confidence interval must satisfy the bound (``ci_low >= min``, ``ci_high <= max``), which is the
-conservative reading. A metric with no rule gets no verdict. A section's verdict is its worst
-metric verdict (``error`` if it crashed); the run's verdict is the worst section verdict.
+(``performance: {accuracy: {min: 0.9}, ece: {max: 0.05}}``), and ``*`` matches one name part.
+
+Each gated metric first gets an *outcome* from the evidence (see :data:`OUTCOME_RULE`):
+``pass``, ``fail``, ``inconclusive`` or ``not_assessable``. Only *findings* (metrics about the
+model) then get a *verdict*: ``pass``, the rule's ``severity`` for ``fail``, and what
+``outcomes`` says for ``inconclusive`` and ``not_assessable`` (``warn`` or ``fail``; never
+``pass``). *Caveats* (metrics about the audit's own method) get an outcome only; a caveat whose
+outcome is ``fail`` or ``inconclusive`` sets aside the section's findings that rest on that method.
+A section's verdict is its worst finding verdict; ``not_assessable`` when it has gated findings
+but none could be assessed; none when no rule gates any of its findings; ``error`` if it
+crashed. The run's :class:`~reports.schema.Decision` reads the findings alone.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,9 +36,34 @@ from typing import Any, Literal
 
 from audit.core.yaml_safe import load_yaml
 from models.errors import InvalidConfigError
-from reports.schema import AuditReport, Metric, ResultBase, Threshold, Verdict, worst_verdict
+from reports.schema import (
+    AuditReport,
+    Decision,
+    Metric,
+    Outcome,
+    ResultBase,
+    Threshold,
+    Verdict,
+    worst_verdict,
+)
 
 _RULE_KEYS = {"min", "max", "severity", "use_ci"}
+_OUTCOME_KEYS = ("inconclusive", "not_assessable", "error")
+DEFAULT_OUTCOMES: dict[str, str] = {
+    "inconclusive": "warn",
+    "not_assessable": "warn",
+    "error": "fail",
+}
+
+#: How evidence becomes an outcome; stated in every report's decision.
+OUTCOME_RULE = (
+    "A gated metric passes when its value satisfies the bound and fails when it does not; with "
+    "use_ci, pass needs the whole confidence interval inside the bound and fail needs the whole "
+    "interval beyond it, and an interval that straddles the bound is inconclusive. A metric with "
+    "no value (too little data) is not assessable. Only findings about the model decide "
+    "verdicts; inconclusive and not assessable findings count as the policy's 'outcomes' say, "
+    "never as pass."
+)
 
 
 def _wildcard(name: str) -> re.Pattern[str]:
@@ -88,14 +122,22 @@ class Rule:
             parts.append(f"<= {self.max:g}")
         return f"{self.metric} {' and '.join(parts)}"
 
-    def verdict(self, m: Metric) -> Verdict:
-        """``pass`` if the bound holds, else the rule's severity; ``error`` if undefined."""
+    def outcome(self, m: Metric) -> Outcome:
+        """What the evidence shows (:data:`OUTCOME_RULE`)."""
         if m.value is None:
-            return "error"
-        low = m.ci_low if (self.use_ci and m.ci_low is not None) else m.value
-        high = m.ci_high if (self.use_ci and m.ci_high is not None) else m.value
-        ok = (self.min is None or low >= self.min) and (self.max is None or high <= self.max)
-        return "pass" if ok else self.severity
+            return "not_assessable"
+        if self.use_ci and m.ci_low is not None and m.ci_high is not None:
+            low, high, with_ci = m.ci_low, m.ci_high, True
+        else:
+            low = high = m.value
+            with_ci = False
+        inside = (self.min is None or low >= self.min) and (self.max is None or high <= self.max)
+        if inside:
+            return "pass"
+        beyond = (self.min is not None and high < self.min) or (
+            self.max is not None and low > self.max
+        )
+        return "fail" if beyond or not with_ci else "inconclusive"
 
     def threshold(self) -> Threshold:
         return Threshold(
@@ -126,6 +168,11 @@ class Policy:
 
     rules: tuple[Rule, ...] = ()
     source: str = "inline"
+    outcomes: tuple[tuple[str, str], ...] = tuple(DEFAULT_OUTCOMES.items())
+
+    def counts_as(self, what: str) -> Verdict:
+        """The verdict ``inconclusive``, ``not_assessable`` or ``error`` counts as."""
+        return dict(self.outcomes)[what]  # type: ignore[return-value]
 
     @classmethod
     def from_mapping(cls, data: Any, source: str = "inline") -> Policy:
@@ -135,11 +182,13 @@ class Policy:
             raise InvalidConfigError(
                 f"policy {source}: expected a mapping with 'rules', got {type(data).__name__}"
             )
-        unknown = sorted(set(data) - {"version", "rules"})
+        unknown = sorted(set(data) - {"version", "rules", "outcomes"})
         if unknown:
             raise InvalidConfigError(
-                f"policy {source}: unknown top-level key(s) {unknown}; expected version, rules"
+                f"policy {source}: unknown top-level key(s) {unknown}; expected version, "
+                "outcomes, rules"
             )
+        outcomes = _outcomes(data.get("outcomes"), source)
         if data.get("version", 1) != 1:
             raise InvalidConfigError(f"policy {source}: version must be 1, got {data['version']!r}")
         raw_rules = data.get("rules") or {}
@@ -162,7 +211,7 @@ class Policy:
                     f"{sorted(_RULE_KEYS)}"
                 )
             rules.append(Rule(metric=str(metric), **dict(spec)))
-        return cls(tuple(rules), source)
+        return cls(tuple(rules), source, outcomes)
 
     @classmethod
     def load(cls, path: str | Path) -> Policy:
@@ -179,13 +228,24 @@ class Policy:
         return cls.from_mapping(load_yaml(text, "the default policy"), source="default")
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
+        """The whole policy as the report records it, with the sha256 of its canonical form."""
+        body = {
+            "outcomes": dict(self.outcomes),
             "rules": {
                 r.metric: {"min": r.min, "max": r.max, "severity": r.severity, "use_ci": r.use_ci}
                 for r in self.rules
             },
         }
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+        return {
+            "source": self.source,
+            **body,
+            "sha256": hashlib.sha256(canonical.encode()).hexdigest(),
+        }
+
+    @property
+    def sha256(self) -> str:
+        return str(self.to_json()["sha256"])
 
     def rule_for(self, section: str, metric: str) -> Rule | None:
         """The rule for ``section.metric``: an exact rule first, else the first wildcard rule
@@ -200,33 +260,109 @@ class Policy:
         return None
 
     def apply_to_result(self, result: ResultBase) -> ResultBase:
-        """The result with verdicts from this policy (metrics without a rule get none)."""
+        """The result with outcomes and verdicts from this policy: findings get verdicts,
+        caveats outcomes, and findings resting on a method whose caveat did not hold are set
+        aside (metrics without a rule get neither)."""
         if result.status == "error":
             return result.model_copy(update={"verdict": "error"})
         if result.status == "skipped":
             return result.model_copy(update={"verdict": "skipped"})
-        metrics = []
+        judged: list[tuple[Metric, Rule | None, Outcome | None]] = []
         for m in result.metrics:
             rule = self.rule_for(result.kind, m.name)
-            if rule is None:
-                metrics.append(m.model_copy(update={"verdict": None, "threshold": None}))
-            else:
-                metrics.append(
-                    m.model_copy(update={"verdict": rule.verdict(m), "threshold": rule.threshold()})
-                )
-        verdict = worst_verdict([m.verdict for m in metrics]) or "pass"
-        return result.model_copy(update={"metrics": metrics, "verdict": verdict})
+            judged.append((m, rule, rule.outcome(m) if rule is not None else None))
+        failing = _failing_methods(judged)
+        metrics = []
+        for m, rule, outcome in judged:
+            update: dict[str, Any] = {
+                "outcome": outcome,
+                "threshold": rule.threshold() if rule is not None else None,
+                "verdict": None,
+                "set_aside": None,
+            }
+            if rule is not None and outcome is not None and m.about == "model":
+                if m.method is not None and m.method in failing:
+                    update["set_aside"] = (
+                        f"rests on {m.method}, which did not hold here ({failing[m.method]})"
+                    )
+                else:
+                    update["verdict"] = self._verdict(rule, outcome)
+            metrics.append(m.model_copy(update=update))
+        return result.model_copy(update={"metrics": metrics, "verdict": _section_verdict(metrics)})
+
+    def _verdict(self, rule: Rule, outcome: Outcome) -> Verdict:
+        if outcome == "pass":
+            return "pass"
+        if outcome == "fail":
+            return rule.severity
+        return self.counts_as(outcome)
 
     def apply(self, report: AuditReport) -> AuditReport:
-        """The report with every verdict recomputed under this policy."""
+        """The report with every verdict recomputed under this policy, and its decision."""
         results = [self.apply_to_result(r) for r in report.results]
         manifest = report.manifest.model_copy(update={"policy": self.to_json()})
-        return report.model_copy(
+        counted = [self._counted(r.verdict) for r in results]
+        out = report.model_copy(
             update={
                 "results": results,
                 "manifest": manifest,
-                "verdict": worst_verdict([r.verdict for r in results]) or "pass",
+                "verdict": worst_verdict(counted) or "pass",
             }
+        )
+        return out.model_copy(update={"decision": self.decide(out)})
+
+    def _counted(self, verdict: Verdict | None) -> Verdict | None:
+        """A section verdict as the gate counts it: ``error`` and ``not_assessable`` as the
+        policy's outcomes say."""
+        if verdict == "error":  # shown as error when it blocks
+            return "error" if self.counts_as("error") == "fail" else "warn"
+        if verdict == "not_assessable":
+            return self.counts_as(verdict)
+        return verdict
+
+    def decide(self, report: AuditReport) -> Decision:
+        """Blocking findings, conditions and caveats of a report this policy was applied to."""
+        blocking: list[tuple[int, int, str]] = []
+        conditions: list[tuple[int, int, str]] = []
+        caveats: list[str] = []
+        for order, r in enumerate(report.results):
+            section = str(getattr(r, "check", None) or r.kind)
+            if r.status == "error":
+                line = f"{section}: the check crashed, nothing was assessed ({r.error or ''})"
+                (blocking if self.counts_as("error") == "fail" else conditions).append(
+                    (1, order, line.strip())
+                )
+                continue
+            if r.status != "ok":
+                continue
+            for m in r.metrics:
+                if m.about == "method" and m.outcome in ("fail", "inconclusive"):
+                    caveats.append(f"{section}.{m.name}: {_evidence(m)}{_rests(r, m)}")
+                if m.verdict in ("fail", "warn"):
+                    line = f"{section}.{m.name}: {_evidence(m)}"
+                    rank = (2, order, line)  # findings before crashes and gaps
+                    (blocking if m.verdict == "fail" else conditions).append(rank)
+            if r.verdict == "not_assessable":
+                line = f"{section}: no finding could be assessed ({r.summary.rstrip('.')})"
+                (blocking if self.counts_as("not_assessable") == "fail" else conditions).append(
+                    (0, order, line)
+                )
+        blocking.sort(key=lambda t: (-t[0], t[1]))
+        conditions.sort(key=lambda t: (-t[0], t[1]))
+        name = report.manifest.model.name
+        if blocking:
+            level, headline = "blocking_findings", f"{name}: blocking findings"
+        elif conditions:
+            level, headline = "conditions", f"{name}: conditions"
+        else:
+            level, headline = "no_blocking_findings", f"{name}: no blocking findings"
+        return Decision(
+            level=level,  # type: ignore[arg-type]
+            headline=headline,
+            reasons=[t[2] for t in blocking],
+            conditions=[t[2] for t in conditions],
+            caveats=caveats,
+            rule=OUTCOME_RULE,
         )
 
     def unmatched(self, report: AuditReport) -> list[str]:
@@ -241,3 +377,75 @@ class Policy:
             if not any(pattern.fullmatch(f"{res.kind}.{m.name}") for m in res.metrics):
                 out.append(rule.metric)
         return out
+
+
+def _outcomes(raw: Any, source: str) -> tuple[tuple[str, str], ...]:
+    """``outcomes: {inconclusive: warn, not_assessable: warn, error: fail}``; none may pass."""
+    if raw is None:
+        return tuple(DEFAULT_OUTCOMES.items())
+    if not isinstance(raw, Mapping):
+        raise InvalidConfigError(
+            f"policy {source}: 'outcomes' must map {', '.join(_OUTCOME_KEYS)} to warn or fail"
+        )
+    bad = sorted(set(map(str, raw)) - set(_OUTCOME_KEYS))
+    if bad:
+        raise InvalidConfigError(
+            f"policy {source}: unknown outcome(s) {bad}; allowed: {', '.join(_OUTCOME_KEYS)}"
+        )
+    out = dict(DEFAULT_OUTCOMES)
+    for key, value in raw.items():
+        if value not in ("warn", "fail"):
+            raise InvalidConfigError(
+                f"policy {source}: outcome {key!r} must count as warn or fail (never pass), "
+                f"got {value!r}"
+            )
+        out[str(key)] = str(value)
+    return tuple(out.items())
+
+
+def _failing_methods(judged: list[tuple[Metric, Rule | None, Outcome | None]]) -> dict[str, str]:
+    """Methods with a caveat that failed or was inconclusive, and the first such caveat."""
+    out: dict[str, str] = {}
+    for m, _, outcome in judged:
+        if m.about == "method" and m.method and outcome in ("fail", "inconclusive"):
+            out.setdefault(m.method, f"{m.name} {outcome}")
+    return out
+
+
+def _section_verdict(metrics: list[Metric]) -> Verdict | None:
+    """Worst finding verdict; ``not_assessable`` when findings are gated but none assessed;
+    None when no rule gates a finding."""
+    gated = [m for m in metrics if m.about == "model" and m.threshold is not None]
+    if not gated:
+        return None
+    assessed = [m for m in gated if m.verdict is not None and m.outcome != "not_assessable"]
+    if not assessed:
+        return "not_assessable"
+    return worst_verdict([m.verdict for m in gated])
+
+
+def _evidence(m: Metric) -> str:
+    value = "no value" if m.value is None else f"{m.value:.4g}"
+    ci = (
+        f" [{m.ci_low:.4g}, {m.ci_high:.4g}]"
+        if m.ci_low is not None and m.ci_high is not None
+        else ""
+    )
+    bound = m.threshold.rule.split(" ", 1)[-1] if m.threshold is not None else ""
+    n = f", n={m.n}" if m.n is not None else ""
+    return f"{value}{ci} against {bound}: {_OUTCOME_TEXT.get(str(m.outcome), '')}{n}"
+
+
+_OUTCOME_TEXT = {
+    "pass": "holds",
+    "fail": "violated",
+    "inconclusive": "the interval straddles the bound",
+    "not_assessable": "not assessable",
+}
+
+
+def _rests(r: ResultBase, caveat: Metric) -> str:
+    resting = [m.name for m in r.metrics if m.set_aside and m.method == caveat.method]
+    if not resting:
+        return f"; conclusions drawn with {caveat.method} cannot rest on it"
+    return f"; set aside: {', '.join(resting)}"

@@ -534,17 +534,23 @@ class PrivacyCheck(Check):
         best = {}
         for col, key in (
             ("auc", lambda r: r.auc),
-            (_fpr_name(0.01), lambda r: r.tpr_at_fpr[0.01] or 0.0),
+            (_fpr_name(0.01), lambda r: r.tpr_at_fpr[0.01]),
         ):
+            # the worst case over the attacks whose figure is defined; none defined: the
+            # headline is not assessable (never 0, which would pass)
+            defined = [n for n in results if key(results[n]) is not None]
             if results:
-                a = max(results, key=lambda n: key(results[n]))
-                best[col] = a
+                top = max(defined, key=lambda n: key(results[n]) or 0.0) if defined else None
+                if top is not None:
+                    best[col] = top
                 metrics.append(
                     Metric(
                         name=f"strongest.{col}",
-                        value=key(results[a]),
+                        value=key(results[top]) if top is not None else None,
                         higher_is_better=False,
-                        description=f"the strongest attack by {col}: {a}",
+                        description=f"the strongest attack by {col}: {top}"
+                        if top is not None
+                        else f"undefined for every attack: the holdout cannot resolve {col}",
                     )
                 )
         tables = [
