@@ -13,11 +13,18 @@ import torch
 os.environ.setdefault("TQDM_DISABLE", "1")
 # shadow models and other caches go to a throw-away folder, never the user's home
 os.environ["RAI_AUDIT_CACHE"] = tempfile.mkdtemp(prefix="rai-audit-test-cache-")
-# one intra-op thread per xdist worker (two workers with two threads each oversubscribe two
-# cores and run several times slower); two threads otherwise
-torch.set_num_threads(
-    1 if os.environ.get("PYTEST_XDIST_WORKER") else min(2, torch.get_num_threads())
-)
+# one thread per xdist worker, for torch and for the BLAS and OpenMP pools of numpy, scipy and
+# scikit-learn (two workers with two threads each oversubscribe two cores and run up to twice
+# as slowly), and for the processes tests start; two threads otherwise
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    from threadpoolctl import threadpool_limits
+
+    os.environ["OMP_NUM_THREADS"] = os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    os.environ["MKL_NUM_THREADS"] = "1"
+    threadpool_limits(1)
+    torch.set_num_threads(1)
+else:
+    torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
 @pytest.fixture(scope="session")

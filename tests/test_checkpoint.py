@@ -219,25 +219,24 @@ def test_a_scikit_learn_model_has_one_hash_per_fitted_state(tmp_path, german):
     from audit.core.adapters import SklearnAdapter, estimator_digest
 
     tr = german.splits["train"]
-    for i, clf in enumerate(
-        (
-            LogisticRegression(max_iter=300).fit(tr.X, tr.y),
-            RandomForestClassifier(n_estimators=3, random_state=0).fit(tr.X, tr.y),
-        )
-    ):
-        path = tmp_path / f"m{i}.skops"
+    models = (
+        LogisticRegression(max_iter=300).fit(tr.X, tr.y),
+        RandomForestClassifier(n_estimators=3, random_state=0).fit(tr.X, tr.y),
+    )
+    paths = [tmp_path / f"m{i}.skops" for i in range(len(models))]
+    for clf, path in zip(models, paths):
         sio.dump(clf, path)
-        code = (
-            "import sys, skops.io as s; from audit.core.adapters import estimator_digest as e; "
-            "p = sys.argv[1]; print(e(s.load(p, trusted=s.get_untrusted_types(file=p))))"
-        )
-        runs = {
-            subprocess.run(
-                [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
-            ).stdout.strip()
-            for _ in range(2)
-        }
-        assert runs == {estimator_digest(clf)} == {SklearnAdapter(clf).sha256}
+    code = (
+        "import sys, skops.io as s; from audit.core.adapters import estimator_digest as e\n"
+        "for p in sys.argv[1:]: print(e(s.load(p, trusted=s.get_untrusted_types(file=p))))"
+    )
+    other_process = subprocess.run(
+        [sys.executable, "-c", code, *map(str, paths)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    for clf, path, there in zip(models, paths, other_process):
+        loaded = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+        assert there == estimator_digest(loaded) == estimator_digest(clf)
+        assert SklearnAdapter(clf).sha256 == SklearnAdapter(clf).sha256 == there
     changed = LogisticRegression(max_iter=300).fit(tr.X, tr.y)
     changed.coef_[0, 0] += 1e-3
     assert estimator_digest(changed) != estimator_digest(

@@ -35,7 +35,7 @@ def test_demo_end_to_end(demo_dir):
     for name, floor in DEMO_ACCURACY.items():
         run = demo_dir / "runs" / name
         report = json.loads((run / "report.json").read_text())
-        assert report["schema_version"] == "1.0"
+        assert report["schema_version"] == "1.1"
         assert report["manifest"]["budget"] == "smoke"
         perf = next(r for r in report["results"] if r["kind"] == "performance")
         acc = next(m for m in perf["metrics"] if m["name"] == "accuracy")["value"]
@@ -51,6 +51,27 @@ def test_demo_end_to_end(demo_dir):
             )
         assert (run / "report.html").is_file()
         assert (demo_dir / "models" / name / "weights.safetensors").is_file()
+
+
+@pytest.mark.e2e
+def test_demo_decisions_carry_information(demo_dir):
+    """The acceptance pair on the built-in demo: the LeNet on digits has no blocking finding
+    (its explanation caveats are caveats, not findings), and the COMPAS MLP is blocked for
+    reasons about the model: its accuracy and its group disparities."""
+    decisions = {
+        name: json.loads((demo_dir / "runs" / name / "report.json").read_text())["decision"]
+        for name in DEMO_ACCURACY
+    }
+    lenet = decisions["lenet5-digits"]
+    assert lenet["level"] != "blocking_findings", lenet
+    assert lenet["headline"] == f"lenet5-digits: {lenet['level'].replace('_', ' ')}"
+    compas = decisions["mlp-compas"]
+    assert compas["level"] == "blocking_findings"
+    sections = {r.split(".", 1)[0] for r in compas["reasons"]}
+    assert sections <= {"performance", "robustness", "privacy", "fairness"}, compas["reasons"]
+    assert any(r.startswith("performance.accuracy") for r in compas["reasons"])
+    assert any(r.startswith("fairness.race.equalized_odds_difference") for r in compas["reasons"])
+    assert not any("sanity" in r for d in decisions.values() for r in d["reasons"])
 
 
 @pytest.mark.e2e

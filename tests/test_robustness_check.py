@@ -47,8 +47,10 @@ def test_plain_model_is_verified(digits_target, tmp_path):
         "examples.png",
     }
     assert 0 < res.metric("ssim").value <= 1
-    verdicts = {m.name: m.verdict for m in Policy.default().apply_to_result(res).metrics}
+    judged = Policy.default().apply_to_result(res)
+    verdicts = {m.name: m.verdict for m in judged.metrics}
     assert verdicts["verified"] == "pass"
+    assert judged.verdict != "fail"  # the clean twin of the masked model below is not blocked
 
 
 def test_planted_gradient_masking_is_flagged(lenet, digits, tmp_path):
@@ -59,7 +61,9 @@ def test_planted_gradient_masking_is_flagged(lenet, digits, tmp_path):
     assert "gradients_nonzero_finite" in failed
     assert "blackbox_not_stronger" in failed or "large_eps_collapses" in failed
     assert "UNVERIFIED" in res.summary and "UNVERIFIED" in res.metric("robust_accuracy").description
-    assert Policy.default().apply_to_result(res).metric("verified").verdict == "fail"
+    judged = Policy.default().apply_to_result(res)
+    assert judged.metric("verified").verdict == "fail"
+    assert judged.verdict == "fail"  # a blocking finding about the model
 
 
 def test_randomized_model_needs_eot(lenet, digits, tmp_path):

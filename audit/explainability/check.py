@@ -70,6 +70,7 @@ _BUDGETS: dict[str, dict[str, Any]] = {
         shap_max_evals=500,
         deletion_steps=20,
         sanity_inputs=16,
+        sanity_layers=0,
         stability_inputs=16,
     ),
     "thorough": dict(
@@ -81,6 +82,7 @@ _BUDGETS: dict[str, dict[str, Any]] = {
         shap_max_evals=1000,
         deletion_steps=32,
         sanity_inputs=32,
+        sanity_layers=0,
         stability_inputs=32,
     ),
 }
@@ -123,7 +125,7 @@ class ExplainabilityCheck(Check):
     shap_max_evals: int = option(0, Int(0))
     deletion_steps: int = option(10, Int(2))
     sanity_inputs: int = option(8, Int(0))
-    sanity_layers: int = option(0, Int(0))
+    sanity_layers: int = option(2, Int(0))
     sanity_floor: float = option(0.5, Real(0.0, 1.0))
     stability_inputs: int = option(6, Int(0))
     noise: float = option(0.02, Real(0.0, 0.5))
