@@ -282,3 +282,25 @@ def test_runner_indexes_every_run(real_run):
     assert runs and runs[0]["folder"] == str(real_run.resolve())
     report = json.loads((real_run / "report.json").read_text())
     assert runs[0]["run_id"] == report["manifest"]["run_id"]
+
+
+def test_check_opens_with_the_decision_lists_failures_first_and_never_cuts_lines(tmp_path, capsys):
+    run = write_run(tmp_path / "run", make_report())
+    assert main(["check", str(run)]) == 1
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == "credit-mlp: blocking findings"
+    reason = (
+        "  blocking: fairness.sex.equalized_odds_difference: 0.16 [0.13, 0.21] against "
+        "<= 0.1: violated"
+    )
+    assert reason in lines  # whole, although wider than 80 columns
+    assert lines.index(reason) < next(i for i, x in enumerate(lines) if "condition:" in x)
+    rows = [x for x in lines if x.startswith("│")]
+    verdicts = [v for x in rows for v in ("error", "fail", "warn", "pass") if f" {v} " in x]
+    order = {"error": 0, "fail": 1, "warn": 2, "pass": 3}
+    assert verdicts == sorted(verdicts, key=order.get)  # failures first
+    assert "sex.equalized_odds_difference" in out  # full metric names
+    clean = write_run(tmp_path / "clean", make_report(broken=False, eod=0.02))
+    assert main(["check", str(clean)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "credit-mlp: conditions"
