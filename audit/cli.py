@@ -467,30 +467,55 @@ def compare(
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run folder written by 'rai-audit run'.")],
     policy: Annotated[
-        Path | None, typer.Option(help="Re-evaluate under this policy YAML first.")
-    ] = None,
-    pdf: Annotated[
-        Path | None, typer.Option(help="PDF path (default: RUN_DIR/report.pdf).")
-    ] = None,
-    html: Annotated[
-        Path | None, typer.Option(help="HTML path (default: RUN_DIR/report.html).")
+        Path | None,
+        typer.Option(
+            help="Judge the run again under this policy YAML, into new files named with the "
+            "policy's hash (report.policy-HASH.json, .html, .pdf); the originals are kept."
+        ),
     ] = None,
 ) -> None:
-    """Render report.pdf and report.html again from report.json and the artifacts alone (no
-    model needed), optionally under another policy."""
+    """Render the PDF and HTML again from report.json and the artifacts alone (no model
+    needed). With --policy, write a new record and its renders beside the originals."""
     from audit.gate.policy import Policy  # noqa: PLC0415
     from reports.atomic import atomic_write_text  # noqa: PLC0415
     from reports.html import render_html  # noqa: PLC0415
-    from reports.json_io import load_report  # noqa: PLC0415
+    from reports.json_io import load_report, report_to_json  # noqa: PLC0415
     from reports.pdf import write_pdf  # noqa: PLC0415
 
     rep = load_report(run_dir)
+    stem = "report"
     if policy is not None:
-        rep = Policy.load(policy).apply(rep)
-    pdf_path = write_pdf(rep, run_dir, pdf)
-    html_path = html or run_dir / "report.html"
-    atomic_write_text(html_path, render_html(rep))
+        pol = Policy.load(policy)
+        rep = pol.apply(rep)
+        stem = f"report.policy-{pol.sha256[:12]}"
+        atomic_write_text(run_dir / f"{stem}.json", report_to_json(rep))
+        out_console.print(f"JSON: {run_dir / f'{stem}.json'}")
+    pdf_path = write_pdf(rep, run_dir, run_dir / f"{stem}.pdf")
+    html_path = run_dir / f"{stem}.html"
+    atomic_write_text(html_path, render_html(rep, run_dir))
     out_console.print(f"PDF: {pdf_path}\nHTML: {html_path}")
+    _print_decision(rep)
+
+
+@app.command(epilog="Example: rai-audit verify runs/lenet5-audit")
+def verify(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder written by 'rai-audit run'.")],
+) -> None:
+    """Check a run folder: every artifact's sha256, and that each PDF and HTML was rendered
+    from its report.json (they are rendered again and compared byte for byte). Exit 0 when
+    everything holds, 1 when something does not."""
+    from reports.verify import verify_run  # noqa: PLC0415
+
+    problems, checked = verify_run(run_dir)
+    for line in checked:
+        out_console.print(f"ok: {line}", markup=False, highlight=False)
+    for line in problems:
+        out_console.print(f"[red]FAILED[/]: {line}", highlight=False)
+    out_console.print(
+        f"{len(checked)} checks passed, {len(problems)} failed" + ("" if problems else "; intact")
+    )
+    if problems:
+        raise typer.Exit(1)
 
 
 @app.command(epilog="Example: rai-audit history --runs runs --metric performance.accuracy")

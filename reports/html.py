@@ -8,10 +8,15 @@ deterministic for the same report and refers to figures by their relative paths,
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 from reports import narrative
+from reports.json_io import record_sha256
 from reports.schema import AuditReport, Metric, ResultBase, Table
 
 _COLOURS = {
@@ -38,6 +43,7 @@ th{background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums
 font-size:.8rem;text-transform:uppercase}
 figure{display:inline-block;margin:.5rem 1rem .5rem 0;max-width:48%}
 figure img{max-width:100%;border:1px solid #d0d7de}
+pre.policy{white-space:pre-wrap;font-size:.8rem;background:#f6f8fa;padding:.5rem}
 figcaption{font-size:.85rem;color:#57606a}
 .warn{background:#fff8c5;border:1px solid #d4a72c;padding:.4rem .7rem;margin:.3rem 0}
 .err{background:#ffebe9;border:1px solid #ff8182;padding:.4rem .7rem;white-space:pre-wrap}
@@ -98,7 +104,22 @@ def _table(t: Table) -> str:
     return f"<h4>{_e(t.title)}</h4>{desc}<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
-def _section(r: ResultBase) -> str:
+def _figure_src(f: Any, run_dir: Path | None) -> str:
+    """A figure as a data URI (the page stands alone: a downloaded copy shows every figure);
+    its relative path when no run folder is given or the file is missing or altered."""
+    if run_dir is None:
+        return f.path
+    path = run_dir / f.path
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return f.path
+    if hashlib.sha256(data).hexdigest() != f.sha256:
+        return f.path
+    return f"data:{f.media_type};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _section(r: ResultBase, run_dir: Path | None = None) -> str:
     out = [f"<h2 id='{_e(r.kind)}'>{_e(r.title)} {badge(r.verdict)}</h2>"]
     guide = narrative.SECTION_GUIDE.get(narrative.section_name(r))
     if guide:
@@ -116,7 +137,7 @@ def _section(r: ResultBase) -> str:
     out.extend(_table(t) for t in r.tables)
     for f in r.figures:
         out.append(
-            f"<figure><img src='{_e(f.path)}' alt='{_e(f.caption)}'>"
+            f"<figure><img src='{_e(_figure_src(f, run_dir))}' alt='{_e(f.caption)}'>"
             f"<figcaption>{_e(f.caption)}</figcaption></figure>"
         )
     if r.compute:
@@ -138,8 +159,12 @@ def _rows(rows: Iterable[Iterable[object]], header: Iterable[str] | None = None)
     return f"<table>{head}{body}</table>"
 
 
-def render_html(report: AuditReport) -> str:
-    """The report as one HTML page with the PDF's content (figures by relative path)."""
+def render_html(report: AuditReport, run_dir: str | Path | None = None) -> str:
+    """The report as one self-contained HTML page with the PDF's content: figures are inlined
+    from ``run_dir`` (by relative path when it is not given), and the page carries the sha256
+    of the ``report.json`` it was rendered from."""
+    run = Path(run_dir) if run_dir is not None else None
+    record = record_sha256(report)
     m = report.manifest
     title = f"RAI Audit: {m.model.name} on {m.data.name}"
     section_rows = "".join(
@@ -180,7 +205,8 @@ def render_html(report: AuditReport) -> str:
         f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in narrative.manifest_rows(report)
     )
     compute = _rows(narrative.compute_rows(report), narrative.COMPUTE_COLUMNS)
-    sections = "\n".join(_section(r) for r in report.results)
+    policy_source, policy_sha, policy_text = narrative.policy_text(report)
+    sections = "\n".join(_section(r, run) for r in report.results)
     card = "".join(
         f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in narrative.model_card(report)
     )
@@ -191,6 +217,7 @@ def render_html(report: AuditReport) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{_e(title)}</title>
+<meta name="rai-audit-record-sha256" content="{record}">
 <style>{_CSS}</style></head><body>
 <h1>{_e(title)}</h1>
 {decision}
@@ -224,7 +251,11 @@ method. Findings set aside for that reason are listed here too, with no verdict.
 <table>{manifest_html}</table>
 <h3>Compute per section</h3>
 {compute}
+<h3>Policy ({_e(policy_source)}), sha256 {_e(policy_sha)}</h3>
+<pre class="policy">{_e(policy_text)}</pre>
 <h2 id="sign-off">Sign-off</h2>
+<p>This page was rendered from report.json with sha256 <code>{record}</code>
+(<code>rai-audit verify RUN</code> checks it).</p>
 <table class="sign"><tr><th>Reviewer (name, role)</th><td></td></tr><tr><th>Date</th><td></td></tr>
 <tr><th>Decision</th><td>[ ] approve &nbsp; [ ] approve with conditions &nbsp; [ ] reject</td></tr>
 <tr><th>Conditions / notes</th><td style="height:5rem"></td></tr>

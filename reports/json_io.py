@@ -22,6 +22,14 @@ def report_to_json(report: AuditReport) -> str:
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
+def record_sha256(report: AuditReport) -> str:
+    """sha256 of the ``report.json`` text this report is written as: the PDF and HTML rendered
+    from a report carry it, so each can be traced to (and checked against) its record."""
+    import hashlib  # noqa: PLC0415
+
+    return hashlib.sha256(report_to_json(report).encode("utf-8")).hexdigest()
+
+
 def write_report(report: AuditReport, path: str | Path) -> Path:
     """Write ``report`` to ``path`` atomically; returns the path."""
     p = Path(path)

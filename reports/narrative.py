@@ -357,6 +357,16 @@ AI_ACT_NOTE = (
 )
 
 
+def policy_text(report: AuditReport) -> tuple[str, str, str]:
+    """(source, sha256, the whole policy as indented JSON), untruncated, for the appendix."""
+    import json  # noqa: PLC0415
+
+    pol = dict(report.manifest.policy or {})
+    source = str(pol.pop("source", "none"))
+    sha = str(pol.pop("sha256", "not recorded"))
+    return source, sha, json.dumps(pol, indent=1, sort_keys=True)
+
+
 def json_compact(value: Any, limit: int = 1500) -> str:
     """A short JSON rendering for the appendix (sorted keys; cut at ``limit`` characters)."""
     import json  # noqa: PLC0415
@@ -438,7 +448,11 @@ def manifest_rows(report: AuditReport) -> list[tuple[str, str]]:
         ("platform", ", ".join(f"{k} {v}" for k, v in sorted(m.platform.items()))),
         ("versions", ", ".join(f"{k} {v}" for k, v in sorted(m.versions.items()))),
         ("configuration", json_compact(m.config)),
-        ("policy", json_compact(m.policy)),
+        (
+            "policy",
+            f"{(m.policy or {}).get('source', 'none')}, sha256 "
+            f"{(m.policy or {}).get('sha256', 'not recorded')} (in full below)",
+        ),
         ("schema version", report.schema_version),
     ]
 

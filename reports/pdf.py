@@ -27,6 +27,7 @@ from reportlab.platypus import (
     KeepTogether,
     PageBreak,
     Paragraph,
+    Preformatted,
     Spacer,
     Table,
     TableStyle,
@@ -36,6 +37,7 @@ from reportlab.platypus.tableofcontents import TableOfContents
 
 from reports import narrative
 from reports.atomic import atomic_write_bytes
+from reports.json_io import record_sha256
 from reports.schema import AuditReport, ResultBase
 from reports.schema import Table as ReportTable
 
@@ -60,6 +62,7 @@ STYLES = {
     "title": ParagraphStyle("t", parent=_ss["Title"], fontSize=22, leading=27),
     "h1": ParagraphStyle("h1", parent=_ss["Heading1"], fontSize=16, spaceBefore=6),
     "h2": ParagraphStyle("h2", parent=_ss["Heading2"], fontSize=12.5),
+    "mono": ParagraphStyle("mono", parent=_ss["Code"], fontSize=6.5, leading=8),
     "h3": ParagraphStyle("h3", parent=_ss["Heading3"], fontSize=10.5),
     "body": ParagraphStyle("b", parent=_ss["BodyText"], fontSize=9.5, leading=12.5),
     "small": ParagraphStyle("s", parent=_ss["BodyText"], fontSize=7.5, leading=9.5),
@@ -106,7 +109,7 @@ def _grid(data: list[list[Any]], widths: list[float], header: bool = True) -> Ta
 class _Doc(BaseDocTemplate):
     """Headings at levels 0 and 1 feed the table of contents and the PDF outline."""
 
-    def __init__(self, target: Any, title: str, **kw: Any) -> None:
+    def __init__(self, target: Any, title: str, subject: str = "", **kw: Any) -> None:
         super().__init__(
             target,
             pagesize=A4,
@@ -116,7 +119,7 @@ class _Doc(BaseDocTemplate):
             bottomMargin=1.8 * cm,
             title=title,
             author="RAI Audit",
-            subject="Responsible-AI audit report",
+            subject=subject or "Responsible-AI audit report",
             creator="RAI Audit",
             invariant=1,
             **kw,
@@ -459,6 +462,9 @@ def build_story(report: AuditReport, run_dir: Path, width: float) -> list[Any]:
     data = [[Paragraph(f"<b>{h}</b>", STYLES["cell"]) for h in narrative.COMPUTE_COLUMNS]]
     data += [[_p(c, "cell") for c in row] for row in narrative.compute_rows(report)]
     story.append(_grid(data, [width * x for x in (0.3, 0.2, 0.3, 0.2)]))
+    source, sha, text = narrative.policy_text(report)
+    story += [Spacer(1, 8), _p(f"Policy ({source}), sha256 {sha}", "h2")]
+    story.append(Preformatted(text, STYLES["mono"]))
     # 6. sign-off
     story += [
         PageBreak(),
@@ -466,6 +472,10 @@ def build_story(report: AuditReport, run_dir: Path, width: float) -> list[Any]:
         _p(
             "The reviewer confirms having read this report and records a decision. The overall "
             f"verdict under the policy was {(report.verdict or 'none').upper()}."
+        ),
+        _p(
+            f"This report was rendered from report.json with sha256 {record_sha256(report)} "
+            "('rai-audit verify RUN' checks it)."
         ),
     ]
     sign = [
@@ -494,7 +504,11 @@ def render_pdf_bytes(report: AuditReport, run_dir: str | Path) -> bytes:
     run_dir = Path(run_dir)
     buf = io.BytesIO()
     m = report.manifest
-    doc = _Doc(buf, title=f"RAI Audit: {m.model.name} on {m.data.name}")
+    doc = _Doc(
+        buf,
+        title=f"RAI Audit: {m.model.name} on {m.data.name}",
+        subject=f"RAI Audit report; record sha256 {record_sha256(report)}",
+    )
     footer = f"RAI Audit - {m.model.name} on {m.data.name} - run {m.run_id} - verdict {(report.verdict or 'none').upper()}"
     doc.multiBuild(build_story(report, run_dir, doc.width), canvasmaker=_numbered_canvas(footer))
     return buf.getvalue()

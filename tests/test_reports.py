@@ -304,3 +304,58 @@ def test_check_opens_with_the_decision_lists_failures_first_and_never_cuts_lines
     clean = write_run(tmp_path / "clean", make_report(broken=False, eod=0.02))
     assert main(["check", str(clean)]) == 0
     assert capsys.readouterr().out.splitlines()[0] == "credit-mlp: conditions"
+
+
+def test_html_is_self_contained(real_run):
+    import base64
+
+    from reports.json_io import load_report
+
+    report = load_report(real_run)
+    page = (real_run / "report.html").read_text()
+    assert page == render_html(report, real_run)
+    for f in report.result("performance").figures:
+        data = base64.b64encode((real_run / f.path).read_bytes()).decode()
+        assert f"src='data:image/png;base64,{data}'" in page  # a downloaded copy shows it
+        assert f"src='{f.path}'" not in page
+
+
+def test_report_under_another_policy_never_overwrites_and_verify_catches_drift(
+    real_run, tmp_path, capsys
+):
+    import shutil
+
+    from audit.gate.policy import Policy
+    from reports.json_io import load_report, record_sha256
+
+    run = tmp_path / "run"
+    shutil.copytree(real_run, run)
+    originals = {p.name: p.read_bytes() for p in run.glob("report.*")}
+    assert main(["verify", str(run)]) == 0
+    assert "; intact" in capsys.readouterr().out
+    lenient = tmp_path / "lenient.yaml"
+    lenient.write_text("rules:\n  performance.accuracy: {min: 0.01}\n")
+    assert main(["report", str(run), "--policy", str(lenient)]) == 0
+    stem = f"report.policy-{Policy.load(lenient).sha256[:12]}"
+    assert {p.name: p.read_bytes() for p in run.glob("report.*") if p.name in originals} == (
+        originals
+    )
+    new = load_report(run / f"{stem}.json")
+    assert (run / f"{stem}.pdf").is_file() and (run / f"{stem}.html").is_file()
+    html = (run / f"{stem}.html").read_text()
+    assert record_sha256(new) in html and "lenient.yaml" in html
+    assert Policy.load(lenient).sha256 in html  # the whole policy and its hash in the appendix
+    assert main(["verify", str(run)]) == 0
+    capsys.readouterr()
+    # drift: a report rendered from an edited record, a changed figure, a hand-edited record
+    original = load_report(run)
+    (run / "report.html").write_text(render_html(original.model_copy(update={"verdict": "pass"})))
+    figure = run / original.result("performance").figures[0].path
+    figure.write_bytes(figure.read_bytes() + b"x")
+    assert main(["verify", str(run)]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED: report.html was not rendered from report.json" in out
+    assert "does not match its recorded sha256" in out
+    (run / "report.json").write_text((run / "report.json").read_text().replace("  ", "   ", 1))
+    assert main(["verify", str(run)]) == 1
+    assert "not the canonical form" in capsys.readouterr().out

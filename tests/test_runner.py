@@ -57,7 +57,7 @@ def test_run_writes_a_complete_folder_and_round_trips(digits_target, tmp_path):
     assert m.seed == 0 and m.budget == "smoke"
     assert report.results[0].compute.wall_time_s > 0
     html = (out / "report.html").read_text()
-    assert "Performance" in html and "artifacts/performance/reliability.png" in html
+    assert "Performance" in html and "data:image/png;base64," in html  # figures inlined
     for fig in report.results[0].figures:
         assert (out / fig.path).is_file()
 

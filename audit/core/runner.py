@@ -253,7 +253,7 @@ def run_audit(
         (stage / "report.json").write_text(text, encoding="utf-8")
         # the renderers see exactly what report.json holds (as 'rai-audit report' would)
         report = AuditReport.model_validate_json(text)
-        (stage / "report.html").write_text(render_html(report), encoding="utf-8")
+        (stage / "report.html").write_text(render_html(report, stage), encoding="utf-8")
         if pdf:
             from reports.pdf import write_pdf  # noqa: PLC0415
 
