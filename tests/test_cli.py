@@ -248,7 +248,7 @@ def test_the_console_script_exits_2_with_one_line(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("command", ["train", "run", "demo", "check", "list"])
+@pytest.mark.parametrize("command", ["train", "run", "demo", "check", "list", "report", "verify"])
 def test_every_command_has_help_with_an_example(command, capsys):
     assert main([command, "--help"]) == 0
     out = capsys.readouterr().out
