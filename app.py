@@ -29,7 +29,15 @@ from reports.schema import AuditReport, ResultBase
 
 del plotting  # imported for its side effect: matplotlib's Agg backend
 
-_ICON = {"pass": "✅", "warn": "⚠️", "fail": "❌", "error": "💥", "skipped": "⏭️", None: "ℹ️"}
+_ICON = {
+    "pass": "✅",
+    "warn": "⚠️",
+    "fail": "❌",
+    "error": "💥",
+    "skipped": "⏭️",
+    "not_assessable": "❔",
+    None: "ℹ️",
+}
 PAGES = (
     "Runs",
     "New audit",
@@ -648,6 +656,9 @@ def page_fairness(run: Path, report: AuditReport) -> None:
 def page_report(run: Path, report: AuditReport) -> None:
     m = report.manifest
     st.header(f"{m.model.name} on {m.data.name}")
+    level, headline, lines = narrative.decision_lines(report)
+    show = {"blocking_findings": st.error, "conditions": st.warning}.get(level, st.success)
+    show(f"**{headline}**" + "".join(f"\n- {kind}: {text}" for kind, text in lines[:12]))
     st.markdown(
         f"Overall verdict: {_ICON.get(report.verdict)} **{report.verdict}** · run "
         f"`{m.run_id}` · {m.created_at} · seed {m.seed} · budget {m.budget}"
