@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -153,7 +155,9 @@ def test_image_section_content(digits_target, tmp_path):
     assert res.metric("gradcam.sanity_rank_correlation").value < 0.5
     assert res.metric("integrated_gradients.completeness_error").value < 0.2
     html = (tmp_path / "r" / "report.html").read_text()
-    assert "artifacts/explainability/overlays.png" in html
+    overlays = next(f for f in res.figures if f.path.endswith("overlays.png"))
+    data = base64.b64encode((tmp_path / "r" / overlays.path).read_bytes()).decode()
+    assert f"data:image/png;base64,{data}" in html  # inlined: the page stands alone
 
 
 @pytest.mark.parametrize(

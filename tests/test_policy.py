@@ -117,7 +117,7 @@ def test_caveats_get_outcomes_not_verdicts_and_set_aside_what_rests_on_their_met
 
 
 def test_the_decision_reads_findings_alone():
-    from tests.reportkit import make_report
+    from reportkit import make_report
 
     report = make_report()
     d = report.decision
