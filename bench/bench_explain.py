@@ -179,4 +179,43 @@ def rows(quick: bool = False) -> list[Row]:
             Variant("bare expected-gradients loop", bare_eg, "bare"),
         ],
     )
-    return [gradcam_row, ig_row, eg_row]
+    return [gradcam_row, ig_row, eg_row, sanity_row(module, X_all, t_all)]
+
+
+def sanity_row(module: torch.nn.Module, X_all: np.ndarray, t_all: np.ndarray) -> Row:
+    """The model-randomization test (saliency on 16 inputs, both per-layer curves): ours
+    against the bare limit, which re-initializes the same 2 + 2 * layers copies and takes one
+    gradient per copy, with no statistics. No library implements the test with a null."""
+    import copy  # noqa: PLC0415
+
+    from explain.metrics import _reinit, model_randomization, parameterized_layers  # noqa: PLC0415
+
+    X, t = torch.as_tensor(X_all[:16]), torch.as_tensor(t_all[:16])
+
+    def saliency(m: torch.nn.Module) -> np.ndarray:
+        return _grad_to_input(m, X, t).abs().numpy()
+
+    layers = parameterized_layers(module)
+
+    def bare() -> None:
+        gen = torch.Generator().manual_seed(0)
+        for subset in [layers, layers, *([name] for name in layers), *([name] for name in layers)]:
+            clone = copy.deepcopy(module)
+            named = dict(clone.named_modules())
+            for name in subset:
+                _reinit(named[name], gen)
+            _grad_to_input(clone, X, t)
+
+    return Row(
+        title=f"Model randomization with a null, saliency on 16 digits, {len(layers)} layers",
+        unit="test",
+        per=1,
+        variants=[
+            Variant(
+                "rai-audit model_randomization",
+                lambda: model_randomization(module, saliency, seed=0),
+                "ours",
+            ),
+            Variant("bare: the same re-initialized copies, one gradient each", bare, "bare"),
+        ],
+    )
