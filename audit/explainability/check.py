@@ -679,16 +679,17 @@ def _sanity_metrics(method: str, rnd: Randomization, floor: float, n: int) -> li
     """The randomization test as caveats about ``method``: ``sanity_excess`` (gated) with its
     interval, and the correlations it is made of."""
 
-    def caveat(name: str, values: np.ndarray | None, description: str, **kw: Any) -> Metric:
-        est = mean_interval(values) if values is not None else None
+    def caveat(name: str, values: np.ndarray, description: str, *, ci: bool = False) -> Metric:
+        est = mean_interval(values)
+        with_ci = ci and est is not None
         return Metric(
             name=f"{method}.{name}",
             value=None if est is None else est[0],
-            ci_low=None if est is None or not kw.get("ci") else est[1],
-            ci_high=None if est is None or not kw.get("ci") else est[2],
-            ci_level=0.95 if kw.get("ci") and est is not None else None,
-            ci_method="student t over inputs" if kw.get("ci") and est is not None else None,
-            n=int(np.isfinite(values).sum()) if values is not None else n,
+            ci_low=est[1] if with_ci and est is not None else None,
+            ci_high=est[2] if with_ci and est is not None else None,
+            ci_level=0.95 if with_ci else None,
+            ci_method="student t over inputs" if with_ci else None,
+            n=int(np.isfinite(values).sum()),
             higher_is_better=False,
             description=description,
             about="method",
@@ -731,7 +732,7 @@ def _sanity_metrics(method: str, rnd: Randomization, floor: float, n: int) -> li
             "share of features compared (the rest are 0 in every explanation)",
         ),
     ]
-    if rnd.ssim_trained_vs_random is not None:
+    if rnd.ssim_trained_vs_random is not None and rnd.ssim_random_vs_random is not None:
         out += [
             caveat(
                 "sanity_ssim",
