@@ -331,3 +331,32 @@ def test_judging_needs_no_model():
     assert any("lira_online did not run: no shadows here" in w for w in j.warnings)
     assert any("can resolve FPRs down to" in w for w in j.warnings)
     assert {r[0] for r in j.breakdown} == {"class", "sex"}
+
+
+def test_the_strongest_attack_headline_is_not_assessable_when_no_attack_resolves_it(rng):
+    """Planted: 50 non-members cannot resolve a 1% FPR, so no attack has a TPR there and the
+    headline is not assessable (it used to read 0 and pass). Twin: 400 non-members resolve it,
+    and the headline is the worst case over the attacks."""
+    from attacks.membership import evaluate_scores
+    from audit.gate.policy import Policy
+    from audit.privacy.check import PrivacyCheck
+    from reports.schema import ResultBase
+
+    def headline(n_non):
+        member = np.r_[np.ones(n_non, bool), np.zeros(n_non, bool)]
+        results = {
+            "weak": evaluate_scores(rng.normal(size=2 * n_non), member),
+            "strong": evaluate_scores(rng.normal(size=2 * n_non) + 2.0 * member, member),
+        }
+        metrics, _ = PrivacyCheck(compare_defenses=False)._report(results)
+        section = ResultBase(kind="privacy", title="P", metrics=metrics)
+        judged = Policy.default().apply_to_result(section)
+        return results, judged.metric("strongest.tpr_at_fpr_1pct")
+
+    results, planted = headline(50)
+    assert all(r.tpr_at_fpr[0.01] is None for r in results.values())
+    assert planted.value is None and planted.outcome == "not_assessable"
+    assert planted.verdict == "warn"  # never pass
+    results, twin = headline(400)
+    assert twin.value == max(r.tpr_at_fpr[0.01] for r in results.values())
+    assert twin.outcome in ("pass", "fail")
