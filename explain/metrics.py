@@ -5,8 +5,8 @@
   same inputs. A faithful explanation makes the deletion curve fall faster and the insertion
   curve rise faster than random.
 - Model-parameter randomization (Adebayo et al., 2018), measured against a null: compare the
-  trained model's explanation with a randomized model's, and two independently randomized
-  models' explanations with each other (:func:`model_randomization`). Features whose
+  trained model's explanation with each of several randomized models', and every pair of the
+  randomized models' explanations with each other (:func:`model_randomization`). Features whose
   attribution is exactly 0 in every explanation compared (black pixels, zero one-hot columns
   under a zero baseline) carry no ranking and are left out; they used to fix the rank
   correlation near 1 whatever the weights. The cascading (from the top) and independent
@@ -225,17 +225,19 @@ def _maps(attributions: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Randomization:
-    """The model-randomization test of one explanation method on fixed inputs.
+    """The model-randomization test of one explanation method on fixed inputs, against a null
+    made of several independently randomized networks.
 
-    Per input (NaN where an input has no ranking left after removing ties):
+    With ``R`` fully re-initialized copies of the model and ``N`` inputs (features tied at zero
+    in every explanation left out; NaN where an input has no ranking left):
 
-    - ``trained_vs_random``: Spearman correlation of |attributions| of the trained model and of a
-      fully re-initialized one, over features not tied at zero;
-    - ``random_vs_random``: the same between two independently re-initialized models (the null:
-      what the input alone makes any two explanations share);
-    - ``signed_trained_vs_random``: as the first, on signed attributions;
-    - ``ssim_trained_vs_random`` / ``ssim_random_vs_random``: SSIM of |attribution| maps
-      (images only, else None);
+    - ``trained_vs_random`` ``(R, N)``: Spearman correlation of |attributions| of the trained
+      model and of randomized copy ``r``;
+    - ``random_vs_random`` ``(P, N)``: the same between randomized copies ``pairs[p]`` (the
+      null: what the input alone makes any two explanations share), ``P = R(R-1)/2``;
+    - ``signed_trained_vs_random`` ``(R, N)``: as the first, on signed attributions;
+    - ``ssim_trained_vs_random`` ``(R, N)`` / ``ssim_random_vs_random`` ``(P, N)``: SSIM of
+      |attribution| maps (images only, else None);
     - ``kept_share``: mean share of features left after removing ties.
 
     ``cascading``: (layer, mean tie-free |rank| correlation) after randomizing that layer and all
@@ -244,6 +246,7 @@ class Randomization:
 
     trained_vs_random: np.ndarray
     random_vs_random: np.ndarray
+    pairs: tuple[tuple[int, int], ...]
     signed_trained_vs_random: np.ndarray
     ssim_trained_vs_random: np.ndarray | None
     ssim_random_vs_random: np.ndarray | None
@@ -251,13 +254,31 @@ class Randomization:
     cascading: list[tuple[str, float]]
     independent: list[tuple[str, float]]
 
-    def excess(self, floor: float) -> np.ndarray:
-        """Per input: how much more the trained explanation resembles a randomized one than the
-        larger of the null and ``floor`` allows, ``trained_vs_random - max(random_vs_random,
-        floor)``. Below 0: the explanation changes with the weights beyond what the input
-        explains (or keeps less than ``floor`` of its ranking at all); NaN rows dropped."""
-        d = self.trained_vs_random - np.maximum(self.random_vs_random, floor)
-        return d[np.isfinite(d)]
+    def excess(self) -> np.ndarray:
+        """``(R, N')``: per randomized copy ``r`` and input, how much more the trained
+        explanation resembles copy ``r`` than copy ``r`` resembles the other copies on average,
+        ``trained_vs_random[r] - mean_{s != r} random_vs_random[r, s]``. Its grand mean is the
+        trained-vs-random correlation minus the null's. Below 0: the explanation changes with
+        the weights beyond what the input explains. Inputs with no ranking are dropped."""
+        return _excess(self.trained_vs_random, self.random_vs_random, self.pairs)
+
+    def ssim_excess(self) -> np.ndarray | None:
+        """As :meth:`excess`, on SSIM (images), or None."""
+        if self.ssim_trained_vs_random is None or self.ssim_random_vs_random is None:
+            return None
+        return _excess(self.ssim_trained_vs_random, self.ssim_random_vs_random, self.pairs)
+
+
+def _excess(
+    trained: np.ndarray, null: np.ndarray, pairs: tuple[tuple[int, int], ...]
+) -> np.ndarray:
+    r = len(trained)
+    others = np.zeros_like(trained)
+    for p, (i, j) in enumerate(pairs):
+        others[i] += null[p]
+        others[j] += null[p]
+    d = trained - others / (r - 1)
+    return d[:, np.isfinite(d).all(axis=0)]
 
 
 def _randomized(module: nn.Module, layers: list[str], gen: torch.Generator) -> nn.Module:
@@ -278,25 +299,36 @@ def model_randomization(
     explain: Callable[[nn.Module], np.ndarray],
     *,
     seed: int = 0,
+    randomizations: int = 3,
     max_layers: int | None = None,
     curves: bool = True,
 ) -> Randomization:
-    """Adebayo et al.'s model-randomization test on copies of ``module``, with a null.
+    """Adebayo et al.'s model-randomization test on copies of ``module``, against a null of
+    ``randomizations`` independently re-initialized copies (every pair of them compared).
 
     Args:
         module: the trained model (never modified: deep copies are randomized).
         explain: maps a model to attributions ``(N, ...)`` for fixed inputs and targets.
-        seed: seed of the re-initializations (two independent full re-initializations, and the
-            per-layer ones).
+        seed: seed of the re-initializations (the full ones, and the per-layer ones).
+        randomizations: fully re-initialized copies, at least 3 (3 pairs in the null).
         max_layers: per-layer curves cover at most this many layers from the top.
         curves: also compute the cascading and independent per-layer curves.
     """
+    if randomizations < 3:
+        raise InvalidDataError(
+            f"the randomization test needs at least 3 randomized copies (3 pairs in the null), "
+            f"got {randomizations}"
+        )
     trained = explain(module)
     layers = parameterized_layers(module)
-    r1 = explain(_randomized(module, layers, torch.Generator().manual_seed(seed + 1)))
-    r2 = explain(_randomized(module, layers, torch.Generator().manual_seed(seed + 2)))
-    keep = not_tied_at_zero(trained, r1, r2)
-    f_t, f_1, f_2 = (feature_scores(a) for a in (trained, r1, r2))
+    rand = [
+        explain(_randomized(module, layers, torch.Generator().manual_seed(seed + 1 + r)))
+        for r in range(randomizations)
+    ]
+    keep = not_tied_at_zero(trained, *rand)
+    f_t = feature_scores(trained)
+    f_r = [feature_scores(a) for a in rand]
+    pairs = tuple((i, j) for i in range(randomizations) for j in range(i + 1, randomizations))
     image = trained.ndim == 4
     cascading: list[tuple[str, float]] = []
     independent: list[tuple[str, float]] = []
@@ -313,17 +345,23 @@ def model_randomization(
                 (name, _mean(masked_spearman(np.abs(f_t), np.abs(feature_scores(a)), k)))
             )
         for name in top:
-            a = explain(_randomized(module, [name], torch.Generator().manual_seed(seed + 3)))
+            a = explain(_randomized(module, [name], torch.Generator().manual_seed(seed + 1000)))
             k = not_tied_at_zero(trained, a)
             independent.append(
                 (name, _mean(masked_spearman(np.abs(f_t), np.abs(feature_scores(a)), k)))
             )
+    maps = [_maps(a) for a in rand] if image else []
     return Randomization(
-        trained_vs_random=masked_spearman(np.abs(f_t), np.abs(f_1), keep),
-        random_vs_random=masked_spearman(np.abs(f_1), np.abs(f_2), keep),
-        signed_trained_vs_random=masked_spearman(f_t, f_1, keep),
-        ssim_trained_vs_random=ssim(_maps(trained), _maps(r1)) if image else None,
-        ssim_random_vs_random=ssim(_maps(r1), _maps(r2)) if image else None,
+        trained_vs_random=np.stack([masked_spearman(np.abs(f_t), np.abs(f), keep) for f in f_r]),
+        random_vs_random=np.stack(
+            [masked_spearman(np.abs(f_r[i]), np.abs(f_r[j]), keep) for i, j in pairs]
+        ),
+        pairs=pairs,
+        signed_trained_vs_random=np.stack([masked_spearman(f_t, f, keep) for f in f_r]),
+        ssim_trained_vs_random=np.stack([ssim(_maps(trained), m) for m in maps]) if image else None,
+        ssim_random_vs_random=np.stack([ssim(maps[i], maps[j]) for i, j in pairs])
+        if image
+        else None,
         kept_share=float(keep.mean()),
         cascading=cascading,
         independent=independent,
@@ -338,3 +376,95 @@ def marker_share(attributions: np.ndarray, mask: np.ndarray) -> np.ndarray:
     total = a.sum(axis=1)
     inside = a[:, m].sum(axis=1)
     return np.divide(inside, total, out=np.zeros_like(total), where=total > 0)
+
+
+@dataclass(frozen=True)
+class MarkerIntervention:
+    """What a model does when a known marker is taken away from the class that carries it and
+    put on the inputs of the other classes: a causal measure of reliance on the marker, which
+    needs no explanation method.
+
+    ``with_marker`` / ``without_marker``: per marked-class input, correct with the marker as it
+    is and with the marker region replaced by what the other classes have there.
+    ``flipped``: per other-class input the model classifies as its own class (not as the marker
+    class), whether it moves to the marker class once the marker is pasted on.
+    """
+
+    with_marker: np.ndarray
+    without_marker: np.ndarray
+    flipped: np.ndarray
+
+    @property
+    def paired_counts(self) -> tuple[int, int, int, int]:
+        """(correct both ways, only with the marker, only without it, neither)."""
+        w, wo = self.with_marker, self.without_marker
+        return (
+            int((w & wo).sum()),
+            int((w & ~wo).sum()),
+            int((~w & wo).sum()),
+            int((~w & ~wo).sum()),
+        )
+
+
+def marker_intervention(
+    predict_proba: Callable[[np.ndarray], np.ndarray],
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    marker_class: int,
+    mask: np.ndarray,
+    reference: tuple[np.ndarray, np.ndarray],
+) -> MarkerIntervention:
+    """Remove the marker from the marked class and insert it into the others (images).
+
+    Args:
+        predict_proba: the model, inputs ``(N, C, H, W)`` to probabilities.
+        X: held-out inputs ``(N, C, H, W)``; ``y`` their labels ``(N,)``.
+        marker_class: the class whose inputs carry the marker.
+        mask: the marker region ``(H, W)``.
+        reference: ``(inputs, labels)`` of every class (e.g. training rows), from which the
+            removal value (per-pixel median over the other classes) and the marker itself
+            (per-pixel median over the marked class) are read, so that nothing about the marker
+            is assumed.
+
+    Returns:
+        The per-input outcomes (empty arrays where a side has no inputs).
+    """
+    if X.ndim != 4:
+        raise InvalidDataError("a marker intervention needs image inputs (N, C, H, W)")
+    ref_x, ref_y = reference
+    region = np.asarray(mask, dtype=bool)
+    if not region.any():
+        raise InvalidDataError("the marker region is empty")
+    own, other = ref_x[ref_y == marker_class], ref_x[ref_y != marker_class]
+    if not len(own) or not len(other):
+        raise InvalidDataError(
+            f"the reference rows need inputs of class {marker_class} and of other classes"
+        )
+    blank = np.median(other, axis=0)  # (C, H, W)
+    patch = np.median(own, axis=0)
+
+    def paste(x: np.ndarray, source: np.ndarray) -> np.ndarray:
+        out = x.copy()
+        out[:, :, region] = source[:, region][None]
+        return out.astype(np.float32)
+
+    marked = y == marker_class
+    others = np.flatnonzero(~marked)
+    Xm = X[marked]
+    pred_with = predict_proba(Xm).argmax(axis=1) if len(Xm) else np.zeros(0, int)
+    pred_without = predict_proba(paste(Xm, blank)).argmax(axis=1) if len(Xm) else np.zeros(0, int)
+    Xo = X[others]
+    own_pred = predict_proba(Xo).argmax(axis=1) if len(Xo) else np.zeros(0, int)
+    keep = own_pred == y[others]
+    Xk = Xo[keep]
+    flipped = (
+        predict_proba(paste(Xk, patch)).argmax(axis=1) == marker_class
+        if len(Xk)
+        else np.zeros(0, bool)
+    )
+    return MarkerIntervention(
+        with_marker=pred_with == marker_class,
+        without_marker=pred_without == marker_class,
+        flipped=np.asarray(flipped, dtype=bool),
+    )

@@ -236,7 +236,8 @@ def render_html(report: AuditReport, run_dir: str | Path | None = None) -> str:
 <th>verdict</th></tr>{score_rows}</table>
 <h2 id="caveats">Caveats about the audit's own methods</h2>
 <p class="muted">Not findings about the model: each says which conclusions cannot rest on that
-method. Findings set aside for that reason are listed here too, with no verdict.</p>
+method. Findings resting on such a method are listed here too: they keep their value and are
+inconclusive at best.</p>
 <table><tr><th>section</th><th>metric</th><th>value</th><th>CI</th><th>bound</th>
 <th>outcome</th><th>meaning</th></tr>{caveat_rows}</table>
 <h2 id="summary">Executive summary</h2>

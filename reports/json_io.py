@@ -11,7 +11,7 @@ from reports.atomic import atomic_write_text
 from reports.schema import SCHEMA_VERSION, AuditReport
 
 #: 1.0 reports (no outcomes, caveats or decision) still load; re-applying a policy fills them in.
-READABLE_VERSIONS = ("1.0", SCHEMA_VERSION)
+READABLE_VERSIONS = ("1.0", "1.1", SCHEMA_VERSION)
 
 REPORT_FILE = "report.json"
 

@@ -40,14 +40,14 @@ def decision_lines(report: AuditReport) -> tuple[str, str, list[tuple[str, str]]
 
 
 def caveat_rows(report: AuditReport) -> list[ScoreRow]:
-    """Every caveat about the audit's own methods, and every finding set aside because it
+    """Every caveat about the audit's own methods, and every finding qualified because it
     rests on a method that did not hold: the list kept apart from the findings."""
     rows = []
     for r in report.results:
         for m in r.metrics:
             if m.outcome is None:
                 continue
-            if m.about == "method" or m.set_aside:
+            if m.about == "method" or m.set_aside or m.qualified:
                 rows.append(
                     ScoreRow(
                         section_name(r),
@@ -55,8 +55,10 @@ def caveat_rows(report: AuditReport) -> list[ScoreRow]:
                         fmt(m.value),
                         ci_text(m),
                         bound_text(m),
-                        m.outcome if m.about == "method" else "set aside",
-                        m.set_aside or m.description,
+                        m.outcome
+                        if m.about == "method"
+                        else ("qualified" if m.qualified else "set aside"),
+                        m.qualified or m.set_aside or m.description,
                     )
                 )
     return rows

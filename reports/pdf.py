@@ -370,7 +370,7 @@ def build_story(report: AuditReport, run_dir: Path, width: float) -> list[Any]:
         story.append(
             _p(
                 "Not findings about the model: each says which conclusions cannot rest on that "
-                "method; findings set aside for that reason have no verdict.",
+                "method; findings resting on such a method are inconclusive at best.",
                 "small",
             )
         )

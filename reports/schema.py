@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 #: A table cell: JSON scalars only.
 Cell = str | float | int | bool | None
 
-SCHEMA_VERSION: Final = "1.1"
+SCHEMA_VERSION: Final = "1.2"
 
 #: What the policy makes of the evidence. ``not_assessable``: a section whose gated findings
 #: could not be computed (too little data); it never counts as ``pass``.
@@ -87,7 +87,9 @@ class Metric(_Frozen):
     own method ``method``: an explanation not sensitive to the model, an attack that did not
     converge). Once a policy applies, ``outcome`` is what the evidence shows and ``verdict`` what
     the policy makes of it; only findings get a verdict. A finding that rests on a method whose
-    caveat did not hold is ``set_aside`` (the reason), with no verdict.
+    caveat did not hold is ``qualified`` by it (the caveat, in words): its outcome can only move
+    towards ``inconclusive``, never to ``pass``, and it keeps its value and its verdict.
+    ``set_aside`` is read from reports written before 1.2, which dropped such findings.
     """
 
     name: str
@@ -107,6 +109,7 @@ class Metric(_Frozen):
     verdict: Verdict | None = None
     threshold: Threshold | None = None
     set_aside: str | None = None
+    qualified: str | None = None
 
     _finite = field_validator("value", "ci_low", "ci_high", mode="before")(
         classmethod(lambda cls, v: _finite_or_none(v))
@@ -424,7 +427,7 @@ class Decision(_Frozen):
 class AuditReport(_Frozen):
     """A whole audit run. Serialized as ``report.json``."""
 
-    schema_version: Literal["1.0", "1.1"] = SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1", "1.2"] = SCHEMA_VERSION
     manifest: Manifest
     results: list[CheckResult]
     verdict: Verdict | None = None

@@ -64,6 +64,17 @@ def mlp_checkpoint(tmp_path_factory, german) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def adult_mlp_checkpoint(tmp_path_factory) -> Path:
+    """The demo's tabular model: the MLP on Adult with its default recipe (about ten seconds).
+    Tests that use it share the xdist group ``adult_mlp`` so that one worker trains it once."""
+    from models.pipeline import train_and_save
+
+    out = tmp_path_factory.mktemp("ckpt") / "mlp-adult"
+    train_and_save(arch="mlp", dataset="adult", out=out, progress=False)
+    return out
+
+
 @pytest.fixture()
 def lenet(lenet_checkpoint):
     """A fresh copy of the trained LeNet per test (tests may not share mutable state)."""

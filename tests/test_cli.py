@@ -35,7 +35,7 @@ def test_demo_end_to_end(demo_dir):
     for name, floor in DEMO_ACCURACY.items():
         run = demo_dir / "runs" / name
         report = json.loads((run / "report.json").read_text())
-        assert report["schema_version"] == "1.1"
+        assert report["schema_version"] == "1.2"
         assert report["manifest"]["budget"] == "smoke"
         perf = next(r for r in report["results"] if r["kind"] == "performance")
         acc = next(m for m in perf["metrics"] if m["name"] == "accuracy")["value"]

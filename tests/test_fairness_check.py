@@ -287,11 +287,14 @@ def test_configuration_is_validated():
         FairnessCheck(n_boot=3)
 
 
-def test_demo_mlp_mitigations_reduce_what_they_target_on_held_out_data(tmp_path):
+@pytest.mark.xdist_group("adult_mlp")
+def test_demo_mlp_mitigations_reduce_what_they_target_on_held_out_data(
+    tmp_path, adult_mlp_checkpoint
+):
     """The demo's own tabular model (the MLP on Adult, default recipe) at the smoke budget."""
-    from models.pipeline import train_and_save
+    from models.checkpoint import load_model
 
-    loaded, _ = train_and_save(arch="mlp", dataset="adult", out=tmp_path / "m", progress=False)
+    loaded = load_model(adult_mlp_checkpoint)
     target = AuditTarget.from_loaded(loaded, loaded.load_data(), device="cpu")
     check = FairnessCheck.for_budget("smoke", n_boot=200, intersections=False, proxy_rows=0)
     res = _run(check, target, tmp_path)

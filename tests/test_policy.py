@@ -62,7 +62,11 @@ def test_outcomes_become_verdicts_by_the_policy_and_never_pass():
         Policy.from_mapping({"rules": rules, "outcomes": {"maybe": "warn"}})
 
 
-def test_caveats_get_outcomes_not_verdicts_and_set_aside_what_rests_on_their_method():
+def test_a_caveat_qualifies_the_findings_on_its_method_and_never_deletes_or_passes_them():
+    """Planted: IG is not sensitive to the model and puts 0.9 of its attribution on a marker.
+    The finding stays, with its value, as inconclusive (a condition), never pass and never
+    gone; the same share through LIME, which holds, fails. Twin: IG holds, and its low share
+    passes; a low share through a method that does not hold is inconclusive, not pass."""
     from reports.schema import ResultBase
 
     def metric(name, value, about="model", method=None):
@@ -90,30 +94,45 @@ def test_caveats_get_outcomes_not_verdicts_and_set_aside_what_rests_on_their_met
         )
         return policy.apply_to_result(r)
 
-    # IG is not sensitive to the model: its caveat fails, its (failing) share is set aside,
-    # and the section's verdict comes from LIME, which holds
     r = judged(0.1, 0.9, 0.1)
     by = {m.name: m for m in r.metrics}
     assert by["ig.sanity_excess"].outcome == "fail" and by["ig.sanity_excess"].verdict is None
-    assert (
-        by["ig.marker_share"].verdict is None and "rests on ig" in by["ig.marker_share"].set_aside
+    share = by["ig.marker_share"]
+    assert share.value == 0.9 and share.outcome == "inconclusive" and share.verdict == "warn"
+    assert "rests on ig" in share.qualified and share.set_aside is None
+    assert r.verdict == "warn"  # the section never rests only on the method that passed
+    # a low share through a method that does not hold is inconclusive too, never pass
+    low = {m.name: m for m in judged(0.1, 0.1, 0.1).metrics}["ig.marker_share"]
+    assert low.outcome == "inconclusive" and low.verdict == "warn"
+    # a policy that counts inconclusive as fail blocks on the qualified finding
+    strict = Policy.from_mapping(
+        {
+            "rules": {
+                "explainability.*.sanity_excess": {"max": 0.0},
+                "explainability.*.marker_share": {"max": 0.25},
+            },
+            "outcomes": {"inconclusive": "fail"},
+        }
     )
-    assert by["lime.marker_share"].verdict == "pass" and r.verdict == "pass"
-    # the same planted shortcut seen through a method that holds is a finding
+    assert (
+        strict.apply_to_result(
+            ResultBase(
+                kind="explainability",
+                title="E",
+                metrics=[
+                    metric("ig.sanity_excess", 0.2, "method", "ig"),
+                    metric("ig.marker_share", 0.9, method="ig"),
+                ],
+            )
+        ).verdict
+        == "fail"
+    )
+    # the same planted shortcut seen through a method that holds is a finding that fails
     assert judged(-0.2, 0.9, 0.1).verdict == "fail"
     assert judged(0.1, 0.1, 0.9).verdict == "fail"
-    # every method set aside: nothing could be assessed
-    both_fail = policy.apply_to_result(
-        ResultBase(
-            kind="explainability",
-            title="E",
-            metrics=[
-                metric("ig.sanity_excess", 0.2, "method", "ig"),
-                metric("ig.marker_share", 0.9, method="ig"),
-            ],
-        )
-    )
-    assert both_fail.verdict == "not_assessable"
+    # twin: every method holds and every share is low: pass, nothing qualified
+    clean = judged(-0.2, 0.1, 0.1)
+    assert clean.verdict == "pass" and not any(m.qualified for m in clean.metrics)
 
 
 def test_the_decision_reads_findings_alone():

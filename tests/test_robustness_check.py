@@ -105,7 +105,7 @@ def defended(tmp_path_factory, digits, lenet_checkpoint):
         out=root / "adv",
         progress=False,
         defense="adversarial",
-        overrides={"epochs": 15},
+        overrides={"epochs": 10},
     )
     distilled, _ = train_and_save(
         arch="lenet5",

@@ -152,9 +152,9 @@ def test_reports_import_without_torch():
 
 def test_report_json_schema_is_published():
     schema = AuditReport.model_json_schema()
-    assert schema["properties"]["schema_version"]["enum"] == ["1.0", "1.1"]
-    assert schema["properties"]["schema_version"]["default"] == "1.1"
-    for field in ("about", "outcome", "set_aside", "method", "subset"):
+    assert schema["properties"]["schema_version"]["enum"] == ["1.0", "1.1", "1.2"]
+    assert schema["properties"]["schema_version"]["default"] == "1.2"
+    for field in ("about", "outcome", "set_aside", "qualified", "method", "subset"):
         assert field in schema["$defs"]["Metric"]["properties"]
     assert "decision" in schema["properties"]
     json.dumps(schema)

@@ -6,7 +6,7 @@ import torch
 from models.architectures import build_model
 from models.device import resolve_device
 from models.errors import InvalidConfigError
-from models.pipeline import train_and_save
+from models.pipeline import default_recipe, train_and_save
 from models.training import TrainConfig, accuracy, train_model
 
 
@@ -50,13 +50,17 @@ def test_history_and_early_stopping_restores_best_weights(digits):
     assert not model.training
 
 
-def test_default_recipes_reach_sensible_accuracy(tmp_path, digits):
+@pytest.mark.xdist_group("adult_mlp")
+def test_default_recipes_reach_sensible_accuracy(tmp_path, digits, adult_mlp_checkpoint):
     """The embedded defaults (timed in bench/): LeNet-5 on digits >= 95 %, MLP on Adult >= 84 %."""
+    from models.checkpoint import load_model
+
     lenet, _ = train_and_save(arch="lenet5", dataset=digits, out=tmp_path / "l", progress=False)
     assert lenet.meta["metrics"]["test_accuracy"] >= 0.95
-    mlp, _ = train_and_save(arch="mlp", dataset="adult", out=tmp_path / "m", progress=False)
-    assert mlp.meta["metrics"]["test_accuracy"] >= 0.84
+    mlp = load_model(adult_mlp_checkpoint)
     data = mlp.load_data()
+    assert mlp.meta["train_config"] == default_recipe("mlp", data).to_json()
+    assert mlp.meta["metrics"]["test_accuracy"] >= 0.84
     assert accuracy(mlp.module, data.splits["test"].X, data.splits["test"].y) == pytest.approx(
         mlp.meta["metrics"]["test_accuracy"]
     )

@@ -6,15 +6,18 @@ convolution; permutation SHAP is for tabular rows; LIME works for everything):
 - faithfulness: deletion and insertion areas against a random order on the same inputs
   (``deletion_gain = random AUC - AUC``, ``insertion_gain = AUC - random AUC``; > 0 beats random);
 - sanity (Adebayo et al., 2018), against a null: the tie-free rank correlation of the trained
-  model's explanation with a randomized model's, next to two randomized models' with each other;
-  ``sanity_excess = trained_vs_random - max(random_vs_random, sanity_floor)`` per input, with a
-  t interval over inputs. Its whole interval below 0: the method is sensitive to the model.
-  Otherwise it is not shown sensitive here, a caveat: what rests on it cannot be concluded. The
+  model's explanation with each of several randomized models', next to every pair of randomized
+  models' with each other; ``sanity_excess`` = trained-vs-random minus the null, with a t
+  interval over inputs *and* randomizations (:func:`audit.core.stats.crossed_mean_interval`).
+  Its whole interval below ``-SANITY_MARGIN``: the method is sensitive to the model. Otherwise
+  it is not shown sensitive here, a caveat: what rests on it is inconclusive at best. The
   cascading and independent-layer curves show where the explanation stops changing;
 - stability: rank correlation under small input noise, and across seeds for sampling methods;
 - completeness (IG) and additivity (SHAP) errors, relative to the output difference explained;
   LIME's surrogate R^2;
-- for data sets annotated with a spurious marker: the share of attribution inside it.
+- for data sets annotated with a spurious marker: reliance on it measured causally (remove it
+  from its class, paste it on the others: findings), and the share of attribution inside it
+  per method (where the model looks).
 
 A method that cannot run (no convolution, not differentiable, unknown layer) becomes an error row
 naming the fix, and the other methods still run.
@@ -32,7 +35,12 @@ import torch
 
 from audit.core.adapters import TorchAdapter
 from audit.core.checks import Artifacts, Check, register
-from audit.core.stats import mean_interval
+from audit.core.stats import (
+    crossed_mean_interval,
+    mean_interval,
+    paired_difference_interval,
+    wilson_interval,
+)
 from audit.core.target import AuditTarget
 from audit.explainability import plots as explain_plots
 from explain.base import EXPLAINERS, Explainer, Explanation, ModelView
@@ -40,6 +48,7 @@ from explain.metrics import (
     Randomization,
     deletion_insertion,
     feature_scores,
+    marker_intervention,
     marker_share,
     model_randomization,
     random_scores,
@@ -70,6 +79,7 @@ _BUDGETS: dict[str, dict[str, Any]] = {
         shap_max_evals=500,
         deletion_steps=20,
         sanity_inputs=16,
+        sanity_randomizations=4,
         sanity_layers=0,
         stability_inputs=16,
     ),
@@ -82,6 +92,7 @@ _BUDGETS: dict[str, dict[str, Any]] = {
         shap_max_evals=1000,
         deletion_steps=32,
         sanity_inputs=32,
+        sanity_randomizations=6,
         sanity_layers=0,
         stability_inputs=32,
     ),
@@ -103,8 +114,8 @@ class ExplainabilityCheck(Check):
         deletion_steps: points on the deletion and insertion curves.
         sanity_inputs: rows for the randomization sanity check (0 disables it).
         sanity_layers: layers of the per-layer curves, from the top (0 = all).
-        sanity_floor: rank correlation below which an explanation counts as changed whatever
-            the null (two randomized models that agree less than this set no higher bar).
+        sanity_randomizations: independently randomized copies of the model in the sanity
+            test (at least 3: every pair of them makes the null).
         stability_inputs: rows for the noise and seed stability measures (0 disables them).
         noise: standard deviation of the stability noise, as a share of each feature's range.
         target_layer: Grad-CAM layer name ("" = the last convolutional block).
@@ -126,7 +137,7 @@ class ExplainabilityCheck(Check):
     deletion_steps: int = option(10, Int(2))
     sanity_inputs: int = option(8, Int(0))
     sanity_layers: int = option(2, Int(0))
-    sanity_floor: float = option(0.5, Real(0.0, 1.0))
+    sanity_randomizations: int = option(3, Int(3))
     stability_inputs: int = option(6, Int(0))
     noise: float = option(0.02, Real(0.0, 0.5))
     target_layer: str = option("", Text(what="layer name"))
@@ -223,6 +234,8 @@ class ExplainabilityCheck(Check):
             marker_X = split.X[marked][: max(self.n_explain, 8)]
         shares: dict[str, float] = {}
         marker_attr: dict[str, np.ndarray] = {}
+        if marker and target.kind == "image":
+            metrics += _marker_metrics(target, split, self.split, train, marker)
 
         for name, reason in self._plan(target):
             if reason is not None:
@@ -323,11 +336,12 @@ class ExplainabilityCheck(Check):
                     X[:n_san],
                     targets[:n_san],
                     seed,
+                    self.sanity_randomizations,
                     self.sanity_layers or None,
                 )
                 sanity_curves[name] = rnd.cascading
                 independent_curves[name] = rnd.independent
-                metrics += _sanity_metrics(name, rnd, self.sanity_floor, n_san)
+                metrics += _sanity_metrics(name, rnd, n_san)
             if marker is not None and marker_X is not None and len(marker_X):
                 mt = np.full(len(marker_X), int(marker["class"]))
                 mexp = explainer.explain(view, marker_X, mt, seed=seed)
@@ -663,6 +677,7 @@ def _sanity(
     X: np.ndarray,
     targets: np.ndarray,
     seed: int,
+    randomizations: int,
     max_layers: int | None,
 ) -> Randomization:
     def explain_with(module: torch.nn.Module) -> np.ndarray:
@@ -671,16 +686,21 @@ def _sanity(
         return explainer.explain(v, X, targets, seed=seed).attributions
 
     return model_randomization(
-        view.require_module("the sanity check"), explain_with, seed=seed, max_layers=max_layers
+        view.require_module("the sanity check"),
+        explain_with,
+        seed=seed,
+        randomizations=randomizations,
+        max_layers=max_layers,
     )
 
 
-def _sanity_metrics(method: str, rnd: Randomization, floor: float, n: int) -> list[Metric]:
+def _sanity_metrics(method: str, rnd: Randomization, n: int) -> list[Metric]:
     """The randomization test as caveats about ``method``: ``sanity_excess`` (gated) with its
-    interval, and the correlations it is made of."""
+    interval over inputs and randomizations, and the correlations it is made of."""
 
     def caveat(name: str, values: np.ndarray, description: str, *, ci: bool = False) -> Metric:
-        est = mean_interval(values)
+        crossed = values.ndim == 2
+        est = crossed_mean_interval(values) if crossed else mean_interval(values)
         with_ci = ci and est is not None
         return Metric(
             name=f"{method}.{name}",
@@ -688,22 +708,25 @@ def _sanity_metrics(method: str, rnd: Randomization, floor: float, n: int) -> li
             ci_low=est[1] if with_ci and est is not None else None,
             ci_high=est[2] if with_ci and est is not None else None,
             ci_level=0.95 if with_ci else None,
-            ci_method="student t over inputs" if with_ci else None,
-            n=int(np.isfinite(values).sum()),
+            ci_method=("Student t, two-way (inputs and randomizations)" if crossed else "Student t")
+            if with_ci
+            else None,
+            n=int(np.isfinite(values).all(axis=0).sum()) if crossed else n,
             higher_is_better=False,
             description=description,
             about="method",
             method=method,
         )
 
+    copies = len(rnd.trained_vs_random)
     out = [
         caveat(
             "sanity_excess",
-            rnd.excess(floor),
-            f"trained-vs-randomized rank correlation minus the larger of two randomized "
-            f"models' agreement and {floor:g}, per input (ties at zero left out): the whole "
-            f"interval below -{SANITY_MARGIN:g} = sensitive to the model; otherwise not shown "
-            f"sensitive here",
+            rnd.excess(),
+            f"rank correlation of the trained model's |attributions| with {copies} randomized "
+            f"copies' minus the null (the copies' correlation with each other), per input and "
+            f"copy, ties at zero left out: the whole interval below -{SANITY_MARGIN:g} = "
+            f"sensitive to the model; otherwise not shown sensitive here",
             ci=True,
         ),
         caveat(
@@ -716,8 +739,8 @@ def _sanity_metrics(method: str, rnd: Randomization, floor: float, n: int) -> li
         caveat(
             "sanity_null_rank_correlation",
             rnd.random_vs_random,
-            "the same between two independently randomized models (what the input alone "
-            "makes explanations share)",
+            f"the same between independently randomized models ({len(rnd.pairs)} pairs): what "
+            f"the input alone makes explanations share",
             ci=True,
         ),
         caveat(
@@ -747,6 +770,79 @@ def _sanity_metrics(method: str, rnd: Randomization, floor: float, n: int) -> li
                 ci=True,
             ),
         ]
+    return out
+
+
+def _marker_metrics(
+    target: AuditTarget, split: Any, split_name: str, train: Any, marker: dict[str, Any]
+) -> list[Metric]:
+    """Reliance on a known marker, measured causally on the held-out split: how much the marked
+    class's accuracy drops once the marker is removed (a paired difference, Newcombe's
+    interval), and the share of other-class inputs that flip to the marked class once it is
+    pasted on (Wilson). These are findings about the model; attributions only show where."""
+    cls = int(marker["class"])
+    name = target.class_names[cls] if cls < len(target.class_names) else str(cls)
+    iv = marker_intervention(
+        target.model.predict_proba,
+        split.X,
+        split.y,
+        marker_class=cls,
+        mask=_region_mask(target.input_shape, marker["region"]),
+        reference=(train.X, train.y),
+    )
+    out: list[Metric] = []
+    n_marked = len(iv.with_marker)
+    if n_marked:
+        diff, low, high = paired_difference_interval(*iv.paired_counts)
+        acc_with, acc_without = float(iv.with_marker.mean()), float(iv.without_marker.mean())
+        ci = dict(ci_level=0.95, ci_method="Newcombe paired (method 10)")
+        out.append(
+            Metric(
+                name="marker.accuracy_drop",
+                value=diff,
+                ci_low=low,
+                ci_high=high,
+                n=n_marked,
+                higher_is_better=False,
+                description=(
+                    f"accuracy on class {name} with its marker ({acc_with:.1%}) minus with the "
+                    f"marker region replaced by what other classes show there "
+                    f"({acc_without:.1%}), on the {split_name} split"
+                ),
+                **ci,  # type: ignore[arg-type]
+            )
+        )
+    else:
+        out.append(
+            Metric(
+                name="marker.accuracy_drop",
+                value=None,
+                n=0,
+                higher_is_better=False,
+                description=f"no class {name} inputs in the {split_name} split",
+            )
+        )
+    n_other = len(iv.flipped)
+    k = int(iv.flipped.sum())
+    bounds: tuple[float | None, float | None] = (
+        wilson_interval(k, n_other) if n_other else (None, None)
+    )
+    out.append(
+        Metric(
+            name="marker.flip_rate",
+            value=k / n_other if n_other else None,
+            ci_low=bounds[0],
+            ci_high=bounds[1],
+            ci_level=0.95 if n_other else None,
+            ci_method="Wilson" if n_other else None,
+            n=n_other,
+            higher_is_better=False,
+            description=(
+                f"share of correctly classified inputs of other classes that the model moves "
+                f"to class {name} once the marker is pasted on, on the {split_name} split"
+            ),
+        )
+    )
     return out
 
 
@@ -852,9 +948,22 @@ def _summary(
             f"its weights changes the explanation no more than the null allows); conclusions "
             f"cannot rest on {'them' if len(insensitive) > 1 else 'it'}"
         )
+    causal = {m.name: m for m in metrics if m.name.startswith("marker.")}
+    drop, flip = causal.get("marker.accuracy_drop"), causal.get("marker.flip_rate")
+    if drop is not None and drop.value is not None:
+        parts.append(
+            f"removing the marker drops its class's accuracy by {drop.value:.0%} "
+            f"[{drop.ci_low:.0%}, {drop.ci_high:.0%}]"
+        )
+    if flip is not None and flip.value is not None:
+        parts.append(
+            f"pasting it on other classes moves {flip.value:.0%} "
+            f"[{flip.ci_low:.0%}, {flip.ci_high:.0%}] of them to that class"
+        )
     if shares:
         worst = max(shares, key=shares.get)  # type: ignore[arg-type]
         parts.append(
-            f"up to {shares[worst]:.0%} of attribution sits on the planted marker ({worst})"
+            f"up to {shares[worst]:.0%} of attribution sits on the marker ({worst}), which "
+            f"shows where the model looks"
         )
     return "; ".join(parts) + "."

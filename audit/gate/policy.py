@@ -17,7 +17,8 @@ Each gated metric first gets an *outcome* from the evidence (see :data:`OUTCOME_
 model) then get a *verdict*: ``pass``, the rule's ``severity`` for ``fail``, and what
 ``outcomes`` says for ``inconclusive`` and ``not_assessable`` (``warn`` or ``fail``; never
 ``pass``). *Caveats* (metrics about the audit's own method) get an outcome only; a caveat whose
-outcome is ``fail`` or ``inconclusive`` sets aside the section's findings that rest on that method.
+outcome is ``fail`` or ``inconclusive`` qualifies the section's findings that rest on that method:
+they keep their value, and their outcome moves to ``inconclusive`` (never to ``pass``).
 A section's verdict is its worst finding verdict; ``not_assessable`` when it has gated findings
 but none could be assessed; none when no rule gates any of its findings; ``error`` if it
 crashed. The run's :class:`~reports.schema.Decision` reads the findings alone.
@@ -261,8 +262,8 @@ class Policy:
 
     def apply_to_result(self, result: ResultBase) -> ResultBase:
         """The result with outcomes and verdicts from this policy: findings get verdicts,
-        caveats outcomes, and findings resting on a method whose caveat did not hold are set
-        aside (metrics without a rule get neither)."""
+        caveats outcomes, and findings resting on a method whose caveat did not hold are
+        qualified, inconclusive at best (metrics without a rule get neither)."""
         if result.status == "error":
             return result.model_copy(update={"verdict": "error"})
         if result.status == "skipped":
@@ -279,14 +280,17 @@ class Policy:
                 "threshold": rule.threshold() if rule is not None else None,
                 "verdict": None,
                 "set_aside": None,
+                "qualified": None,
             }
             if rule is not None and outcome is not None and m.about == "model":
                 if m.method is not None and m.method in failing:
-                    update["set_aside"] = (
+                    # a caveat qualifies the finding: never deletes it, never lets it pass
+                    update["qualified"] = (
                         f"rests on {m.method}, which did not hold here ({failing[m.method]})"
                     )
-                else:
-                    update["verdict"] = self._verdict(rule, outcome)
+                    if outcome in ("pass", "fail"):
+                        update["outcome"] = outcome = "inconclusive"
+                update["verdict"] = self._verdict(rule, outcome)
             metrics.append(m.model_copy(update=update))
         return result.model_copy(update={"metrics": metrics, "verdict": _section_verdict(metrics)})
 
@@ -445,7 +449,9 @@ _OUTCOME_TEXT = {
 
 
 def _rests(r: ResultBase, caveat: Metric) -> str:
-    resting = [m.name for m in r.metrics if m.set_aside and m.method == caveat.method]
+    resting = [
+        m.name for m in r.metrics if (m.qualified or m.set_aside) and m.method == caveat.method
+    ]
     if not resting:
         return f"; conclusions drawn with {caveat.method} cannot rest on it"
-    return f"; set aside: {', '.join(resting)}"
+    return f"; qualified (inconclusive at best): {', '.join(resting)}"
