@@ -342,3 +342,36 @@ def test_a_penalty_on_a_group_too_small_to_compare_is_not_assessable_never_a_pas
         else:
             assert fair.verdict in ("pass", "warn", "fail")
             assert fair.metric("cohort.equalized_odds_difference").value is not None
+
+
+def test_the_definitions_table_describes_and_the_gate_alone_judges(german_target, tmp_path):
+    """Planted: the old table judged equalized odds against its own tolerance (0.05) while the
+    gate judged it against the policy's bound, so one report said 'violated' and 'pass' for one
+    interval. Now a bound above the whole interval passes at the gate, one below it fails, and
+    the table is the same in both: value, interval and the metric's name, no status of its own."""
+    res = _run(FairnessCheck(**FAST), german_target, tmp_path)
+    table = next(t for t in res.tables if t.title == "Fairness definitions side by side")
+    assert "status" not in table.columns and "metric" in table.columns
+    flat = " ".join(str(c) for row in table.rows for c in row)
+    assert "violated" not in flat and "holds" not in flat and "inconclusive" not in flat
+    m = res.metric("sex.equalized_odds_difference")
+    row = next(r for r in table.rows if r[3] == "sex.equalized_odds_difference")
+    assert row[4:7] == [m.value, m.ci_low, m.ci_high]
+    above = Policy.from_mapping(
+        {
+            "rules": {
+                "fairness.*.equalized_odds_difference": {"max": m.ci_high + 0.01, "use_ci": True}
+            }
+        }
+    ).apply_to_result(res)
+    below = Policy.from_mapping(
+        {
+            "rules": {
+                "fairness.*.equalized_odds_difference": {"max": m.ci_low - 0.001, "use_ci": True}
+            }
+        }
+    ).apply_to_result(res)
+    assert above.metric("sex.equalized_odds_difference").outcome == "pass"
+    assert below.metric("sex.equalized_odds_difference").outcome == "fail"
+    for judged in (above, below):  # the tables are the same whatever the policy says
+        assert next(t for t in judged.tables if t.title == table.title) == table

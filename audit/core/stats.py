@@ -183,3 +183,36 @@ def crossed_mean_interval(x: np.ndarray, level: float = 0.95) -> tuple[float, fl
     df = (v_cols + v_rows) ** 2 / denom if denom > 0 else float(n - 1)
     half = float(t.ppf(0.5 + level / 2, df)) * math.sqrt(var)
     return mean, mean - half, mean + half
+
+
+def bootstrap_interval(
+    estimate: float, draws: np.ndarray, level: float = 0.95, *, bounds: tuple[float, float] = (0, 1)
+) -> tuple[float | None, float | None, str]:
+    """A bootstrap interval that contains the reported estimate, and how it was made.
+
+    The percentile interval of ``draws`` when it contains ``estimate``. When it does not (a
+    max-minus-min over noisy groups is biased upward, so its resamples can all lie above the
+    estimate), the percentile interval describes a different estimator; the normal interval
+    around the estimate, ``estimate +- z * sd(draws)`` clipped to ``bounds``, is given
+    instead, and the method says so and why.
+
+    Returns:
+        ``(low, high, method)``; ``(None, None, ...)`` with fewer than 2 finite draws.
+    """
+    d = np.asarray(draws, dtype=np.float64)
+    d = d[np.isfinite(d)]
+    if len(d) < 2 or not np.isfinite(estimate):
+        return None, None, "bootstrap: too few defined resamples"
+    q = (1 - level) / 2 * 100
+    low, high = float(np.percentile(d, q)), float(np.percentile(d, 100 - q))
+    if low <= estimate <= high:
+        return low, high, f"bootstrap percentile ({len(d)} resamples)"
+    z = float(norm.ppf(0.5 + level / 2))
+    sd = float(d.std(ddof=1))
+    return (
+        max(bounds[0], estimate - z * sd),
+        min(bounds[1], estimate + z * sd),
+        f"normal bootstrap around the estimate ({len(d)} resamples): the percentile interval "
+        f"[{low:.4g}, {high:.4g}] excluded the estimate, a sign of the max-minus-min "
+        f"aggregate's upward bias",
+    )

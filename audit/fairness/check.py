@@ -30,6 +30,7 @@ import numpy as np
 from scipy.stats import chi2_contingency
 
 from audit.core.checks import Artifacts, Check, register
+from audit.core.stats import bootstrap_interval
 from audit.core.target import AuditTarget
 from audit.fairness import plots as fairness_plots
 from audit.fairness.metrics import (
@@ -174,6 +175,7 @@ class _Feature:
     ece_draws: np.ndarray
     calib_diff: float | None
     calib_ci: tuple[float | None, float | None]
+    calib_ci_method: str
 
 
 @register
@@ -195,7 +197,6 @@ class FairnessCheck(Check):
         min_group_size: groups smaller than this are reported but not compared.
         n_bins: equal-width score bins for calibration by group.
         alpha: family-wise error rate of the Holm-corrected group-vs-rest tests.
-        tolerance: a difference within this is read as parity in the definitions table.
         proxy_rows: train rows for the proxy scan (None = all); 0 turns it off.
         mitigations: which mitigations to apply (two-class models).
         mitigation_feature: the feature mitigations target; default the data's primary one.
@@ -229,7 +230,6 @@ class FairnessCheck(Check):
     min_group_size: int = option(30, Int(1))
     n_bins: int = option(10, Int(2))
     alpha: float = option(0.05, Real(0.0, 1.0, lo_open=True, hi_open=True))
-    tolerance: float = option(0.05, Real(0.0, 1.0, hi_open=True))
     proxy_rows: int | None = option(2000, Maybe(Int(0), "every train row"))
     mitigations: tuple[str, ...] = option(METHODS, Names(lambda: MITIGATIONS))
     mitigation_feature: str | None = option(
@@ -405,12 +405,14 @@ class FairnessCheck(Check):
             keep = np.isin(np.asarray(groups), est.compared)
             calib_diff: float | None = None
             calib_ci: tuple[float | None, float | None] = (None, None)
+            calib_how = ""
             if keep.sum() >= 2:
                 calib_diff = float(ece[keep].max() - ece[keep].min())
                 spread = draws[:, keep].max(axis=1) - draws[:, keep].min(axis=1)
-                q = (1 - self.ci_level) / 2 * 100
-                calib_ci = (float(np.percentile(spread, q)), float(np.percentile(spread, 100 - q)))
-            results[name] = _Feature(name, values, est, ece, draws, calib_diff, calib_ci)
+                lo_, hi_, calib_how = bootstrap_interval(calib_diff, spread, self.ci_level)
+                calib_ci = (lo_, hi_)
+                calib_how = f"stratified {calib_how}"
+            results[name] = _Feature(name, values, est, ece, draws, calib_diff, calib_ci, calib_how)
             small = [g for g, n in zip(est.groups, est.counts.n) if n < self.min_group_size]
             if small:
                 shown = ", ".join(f"{g!r}" for g in small[:6]) + (" ..." if len(small) > 6 else "")
@@ -633,7 +635,7 @@ class FairnessCheck(Check):
                         ci_low=_f(lo),
                         ci_high=_f(hi),
                         ci_level=self.ci_level,
-                        ci_method=f"bootstrap percentile ({self.n_boot} resamples)",
+                        ci_method=r.est.aggregate_ci_method.get(agg),
                         n=n,
                         higher_is_better=agg.endswith("ratio"),
                         unit="fraction" if not agg.endswith("ratio") else "ratio",
@@ -648,7 +650,7 @@ class FairnessCheck(Check):
                     ci_low=r.calib_ci[0],
                     ci_high=r.calib_ci[1],
                     ci_level=self.ci_level,
-                    ci_method=f"stratified bootstrap percentile ({self.n_boot} resamples)",
+                    ci_method=r.calib_ci_method,
                     n=n,
                     higher_is_better=False,
                     unit="fraction",
@@ -692,44 +694,28 @@ class FairnessCheck(Check):
         )
         return table, len(tests), len(sig)
 
-    def _status(self, kind: str, value: float | None, lo: float | None, hi: float | None) -> str:
-        if value is None:
-            return "undefined"
-        if kind == "ratio":
-            if lo is not None and lo >= 0.8:
-                return "holds"
-            if hi is not None and hi < 0.8:
-                return "violated"
-            return "holds (estimate only)" if value >= 0.8 else "violated (estimate only)"
-        tol = self.tolerance
-        if hi is not None and hi <= tol:
-            return "holds"
-        if lo is not None and lo > tol:
-            return "violated"
-        return "inconclusive: the interval straddles the tolerance"
-
     def _definitions(self, results: dict[str, _Feature], pos_name: str) -> tuple[Table, list[str]]:
         rows: list[list[Cell]] = []
         conflicts = []
         for name, r in results.items():
-            for label, criterion, metric, kind in _DEFINITIONS:
+            for label, criterion, metric, _kind in _DEFINITIONS:
                 if metric == "calibration_difference":
                     v, (lo, hi) = r.calib_diff, r.calib_ci
                 else:
                     v = _f(r.est.aggregate[metric])
                     lo, hi = (_f(x) for x in r.est.aggregate_ci[metric])
-                crit = criterion if kind == "ratio" else f"{criterion} (within {self.tolerance:g})"
-                rows.append([name, label, crit, v, lo, hi, self._status(kind, v, lo, hi)])
+                rows.append([name, label, criterion, f"{name}.{metric}", v, lo, hi])
             conflict = self._conflict(r, pos_name)
             if conflict:
                 conflicts.append(conflict)
         table = Table(
             title="Fairness definitions side by side",
-            columns=["feature", "definition", "criterion", "value", "ci_low", "ci_high", "status"],
+            columns=["feature", "definition", "criterion", "metric", "value", "ci_low", "ci_high"],
             rows=rows,
-            description="'holds' and 'violated' need the whole interval on one side of the "
-            "bound. No single fairness score is given: the definitions measure different harms. "
-            + CONFLICT_EXPLANATION,
+            description="This table describes; it does not judge. Whether a definition holds "
+            "is the policy's outcome for its metric, shown in the scorecard and the section's "
+            "metrics (one judge). No single fairness score is given: the definitions measure "
+            "different harms. " + CONFLICT_EXPLANATION,
         )
         return table, conflicts
 

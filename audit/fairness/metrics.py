@@ -19,11 +19,12 @@ positives, say) is NaN inside the engine and None in reports.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from audit.core.stats import bootstrap_interval
 from models.errors import InvalidDataError
 
 RATES = ("selection_rate", "base_rate", "accuracy", "tpr", "fpr", "fnr", "precision")
@@ -166,6 +167,7 @@ class FairnessEstimate:
     n_boot: int
     ci_level: float
     compared: tuple[str, ...] = ()  # the groups the aggregates compare (large enough)
+    aggregate_ci_method: dict[str, str] = field(default_factory=dict)
 
 
 def estimate(
@@ -215,10 +217,12 @@ def estimate(
             k: np.stack([np.nanpercentile(v, lo, axis=0), np.nanpercentile(v, hi, axis=0)], axis=1)
             for k, v in boot.items()
         }
-        agg_ci = {
-            k: (float(np.nanpercentile(v, lo)), float(np.nanpercentile(v, hi)))
-            for k, v in boot_agg.items()
-        }
+        agg_ci: dict[str, tuple[float, float]] = {}
+        agg_method: dict[str, str] = {}
+        for k, v in boot_agg.items():
+            a, b, how = bootstrap_interval(agg[k], v, ci_level)
+            agg_ci[k] = (np.nan if a is None else a, np.nan if b is None else b)
+            agg_method[k] = how
     return FairnessEstimate(
         groups=c.groups,
         counts=c,
@@ -229,6 +233,7 @@ def estimate(
         n_boot=n_boot,
         ci_level=ci_level,
         compared=tuple(gr for gr, k in zip(c.groups, keep) if k),
+        aggregate_ci_method=agg_method,
     )
 
 
