@@ -189,6 +189,64 @@ def _read_meta(folder: Path) -> dict[str, Any]:
     return meta
 
 
+def _member(folder: Path, meta: Mapping[str, Any], field: str, default: str) -> Path:
+    """The file ``model.json``'s ``field`` names, confined to the checkpoint folder: a plain
+    relative name whose resolved path (symlinks followed) stays inside ``folder``; anything
+    else stops the load with one line naming the field."""
+    name = meta.get(field, default)
+    where = f"{str(folder / META)!r}"
+    if not isinstance(name, str) or not name or "\x00" in name:
+        raise CheckpointError(f"{where}: {field} must be a file name inside the checkpoint folder")
+    if Path(name).is_absolute() or ".." in Path(name).parts:
+        raise CheckpointError(
+            f"{where}: {field} {name!r} points outside the checkpoint folder; give a file name "
+            "inside it, e.g. " + repr(default)
+        )
+    path = folder / name
+    try:
+        inside = path.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        inside = False
+    if not inside:
+        raise CheckpointError(
+            f"{where}: {field} {name!r} resolves outside the checkpoint folder (a symbolic "
+            "link?); copy the file into the folder"
+        )
+    return path
+
+
+def _safetensors_header(file: Path) -> dict[str, tuple[int, ...]]:
+    """Tensor name -> shape from a safetensors header alone (nothing is allocated)."""
+    try:
+        with open(file, "rb") as fh:
+            n = int.from_bytes(fh.read(8), "little")
+            if not 2 <= n <= 100 * 2**20:
+                raise ValueError(f"header size {n}")
+            header = json.loads(fh.read(n))
+        return {
+            str(k): tuple(int(d) for d in v.get("shape", []))
+            for k, v in header.items()
+            if k != "__metadata__" and isinstance(v, dict)
+        }
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        raise CheckpointError(f"{str(file)!r} is not a valid safetensors file: {exc}") from exc
+
+
+def _check_header(module: nn.Module, file: Path) -> None:
+    """The weights' header must describe exactly the model's tensors before any is read."""
+    shapes = _safetensors_header(file)
+    own = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    _same_names(set(own), set(shapes), file)
+    bad = [k for k in own if shapes[k] != own[k]]
+    if bad:
+        k = bad[0]
+        raise CheckpointError(
+            f"the weights in {str(file)!r} do not fit the architecture: {k} has shape "
+            f"{shapes[k]}, the model expects {own[k]}; check the input shape, class count and "
+            "architecture options"
+        )
+
+
 def _load_state(file: Path) -> dict[str, torch.Tensor]:
     try:
         return load_file(str(file), device="cpu")
@@ -198,14 +256,7 @@ def _load_state(file: Path) -> dict[str, torch.Tensor]:
 
 def _apply_state(module: nn.Module, state: Mapping[str, torch.Tensor], where: Path) -> None:
     own = module.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    if missing or unexpected:
-        raise CheckpointError(
-            f"the weights in {str(where)!r} do not fit the architecture: missing "
-            f"{missing[:5]}{'...' if len(missing) > 5 else ''}, unexpected "
-            f"{unexpected[:5]}{'...' if len(unexpected) > 5 else ''}; check --arch and its options"
-        )
+    _same_names(set(own), set(state), where)
     bad = [k for k in own if tuple(own[k].shape) != tuple(state[k].shape)]
     if bad:
         k = bad[0]
@@ -217,9 +268,21 @@ def _apply_state(module: nn.Module, state: Mapping[str, torch.Tensor], where: Pa
     module.load_state_dict(state)
 
 
+def _same_names(own: set[str], state: set[str], where: Path) -> None:
+    missing = sorted(own - state)
+    unexpected = sorted(state - own)
+    if missing or unexpected:
+        raise CheckpointError(
+            f"the weights in {str(where)!r} do not fit the architecture: missing "
+            f"{missing[:5]}{'...' if len(missing) > 5 else ''}, unexpected "
+            f"{unexpected[:5]}{'...' if len(unexpected) > 5 else ''}; check --arch and its options"
+        )
+
+
 def _load_checkpoint_folder(folder: Path) -> LoadedModel:
     meta = _read_meta(folder)
-    weights = folder / str(meta.get("weights_file", WEIGHTS))
+    weights = _member(folder, meta, "weights_file", WEIGHTS)
+    split_file = _member(folder, meta, "splits_file", SPLITS)
     if not weights.is_file():
         raise CheckpointError(f"checkpoint {str(folder)!r} has no weights file {weights.name!r}")
     digest = sha256_file(weights)
@@ -240,9 +303,9 @@ def _load_checkpoint_folder(folder: Path) -> LoadedModel:
         )
     except InvalidConfigError as exc:
         raise CheckpointError(f"checkpoint {str(folder)!r}: {exc}") from exc
+    _check_header(module, weights)
     _apply_state(module, _load_state(weights), weights)
     splits = None
-    split_file = folder / str(meta.get("splits_file", SPLITS))
     if split_file.is_file():
         try:
             with np.load(split_file, allow_pickle=False) as z:
@@ -498,7 +561,8 @@ def inspect_model(path: str | Path, *, allow_torchscript: bool = True) -> dict[s
         raise CheckpointError(f"{str(p)!r} is a raw pickle: {_REFUSED_PICKLE}")
     if fmt == "checkpoint":
         meta = _read_meta(p)
-        weights = p / str(meta.get("weights_file", WEIGHTS))
+        weights = _member(p, meta, "weights_file", WEIGHTS)
+        _member(p, meta, "splits_file", SPLITS)
         if sniff_model_file(weights) != "safetensors":
             raise CheckpointError(f"{str(weights)!r} is not a safetensors file")
         return {

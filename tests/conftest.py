@@ -75,6 +75,16 @@ def adult_mlp_checkpoint(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def demo_lenet_checkpoint(tmp_path_factory, digits) -> Path:
+    """The demo's image model: LeNet-5 on digits with its default recipe (about five seconds)."""
+    from models.pipeline import train_and_save
+
+    out = tmp_path_factory.mktemp("ckpt") / "lenet5-digits-demo"
+    train_and_save(arch="lenet5", dataset=digits, out=out, progress=False)
+    return out
+
+
 @pytest.fixture()
 def lenet(lenet_checkpoint):
     """A fresh copy of the trained LeNet per test (tests may not share mutable state)."""

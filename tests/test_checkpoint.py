@@ -246,3 +246,93 @@ def test_a_scikit_learn_model_has_one_hash_per_fitted_state(tmp_path, german):
     before = estimator_digest(trees)
     trees.estimators_[0].tree_.threshold[0] += 1.0
     assert estimator_digest(trees) != before
+
+
+def _job_with(tmp_path, checkpoint, edit):
+    """A dashboard job whose uploaded checkpoint's model.json is changed by ``edit``."""
+    from audit.service import jobs
+
+    root = tmp_path / "runs"
+    job = jobs.create_job(root)
+    folder = job / "inputs" / "model"
+    shutil.copytree(checkpoint, folder)
+    meta = json.loads((folder / "model.json").read_text())
+    edit(folder, meta)
+    (folder / "model.json").write_text(json.dumps(meta))
+    spec = {"name": "up", "model": {"path": str(folder)}, "checks": ["performance"]}
+    spec["out"] = str((root / "up").resolve())
+    (job / "spec.json").write_text(json.dumps(spec))
+    return job, folder
+
+
+@pytest.mark.parametrize("how", ["absolute", "dotdot", "symlink", "splits"])
+def test_a_checkpoint_cannot_name_a_file_outside_its_folder(tmp_path, lenet_checkpoint, how):
+    """Planted: model.json names a server file (absolute, through '..', through a symbolic
+    link, or as its split indices), with no sha256 to betray it. The preview and the job
+    worker refuse it with one line naming the field; nothing is audited."""
+    from audit.service import jobs
+    from models.checkpoint import inspect_model
+
+    server = tmp_path / "server"
+    server.mkdir()
+    shutil.copy(lenet_checkpoint / "weights.safetensors", server / "other.safetensors")
+    shutil.copy(lenet_checkpoint / "splits.npz", server / "other.npz")
+
+    def edit(folder, meta):
+        meta.pop("weights_sha256", None)
+        if how == "absolute":
+            meta["weights_file"] = str(server / "other.safetensors")
+        elif how == "dotdot":
+            meta["weights_file"] = "../../../../server/other.safetensors"
+        elif how == "symlink":
+            (folder / "link.safetensors").symlink_to(server / "other.safetensors")
+            meta["weights_file"] = "link.safetensors"
+        else:
+            meta["splits_file"] = str(server / "other.npz")
+
+    job, folder = _job_with(tmp_path, lenet_checkpoint, edit)
+    field = "splits_file" if how == "splits" else "weights_file"
+    with pytest.raises(CheckpointError, match=f"{field} .*outside the checkpoint folder"):
+        inspect_model(folder)
+    with pytest.raises(CheckpointError, match=field):
+        load_model(folder)
+    assert jobs.work(job) == 1
+    status = jobs.read_status(job)
+    assert status["state"] == "failed" and field in status["error"]
+    assert not (tmp_path / "runs" / "up" / "report.json").exists()
+
+
+def test_an_in_folder_checkpoint_still_loads_and_audits(tmp_path, lenet_checkpoint):
+    """The twin: the same upload naming its own files (a renamed weights file included)
+    previews, loads and is audited by the job worker."""
+    from audit.service import jobs
+    from models.checkpoint import inspect_model
+
+    def edit(folder, meta):
+        (folder / "weights.safetensors").rename(folder / "renamed.safetensors")
+        meta["weights_file"] = "renamed.safetensors"
+
+    job, folder = _job_with(tmp_path, lenet_checkpoint, edit)
+    assert inspect_model(folder)["parameters"] > 0
+    assert load_model(folder).meta["weights_file"] == "renamed.safetensors"
+    assert jobs.work(job) == 0, jobs.read_status(job)
+    assert (tmp_path / "runs" / "up" / "report.json").is_file()
+
+
+def test_the_weights_header_is_checked_before_anything_is_read(tmp_path, lenet_checkpoint):
+    """A header that declares a tensor of another shape (here a 10^12-element one, which
+    would exhaust memory if allocated) is refused from the header alone, naming the tensor."""
+    folder = tmp_path / "ck"
+    shutil.copytree(lenet_checkpoint, folder)
+    raw = (folder / "weights.safetensors").read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + n])
+    key = next(k for k in header if k != "__metadata__")
+    header[key]["shape"] = [10**6, 10**6]
+    body = json.dumps(header).encode()
+    (folder / "weights.safetensors").write_bytes(len(body).to_bytes(8, "little") + body)
+    meta = json.loads((folder / "model.json").read_text())
+    meta.pop("weights_sha256")
+    (folder / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=f"{key} has shape \\(1000000, 1000000\\)"):
+        load_model(folder)

@@ -360,3 +360,40 @@ def test_the_strongest_attack_headline_is_not_assessable_when_no_attack_resolves
     results, twin = headline(400)
     assert twin.value == max(r.tpr_at_fpr[0.01] for r in results.values())
     assert twin.outcome in ("pass", "fail")
+
+
+def test_the_summary_reads_the_gated_headline_and_cannot_contradict_it(rng):
+    """Planted: the attack strongest by AUC was scored on 50 non-members (its TPR at 1% FPR is
+    undefined) while another, on 400, resolves it. The summary used to call the figure
+    unresolvable while the gate judged 'strongest.tpr_at_fpr_1pct'; now it gives that same
+    figure and its attack. Twin: no attack resolves it, the summary says so and the gate finds
+    it not assessable."""
+    from attacks.membership import evaluate_scores
+    from audit.gate.policy import Policy
+    from audit.privacy.check import PrivacyCheck
+    from reports.schema import ResultBase
+
+    def scored(n, shift):
+        member = np.r_[np.ones(n, bool), np.zeros(n, bool)]
+        return evaluate_scores(rng.normal(size=2 * n) + shift * member, member)
+
+    check = PrivacyCheck(compare_defenses=False)
+    for results, resolved in (
+        ({"sharp": scored(50, 3.0), "broad": scored(400, 1.0)}, True),
+        ({"sharp": scored(50, 3.0), "other": scored(60, 1.0)}, False),
+    ):
+        metrics, _ = check._report(results)
+        text = check._summary(results, metrics, 400, 0.1)
+        gated = (
+            Policy.default()
+            .apply_to_result(ResultBase(kind="privacy", title="P", metrics=metrics))
+            .metric("strongest.tpr_at_fpr_1pct")
+        )
+        assert "Strongest attack by AUC: sharp" in text
+        if resolved:
+            assert gated.value == results["broad"].tpr_at_fpr[0.01]
+            assert f"{gated.value:.1%} of members are found at 1% FPR (broad" in text
+            assert "unresolvable" not in text and gated.outcome in ("pass", "fail")
+        else:
+            assert gated.value is None and gated.outcome == "not_assessable"
+            assert "unresolvable with this holdout for every attack" in text

@@ -933,21 +933,10 @@ def _summary(
 ) -> str:
     ok = [s.method for s in summaries if s.status == "ok"]
     by = {m.name: m.value for m in metrics}
-    # sensitive to the model: the whole interval of sanity_excess below 0
-    sanity = {
-        m.method: m.ci_high is not None and m.ci_high < -SANITY_MARGIN
-        for m in metrics
-        if m.method is not None and m.name == f"{m.method}.sanity_excess"
-    }
+    # facts only: whether a method is sensitive to the model, and whether the marker's effect
+    # passes, are the policy's outcomes (the caveats and findings), never restated here
     beat = [n for n in ok if (by.get(f"{n}.deletion_gain") or 0) > 0]
     parts = [f"{len(ok)} method(s) ran; {len(beat)} beat a random order at deletion"]
-    insensitive = [n for n in ok if n in sanity and not sanity[n]]
-    if insensitive:
-        parts.append(
-            f"{', '.join(insensitive)} not shown sensitive to the model here (randomizing "
-            f"its weights changes the explanation no more than the null allows); conclusions "
-            f"cannot rest on {'them' if len(insensitive) > 1 else 'it'}"
-        )
     causal = {m.name: m for m in metrics if m.name.startswith("marker.")}
     drop, flip = causal.get("marker.accuracy_drop"), causal.get("marker.flip_rate")
     if drop is not None and drop.value is not None:

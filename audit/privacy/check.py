@@ -280,7 +280,7 @@ class PrivacyCheck(Check):
             warnings=warnings,
             strongest=strongest,
             breakdown=breakdown,
-            summary=self._summary(results, n_non, gap),
+            summary=self._summary(results, metrics, n_non, gap),
         )
 
     # ------------------------------------------------------------------ render
@@ -596,21 +596,31 @@ class PrivacyCheck(Check):
                 add(s, g, values == g)
         return rows
 
-    def _summary(self, results, n_non, gap):
+    def _summary(
+        self, results: dict[str, Any], metrics: list[Metric], n_non: int, gap: float
+    ) -> str:
+        """Read off the same headline metrics the gate judges (``strongest.*``), so the text
+        cannot contradict the gate: the TPR at 1% FPR is the worst case over the attacks that
+        resolve it, unresolvable only when none does."""
         if not results:
             return "no membership attack could run."
-        a = max(results, key=lambda n: results[n].auc)
-        r = results[a]
-        t = r.tpr_at_fpr[0.01]
+        by = {m.name: m for m in metrics}
+        auc, tpr = by["strongest.auc"], by[f"strongest.{_fpr_name(0.01)}"]
+        head = f"Strongest attack by AUC: {_attack(auc)} (AUC {auc.value:.3f})"
         tail = (
-            f"{t:.1%} of members are found at 1% FPR"
-            if t is not None
-            else "TPR at 1% FPR is unresolvable with this holdout"
+            f"{tpr.value:.1%} of members are found at 1% FPR ({_attack(tpr)}, the worst case "
+            f"over the attacks that resolve it)"
+            if tpr.value is not None
+            else "TPR at 1% FPR is unresolvable with this holdout for every attack"
         )
         return (
-            f"Strongest attack by AUC: {a} (AUC {r.auc:.3f}); {tail}; train-holdout "
-            f"accuracy gap {gap:+.1%}; {n_non} non-members evaluated."
+            f"{head}; {tail}; train-holdout accuracy gap {gap:+.1%}; {n_non} non-members evaluated."
         )
+
+
+def _attack(m: Metric) -> str:
+    """The attack a ``strongest.*`` headline names in its description."""
+    return m.description.rsplit(": ", 1)[-1]
 
 
 @dataclass(frozen=True)
