@@ -233,6 +233,9 @@ def run(
     policy: Annotated[
         Path | None, typer.Option(help="Policy YAML (default: the built-in policy).")
     ] = None,
+    allow_empty_policy: Annotated[
+        bool, typer.Option(help="Accept a policy that gates nothing (refused otherwise).")
+    ] = False,
     budget: Annotated[str | None, typer.Option(help="smoke, standard or thorough.")] = None,
     checks: Annotated[
         str | None, typer.Option(help="Comma-separated checks to run (default: all).")
@@ -282,6 +285,8 @@ def run(
         cfg.checks = _select_checks(cfg.checks, checks)
     if policy is not None:
         cfg.policy = str(policy)
+    if allow_empty_policy:
+        cfg.allow_empty_policy = True
     trust_by = "config model.trust"
     if trust:
         if cfg.model is None:
@@ -362,21 +367,19 @@ def check(
     tolerance: Annotated[
         float, typer.Option(help="With --baseline: allowed absolute worsening per metric.")
     ] = 0.01,
+    allow_empty_policy: Annotated[
+        bool, typer.Option(help="Accept a policy that gates nothing (refused otherwise).")
+    ] = False,
 ) -> None:
     """Print the scorecard of a run and exit 0 if every verdict passes (or only warns),
     1 if any fails or errored (or regressed against --baseline), 2 on bad input."""
-    from audit.gate.policy import Policy  # noqa: PLC0415
     from reports.json_io import load_report  # noqa: PLC0415
     from reports.narrative import scorecard  # noqa: PLC0415
 
     report = load_report(run_dir)
     if policy is not None:
-        pol = Policy.load(policy)
+        pol = _judging_policy(policy, report, allow_empty_policy)
         report = pol.apply(report)
-        for rule in pol.unmatched(report):
-            err_console.print(
-                f"[yellow]warning:[/] policy rule {rule} matches no metric in the run"
-            )
     _print_decision(report)
     table = Table(title=f"scorecard: {report.manifest.model.name} on {report.manifest.data.name}")
     for col in ("section", "metric", "value", "CI", "threshold", "verdict"):
@@ -463,6 +466,19 @@ def compare(
         raise typer.Exit(1)
 
 
+def _judging_policy(path: Path, report: Any, allow_empty: bool) -> Any:
+    """The policy file at ``path``, validated against the checks and metrics the suite knows
+    (an unknown section or metric is an error naming the closest name). A rule that is valid
+    but matches nothing in this run (a marker rule on a run without a marker) is a warning."""
+    from audit.core.config import build_policy  # noqa: PLC0415
+
+    stored = {r.kind: None for r in report.results}  # a plugin's section, even uninstalled
+    pol = build_policy(str(path), allow_empty=allow_empty, also_known=stored)
+    for rule in pol.unmatched(report):
+        err_console.print(f"[yellow]warning:[/] policy rule {rule} matches no metric in the run")
+    return pol
+
+
 @app.command(epilog="Example: rai-audit report runs/lenet5-audit --policy strict.yaml")
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run folder written by 'rai-audit run'.")],
@@ -473,10 +489,12 @@ def report(
             "policy's hash (report.policy-HASH.json, .html, .pdf); the originals are kept."
         ),
     ] = None,
+    allow_empty_policy: Annotated[
+        bool, typer.Option(help="Accept a policy that gates nothing (refused otherwise).")
+    ] = False,
 ) -> None:
     """Render the PDF and HTML again from report.json and the artifacts alone (no model
     needed). With --policy, write a new record and its renders beside the originals."""
-    from audit.gate.policy import Policy  # noqa: PLC0415
     from reports.atomic import atomic_write_text  # noqa: PLC0415
     from reports.html import render_html  # noqa: PLC0415
     from reports.json_io import load_report, report_to_json  # noqa: PLC0415
@@ -485,7 +503,7 @@ def report(
     rep = load_report(run_dir)
     stem = "report"
     if policy is not None:
-        pol = Policy.load(policy)
+        pol = _judging_policy(policy, rep, allow_empty_policy)
         rep = pol.apply(rep)
         stem = f"report.policy-{pol.sha256[:12]}"
         atomic_write_text(run_dir / f"{stem}.json", report_to_json(rep))

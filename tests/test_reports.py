@@ -359,3 +359,67 @@ def test_report_under_another_policy_never_overwrites_and_verify_catches_drift(
     (run / "report.json").write_text((run / "report.json").read_text().replace("  ", "   ", 1))
     assert main(["verify", str(run)]) == 1
     assert "not the canonical form" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("rules", "named"),
+    [
+        ("perfomance.accuracy: {min: 0.99, severity: fail}", "did you mean 'performance'?"),
+        ("performance.acuracy: {min: 0.99}", "did you mean 'accuracy'?"),
+        ("fairness.*.equalised_odds_difference: {max: 0.1}", "'equalized_odds_difference'"),
+    ],
+)
+def test_a_policy_typo_is_an_error_naming_the_closest_name(tmp_path, capsys, rules, named):
+    """Planted: a typo in a rule's section or metric gated nothing and 'check' exited 0. Now
+    'check', 'report' and 'run' with that policy exit 2 before anything else, naming the
+    closest known name. Twin: the same rule spelled right gates as before (exit 1)."""
+    run = write_run(tmp_path / "run", make_report(accuracy=0.989, eod=0.02, broken=False))
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(f"rules:\n  {rules}\n")
+    for argv in (
+        ["check", str(run), "--policy", str(typo)],
+        ["report", str(run), "--policy", str(typo)],
+        [
+            "run",
+            "--model",
+            str(tmp_path / "none"),
+            "--out",
+            str(tmp_path / "o"),
+            "--policy",
+            str(typo),
+        ],
+    ):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert named in err and err.count("\n") <= 3, err
+    assert not list(run.glob("report.policy-*"))
+    assert not (tmp_path / "o").exists()
+    right = tmp_path / "right.yaml"
+    right.write_text("rules:\n  performance.accuracy: {min: 0.99, severity: fail}\n")
+    assert main(["check", str(run), "--policy", str(right)]) == 1
+
+
+@pytest.mark.parametrize("text", ["{}\n", "rules: {}\n", "version: 1\n"])
+def test_a_policy_that_gates_nothing_is_refused_unless_allowed(tmp_path, capsys, text):
+    """Planted: an empty policy passed every run. Now it is an error (exit 2) unless the user
+    says --allow-empty-policy; twin: with the flag the run is judged by no rule and passes."""
+    run = write_run(tmp_path / "run", make_report(broken=False, eod=0.02))
+    empty = tmp_path / "empty.yaml"
+    empty.write_text(text)
+    assert main(["check", str(run), "--policy", str(empty)]) == 2
+    assert "gates nothing" in capsys.readouterr().err
+    assert main(["check", str(run), "--policy", str(empty), "--allow-empty-policy"]) == 0
+
+
+def test_the_default_policy_and_every_emitted_metric_are_known():
+    """Every rule of the default policy names a check and a metric the suite declares, and a
+    plugin that declares no metric names lets any through."""
+    from audit.core.checks import known_metrics
+    from audit.gate.policy import Policy
+
+    known = known_metrics()
+    assert Policy.default().validate(known) is not None
+    assert all(
+        known[k] for k in ("performance", "explainability", "robustness", "privacy", "fairness")
+    )
+    Policy.from_mapping({"rules": {"myplugin.anything": {"max": 1}}}).validate({"myplugin": None})

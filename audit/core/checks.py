@@ -109,6 +109,10 @@ class Check(ABC):
     order: ClassVar[int] = 100  # report order: performance, explainability, robustness, ...
     budgets: ClassVar[dict[str, dict[str, Any]]] = {}  # budget name -> field values
     path_options: ClassVar[tuple[str, ...]] = ()  # options holding paths (resolved by config)
+    #: the last name part of every metric the check can report (``accuracy``,
+    #: ``equalized_odds_difference``), against which a policy's rules are validated; None (a
+    #: plugin that does not declare them) lets any metric name through
+    metric_leaves: ClassVar[frozenset[str] | None] = None
 
     @classmethod
     def for_budget(cls, budget: str, **overrides: Any) -> Check:
@@ -276,6 +280,11 @@ def _load_plugin_checks(registry: _Registry) -> None:
             register(cls)
         except Exception as exc:
             _Registry.plugin_errors[ep.name] = f"{type(exc).__name__}: {exc}"
+
+
+def known_metrics() -> dict[str, frozenset[str] | None]:
+    """Check name -> the metric leaves it declares (None: undeclared), for validating policies."""
+    return {name: cls.metric_leaves for name, cls in all_checks().items()}
 
 
 def all_checks() -> dict[str, type[Check]]:

@@ -38,7 +38,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from audit.core.checks import BUDGETS, Check, all_checks, check_budget, get_check
+from audit.core.checks import (
+    BUDGETS,
+    Check,
+    all_checks,
+    check_budget,
+    get_check,
+    known_metrics,
+)
 from audit.core.target import AuditTarget
 from audit.core.yaml_safe import load_yaml
 from audit.gate.policy import Policy
@@ -76,6 +83,7 @@ class AuditConfig(_Strict):
     data: DataConfig | None = None
     checks: dict[str, dict[str, Any] | None] | list[str] | None = None
     policy: str | dict[str, Any] | None = None
+    allow_empty_policy: bool = False
     model_card: dict[str, Any] | None = None
 
 
@@ -159,12 +167,23 @@ def build_checks(spec: Mapping[str, Any] | list[str] | None, budget: str) -> lis
     return [get_check(n).for_budget(budget, **opts) for n, opts in names.items()]
 
 
-def build_policy(spec: str | Mapping[str, Any] | None) -> Policy:
+def build_policy(
+    spec: str | Mapping[str, Any] | None,
+    *,
+    allow_empty: bool = False,
+    also_known: Mapping[str, frozenset[str] | None] | None = None,
+) -> Policy:
+    """The policy ``spec`` names (a file, an inline mapping, or None for the default),
+    validated against the checks and metrics the suite knows (built-ins and plugins), and
+    ``also_known`` sections (those of a stored report whose plugin is gone)."""
     if spec is None:
-        return Policy.default()
-    if isinstance(spec, str):
-        return Policy.load(spec)
-    return Policy.from_mapping(spec)
+        policy = Policy.default()
+    elif isinstance(spec, str):
+        policy = Policy.load(spec)
+    else:
+        policy = Policy.from_mapping(spec)
+    known = {**(also_known or {}), **known_metrics()}
+    return policy.validate(known, allow_empty=allow_empty)
 
 
 def build_target(

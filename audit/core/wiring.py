@@ -61,7 +61,7 @@ def audit_from_config(
     check_seed(cfg.seed)
     cfg = resolve_paths(cfg.model_copy(deep=True), None)  # what is left relative: the cwd
     checks = build_checks(cfg.checks, cfg.budget)  # validates the budget
-    policy = build_policy(cfg.policy)
+    policy = build_policy(cfg.policy, allow_empty=cfg.allow_empty_policy)
     target = target_from_config(cfg, trust_by=trust_by, allow_torchscript=allow_torchscript)
     return run_audit(
         target,

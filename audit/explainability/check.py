@@ -122,6 +122,29 @@ class ExplainabilityCheck(Check):
     """
 
     name = "explainability"
+    metric_leaves = frozenset(
+        (
+            "accuracy_drop",
+            "additivity_error",
+            "completeness_error",
+            "deletion_auc",
+            "deletion_gain",
+            "flip_rate",
+            "insertion_auc",
+            "insertion_gain",
+            "marker_share",
+            "noise_stability",
+            "sanity_excess",
+            "sanity_kept_share",
+            "sanity_null_rank_correlation",
+            "sanity_null_ssim",
+            "sanity_rank_correlation",
+            "sanity_signed_rank_correlation",
+            "sanity_ssim",
+            "seed_stability",
+            "surrogate_r2",
+        )
+    )
     title = "Explainability"
     order = 10
     budgets = _BUDGETS

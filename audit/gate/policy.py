@@ -369,6 +369,42 @@ class Policy:
             rule=OUTCOME_RULE,
         )
 
+    def validate(
+        self, known: Mapping[str, frozenset[str] | None], *, allow_empty: bool = False
+    ) -> Policy:
+        """This policy, once every rule names a check that exists and a metric it can report.
+
+        Args:
+            known: check name -> the metric leaves it declares (None: any), e.g.
+                :func:`audit.core.checks.known_metrics`.
+            allow_empty: accept a policy that gates nothing.
+
+        Raises:
+            InvalidConfigError: a policy that gates nothing (unless ``allow_empty``), or a rule
+                whose section or metric is unknown, naming the closest known name.
+        """
+        if not self.rules and not allow_empty:
+            raise InvalidConfigError(
+                f"policy {self.source}: it gates nothing (no rules), so every audit would pass "
+                "it; add rules such as performance.accuracy: {min: 0.9}, or pass "
+                "--allow-empty-policy if that is what you want"
+            )
+        for rule in self.rules:
+            section, rest = rule.metric.split(".", 1)
+            if section not in known:
+                raise InvalidConfigError(
+                    f"policy {self.source}: rule {rule.metric!r} names no check {section!r}"
+                    f"{closest_name(section, known)}; the checks are {', '.join(sorted(known))}"
+                )
+            leaves = known[section]
+            leaf = rest.rsplit(".", 1)[-1]
+            if leaves is not None and leaf != "*" and leaf not in leaves:
+                raise InvalidConfigError(
+                    f"policy {self.source}: rule {rule.metric!r}: check {section!r} reports no "
+                    f"metric {leaf!r}{closest_name(leaf, leaves)}"
+                )
+        return self
+
     def unmatched(self, report: AuditReport) -> list[str]:
         """Rules whose section ran but that match none of its metrics (likely a typo)."""
         out = []
@@ -381,6 +417,14 @@ class Policy:
             if not any(pattern.fullmatch(f"{res.kind}.{m.name}") for m in res.metrics):
                 out.append(rule.metric)
         return out
+
+
+def closest_name(name: str, known: Any) -> str:
+    """``; did you mean 'x'?`` for the known name closest to ``name``, or nothing."""
+    import difflib  # noqa: PLC0415
+
+    near = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    return f"; did you mean {near[0]!r}?" if near else ""
 
 
 def _outcomes(raw: Any, source: str) -> tuple[tuple[str, str], ...]:

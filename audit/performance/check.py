@@ -58,6 +58,20 @@ class PerformanceCheck(Check):
     """
 
     name = "performance"
+    metric_leaves = frozenset(
+        (
+            "accuracy",
+            "balanced_accuracy",
+            "brier",
+            "ece",
+            "log_loss",
+            "macro_f1",
+            "mce",
+            "roc_auc",
+            "train_accuracy",
+            "train_test_gap",
+        )
+    )
     title = "Performance"
     order = 0
     budgets = _BUDGETS

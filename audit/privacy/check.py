@@ -79,6 +79,19 @@ class PrivacyCheck(Check):
     """
 
     name = "privacy"
+    metric_leaves = frozenset(
+        (
+            "advantage",
+            "auc",
+            "balanced_accuracy",
+            "epsilon",
+            "generalization_gap",
+            "loss_auc",
+            "test_accuracy",
+            "tpr_at_fpr_0_1pct",
+            "tpr_at_fpr_1pct",
+        )
+    )
     title = "Privacy (membership inference)"
     order = 30
     budgets = _BUDGETS

@@ -120,6 +120,31 @@ class RobustnessCheck(Check):
     """
 
     name = "robustness"
+    metric_leaves = frozenset(
+        (
+            "adaptive_robust_accuracy",
+            "adversarial_wrong_confidence",
+            "blackbox_not_stronger",
+            "blackbox_robust_accuracy",
+            "clean_accuracy",
+            "deterministic_output",
+            "fgsm_robust_accuracy",
+            "gradients_nonzero_finite",
+            "iterative_at_least_single_step",
+            "large_eps_collapses",
+            "margin_robust_accuracy",
+            "naive_robust_accuracy",
+            "other_loss_not_stronger",
+            "perturbation_l2",
+            "perturbation_linf",
+            "psnr_db",
+            "robust_accuracy",
+            "ssim",
+            "strong_robust_accuracy",
+            "stronger_attack_no_gain",
+            "verified",
+        )
+    )
     title = "Adversarial robustness"
     order = 20
     budgets = _BUDGETS
