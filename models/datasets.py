@@ -718,6 +718,29 @@ def load_compas(
     )
 
 
+def label_text(value: Any) -> str:
+    """A class label as text: integral numbers without a decimal point (``1.0`` -> ``1``)."""
+    v = value.item() if isinstance(value, np.generic) else value
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return str(v)
+
+
+def class_order(column: pd.Series) -> tuple[list[str], np.ndarray]:
+    """The classes of a label column in their type's order, and each row's class index.
+
+    Numbers sort numerically (labels 0..10: ``2`` before ``10``, as scikit-learn's ``classes_``
+    does; sorting their text put ``10`` before ``2`` and scrambled every metric), text
+    alphabetically."""
+    values = column.to_numpy()
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        distinct = np.unique(values)
+        return [label_text(v) for v in distinct], np.searchsorted(distinct, values).astype(np.int64)
+    text = column.astype(str).to_numpy()
+    distinct = np.unique(text)
+    return [str(v) for v in distinct], np.searchsorted(distinct, text).astype(np.int64)
+
+
 def load_csv(
     path: str | Path,
     *,
@@ -736,7 +759,9 @@ def load_csv(
 
     Args:
         path: the CSV file (optionally ``.gz``).
-        target: the label column; classes are its sorted distinct values.
+        target: the label column; classes are its distinct values in their type's order
+            (numbers numerically, so 2 comes before 10; text alphabetically, as scikit-learn's
+            ``classes_``), named as text (``1.0`` as ``1``).
         sensitive: columns to audit for fairness; kept as strings.
         features: model input columns; default every column but the target (and the sensitive
             ones when ``include_sensitive`` is false).
@@ -762,16 +787,14 @@ def load_csv(
             raise InvalidDataError(f"column {col!r} is not in {str(p)!r}; its columns are {cols}")
     if frame[target].isna().any():
         raise InvalidDataError(f"target column {target!r} has missing values; drop those rows")
-    classes = sorted(frame[target].astype(str).unique().tolist())
+    classes, y = class_order(frame[target])
     if len(classes) < 2:
         raise InvalidDataError(f"target column {target!r} has a single class {classes}")
-    lookup = {c: i for i, c in enumerate(classes)}
-    if favorable is not None and str(favorable) not in lookup:
+    if favorable is not None and label_text(favorable) not in classes:
         raise InvalidDataError(
             f"favorable={favorable!r} is not a value of the target column {target!r} "
             f"(its values are {classes})"
         )
-    y = frame[target].astype(str).map(lookup).to_numpy().astype(np.int64)
     if features is None:
         features = [c for c in cols if c != target and (include_sensitive or c not in sensitive)]
     unknown = [c for c in features if c not in cols]
@@ -803,7 +826,7 @@ def load_csv(
             "favorable": favorable,
         },
         standardize=encoding == "standardize",
-        annotations={"favorable_class": str(favorable)} if favorable is not None else None,
+        annotations={"favorable_class": label_text(favorable)} if favorable is not None else None,
     )
 
 

@@ -447,6 +447,12 @@ def manifest_rows(report: AuditReport) -> list[tuple[str, str]]:
         ("splits", ", ".join(f"{k}: {v}" for k, v in m.data.split_sizes.items())),
         ("split seed", str(m.data.split_seed)),
         ("sensitive features", ", ".join(m.data.sensitive_features) or "none"),
+        (
+            "class order",
+            ", ".join(f"{i}: {c}" for i, c in enumerate(m.data.class_names[:50]))
+            + (" ..." if len(m.data.class_names) > 50 else "")
+            or "not recorded",
+        ),
         ("platform", ", ".join(f"{k} {v}" for k, v in sorted(m.platform.items()))),
         ("versions", ", ".join(f"{k} {v}" for k, v in sorted(m.versions.items()))),
         ("configuration", json_compact(m.config)),

@@ -387,6 +387,8 @@ class DataInfo(_Frozen):
     sensitive_features: list[str] = Field(default_factory=list)
     sensitive_in_features: dict[str, bool] = Field(default_factory=dict)
     source: str = ""
+    #: the class order every metric uses: class ``i`` is ``class_names[i]``
+    class_names: list[str] = Field(default_factory=list)
 
 
 class Manifest(_Frozen):

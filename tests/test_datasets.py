@@ -186,3 +186,50 @@ def test_torchvision_data_sets_are_optional_and_never_downloaded(tmp_path):
     else:
         with pytest.raises(InvalidDataError, match="downloads are disabled"):
             load_dataset("tv:MNIST", root=tmp_path)
+
+
+def test_integer_labels_keep_their_numeric_order_and_text_labels_still_work(tmp_path):
+    """Planted: labels 0..10 were ordered as text ('10' before '2'), so a LogisticRegression
+    fitted on them (classes_ == arange(11)) was scored against scrambled labels (accuracy
+    0.16). Now the classes are 0, 1, ..., 10 in that order, the report records the order, and
+    the audit's accuracy on its rows is the model's own. Twin: text labels load as before."""
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from audit.core.checks import Artifacts
+    from audit.core.target import AuditTarget
+    from audit.performance.check import PerformanceCheck
+    from models.datasets import load_csv
+
+    g = np.random.default_rng(0)
+    n = 1100
+    label = np.repeat(np.arange(11), n // 11)
+    frame = pd.DataFrame(
+        {"a": label + g.normal(0, 0.7, n), "b": label * 2 + g.normal(0, 1.0, n), "y": label}
+    )
+    frame.to_csv(tmp_path / "eleven.csv", index=False)
+    data = load_csv(tmp_path / "eleven.csv", target="y", encoding="none")
+    assert data.class_names == tuple(str(i) for i in range(11))
+    tr = data.splits["train"]
+    raw = np.array([int(c) for c in data.class_names])
+    clf = LogisticRegression(max_iter=2000).fit(tr.X, raw[tr.y])
+    assert list(clf.classes_) == list(range(11))
+    target = AuditTarget.from_bundle(clf, data)
+    res = PerformanceCheck().run(target, seed=0, artifacts=Artifacts(tmp_path / "r", "p"))
+    te = data.splits["test"]
+    assert res.metric("accuracy").value == pytest.approx(clf.score(te.X, raw[te.y]))
+    assert res.metric("accuracy").value > 0.5
+    assert res.metric("train_accuracy").value == pytest.approx(clf.score(tr.X, raw[tr.y]))
+    # twin: the same rows with text labels ('c0'..'c10' sort as text, as classes_ does)
+    frame["y"] = [f"c{v}" for v in label]
+    frame.to_csv(tmp_path / "text.csv", index=False)
+    text = load_csv(tmp_path / "text.csv", target="y", encoding="none")
+    assert list(text.class_names) == sorted(f"c{v}" for v in range(11))
+    named = LogisticRegression(max_iter=2000).fit(
+        text.splits["train"].X, np.array(text.class_names)[text.splits["train"].y]
+    )
+    t2 = AuditTarget.from_bundle(named, text)
+    te2 = text.splits["test"]
+    assert (t2.model.predict_proba(te2.X).argmax(1) == te2.y).mean() == pytest.approx(
+        named.score(te2.X, np.array(text.class_names)[te2.y])
+    )

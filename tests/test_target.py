@@ -106,8 +106,15 @@ def test_sklearn_classifier(german):
     p = target.model.predict_proba(german.splits["test"].X)
     np.testing.assert_allclose(p, clf.predict_proba(german.splits["test"].X))
     assert len(target.model.sha256) == 64
-    with pytest.raises(IncompatibleModelError, match="encode labels as 0..K-1"):
-        SklearnAdapter(LogisticRegression().fit(tr.X, np.where(tr.y == 1, "good", "bad")))
+    # labels by value: matched to the data's classes, refused when they do not match
+    named = LogisticRegression(max_iter=500).fit(tr.X, np.where(tr.y == 1, "good", "bad"))
+    np.testing.assert_allclose(
+        AuditTarget.from_bundle(named, german).model.predict_proba(tr.X[:5]),
+        named.predict_proba(tr.X[:5]),
+    )
+    other = LogisticRegression(max_iter=500).fit(tr.X, np.where(tr.y == 1, "yes", "no"))
+    with pytest.raises(IncompatibleModelError, match="do not match the data's labels"):
+        AuditTarget.from_bundle(other, german)
     with pytest.raises(IncompatibleModelError, match="not fitted"):
         SklearnAdapter(LogisticRegression())
 
@@ -132,3 +139,19 @@ def test_data_drift_from_the_checkpoint_is_noted(lenet, digits):
     other = dataclasses.replace(digits, sha256="0" * 64)
     target = AuditTarget.from_loaded(lenet, other, device="cpu")
     assert "differs from the data the checkpoint was trained on" in target.data_info["warning"]
+
+
+def test_labels_by_value_are_reordered_into_the_data_class_order(german):
+    """A data set whose class order is not the classifier's (class 0 is 'good' here, while
+    scikit-learn sorts classes_ to ['bad', 'good']): the probability columns follow the data's
+    order, so accuracy is the classifier's own."""
+    import dataclasses
+
+    flipped = {k: dataclasses.replace(s, y=1 - s.y) for k, s in german.splits.items()}
+    data = dataclasses.replace(german, splits=flipped, class_names=("good", "bad"))
+    tr, te = german.splits["train"], german.splits["test"]
+    clf = LogisticRegression(max_iter=500).fit(tr.X, np.where(tr.y == 1, "good", "bad"))
+    target = AuditTarget.from_bundle(clf, data)
+    pred = target.model.predict_proba(te.X).argmax(1)
+    truth = np.where(te.y == 1, "good", "bad")
+    assert (pred == data.splits["test"].y).mean() == pytest.approx(clf.score(te.X, truth))

@@ -124,7 +124,12 @@ class TorchAdapter(ModelAdapter):
 
 
 class SklearnAdapter(ModelAdapter):
-    """A fitted scikit-learn classifier with ``predict_proba``; classes must be ``0..K-1``."""
+    """A fitted scikit-learn classifier with ``predict_proba``.
+
+    Its ``classes_`` are either ``0..K-1`` (the data set's class indices) or the data set's
+    labels by value (``['bad', 'good']``, ``[1, 2, 3]``): :meth:`align` then reorders the
+    probability columns into the data set's class order, and refuses labels that do not match.
+    """
 
     differentiable = False
 
@@ -139,20 +144,46 @@ class SklearnAdapter(ModelAdapter):
             raise IncompatibleModelError(
                 f"{type(estimator).__name__} is not fitted (no classes_); fit it first"
             )
-        if not np.array_equal(np.asarray(classes), np.arange(len(classes))):
-            raise IncompatibleModelError(
-                f"the classifier's classes_ are {list(classes)}; encode labels as 0..K-1 "
-                "(the data set's class order) before fitting"
-            )
+        self.classes = np.asarray(classes)
+        self.by_index = np.array_equal(self.classes, np.arange(len(self.classes)))
+        self.columns: np.ndarray | None = None  # data class order -> estimator column
         self.estimator = estimator
         self.name = name
+
+    def align(self, class_names: tuple[str, ...]) -> None:
+        """Match ``classes_`` to the data set's classes: by index when they are ``0..K-1``,
+        else by value (compared as text, ``1`` and ``'1'`` alike).
+
+        Raises:
+            IncompatibleModelError: labels that cannot be matched by value, on one line.
+        """
+        if self.by_index:
+            self.columns = None
+            return
+        from models.datasets import label_text  # noqa: PLC0415
+
+        text = [label_text(c) for c in self.classes]
+        where = {c: i for i, c in enumerate(text)}
+        if len(where) != len(text) or set(where) != set(class_names):
+            raise IncompatibleModelError(
+                f"the classifier's classes_ {text[:10]} do not match the data's labels "
+                f"{list(class_names)[:10]} by value; fit it on this data's label column, or "
+                "encode labels as 0..K-1 in the data's class order"
+            )
+        self.columns = np.array([where[c] for c in class_names])
 
     def logits(self, X: np.ndarray) -> np.ndarray:
         return np.log(np.clip(self.predict_proba(X), 1e-12, 1.0))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         flat = np.asarray(X).reshape(len(X), -1)
-        return np.asarray(self.estimator.predict_proba(flat), dtype=np.float64)
+        proba = np.asarray(self.estimator.predict_proba(flat), dtype=np.float64)
+        if not self.by_index and self.columns is None:
+            raise IncompatibleModelError(
+                f"the classifier's classes_ {list(self.classes)[:10]} are labels, not 0..K-1: "
+                "audit it through an AuditTarget, which matches them to the data's classes"
+            )
+        return proba if self.columns is None else proba[:, self.columns]
 
     @property
     def sha256(self) -> str:

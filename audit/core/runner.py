@@ -120,6 +120,7 @@ def _data_info(target: AuditTarget) -> DataInfo:
         sensitive_features=target.sensitive_features(),
         sensitive_in_features=dict(target.sensitive_in_features),
         source=str(d.get("source", "")),
+        class_names=list(target.class_names),
     )
 
 

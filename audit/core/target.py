@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from audit.core.adapters import ModelAdapter, as_adapter
+from audit.core.adapters import ModelAdapter, SklearnAdapter, as_adapter
 from models.checkpoint import LoadedModel
 from models.datasets import DataBundle, Split
 from models.errors import IncompatibleModelError, InvalidDataError
@@ -83,6 +83,8 @@ class AuditTarget:
             raise InvalidDataError(
                 f"a classifier needs at least 2 class names, got {list(self.class_names)}"
             )
+        if isinstance(self.model, SklearnAdapter):
+            self.model.align(self.class_names)
         n_features = int(np.prod(self.input_shape))
         self.feature_names = tuple(feature_names or (f"x{i}" for i in range(n_features)))
         if len(self.feature_names) != n_features:
