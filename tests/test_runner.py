@@ -111,7 +111,7 @@ def test_interrupted_run_leaves_the_previous_run_intact(digits_target, tmp_path,
         run_audit(digits_target, [PerformanceCheck()], out=out, progress=False)
     assert (out / "report.json").read_bytes() == before
     left = sorted(p.name for p in tmp_path.iterdir())
-    assert left == ["rai-audit-history.sqlite", "run"], "no staging folder left"
+    assert left == [".run.lock", "rai-audit-history.sqlite", "run"], "no staging folder left"
 
 
 def test_out_folder_that_is_not_a_run_is_never_replaced(digits_target, tmp_path):
@@ -172,3 +172,90 @@ def test_load_report_errors(tmp_path):
     (tmp_path / "report.json").write_text('{"schema_version": "1.0", "results": []}')
     with pytest.raises(ValueError, match="not a valid audit report: manifest"):
         load_report(tmp_path)
+
+
+def test_one_writer_per_output_folder_and_dead_writers_are_swept(digits_target, tmp_path):
+    """Planted: another process holds the output folder (an audit in progress): a second audit
+    into it exits at once with a line naming the holder's pid and writes nothing. Twin: once it
+    is gone (the lock dies with its process, however it ends) the audit runs, and what killed
+    runs left behind (an unfinished staging folder; a swap that died half-way, whose earlier
+    run is the only copy) is swept or put back, then verifies."""
+    from audit.cli import main
+    from reports.atomic import FolderBusyError
+
+    out = tmp_path / "run"
+    run_audit(digits_target, [PerformanceCheck()], out=out, progress=False)
+    first = load_report(out).manifest.run_id
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from reports.atomic import folder_lock\n"
+            f"with folder_lock({str(out)!r}):\n    print('held', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(FolderBusyError, match=f"pid {holder.pid}"):
+            run_audit(digits_target, [PerformanceCheck()], out=out, progress=False)
+        assert load_report(out).manifest.run_id == first  # untouched
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    # what SIGKILLed writers leave: an unfinished build, and a swap cut between its renames
+    (tmp_path / ".run.staging-dead").mkdir()
+    (tmp_path / ".run.staging-dead" / "half.json").write_text("{")
+    (out).rename(tmp_path / ".run.previous-dead")
+    from reports.atomic import folder_lock, sweep_stale
+
+    with folder_lock(out):
+        done = sweep_stale(out)
+    assert done == ["restored .run.previous-dead as run", "removed .run.staging-dead"]
+    assert load_report(out).manifest.run_id == first  # the only copy is back
+    (tmp_path / ".run.staging-dead2").mkdir()
+    report = run_audit(digits_target, [PerformanceCheck()], out=out, progress=False)
+    assert report.manifest.run_id != first
+    assert not list(tmp_path.glob(".run.staging-*")) and not list(tmp_path.glob(".run.previous-*"))
+    assert main(["verify", str(out)]) == 0
+
+
+def test_a_second_cli_audit_into_a_busy_folder_exits_2(lenet_checkpoint, tmp_path, capsys):
+    from audit.cli import main
+    from reports.atomic import folder_lock
+
+    out = tmp_path / "run"
+    with folder_lock(out):
+        code = main(
+            [
+                "run",
+                "--model",
+                str(lenet_checkpoint),
+                "--out",
+                str(out),
+                "--checks",
+                "performance",
+                "--quiet",
+            ]
+        )
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert "is being written by another audit" in err and err.count("\n") == 0
+    assert not out.exists()
+    assert (
+        main(
+            [
+                "run",
+                "--model",
+                str(lenet_checkpoint),
+                "--out",
+                str(out),
+                "--checks",
+                "performance",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
