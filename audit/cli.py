@@ -102,6 +102,7 @@ def _print_decision(report: Any) -> None:
     for title, lines in (
         ("blocking", d.reasons),
         ("condition", d.conditions),
+        ("not assessed", d.not_assessed),
         ("audit caveat", d.caveats),
     ):
         for line in lines:

@@ -24,17 +24,29 @@ DECISION_TEXT = {
 }
 
 
-def decision_lines(report: AuditReport) -> tuple[str, str, list[tuple[str, str]]]:
+def decision_lines(
+    report: AuditReport, *, limit: int | None = 5
+) -> tuple[str, str, list[tuple[str, str]]]:
     """The cover's decision: ``(level, headline, [(kind, text), ...])`` with the blocking
-    findings first (most severe first), then the conditions, then the audit's caveats. A report
-    written before decisions existed shows its overall verdict instead."""
+    findings first (most severe first), then the conditions, the sections not assessed (a setup
+    problem, never a finding) and the audit's caveats; at most ``limit`` lines of each kind,
+    then ``and N more`` (the scorecard has them all). A report written before decisions existed
+    shows its overall verdict instead."""
     d = report.decision
     if d is None:
         verdict = (report.verdict or "none").upper()
         return "none", f"{report.manifest.model.name}: overall verdict {verdict}", []
-    lines = [("blocking", x) for x in d.reasons]
-    lines += [("condition", x) for x in d.conditions]
-    lines += [("audit caveat", x) for x in d.caveats]
+    lines: list[tuple[str, str]] = []
+    for kind, items in (
+        ("blocking", d.reasons),
+        ("condition", d.conditions),
+        ("not assessed", d.not_assessed),
+        ("audit caveat", d.caveats),
+    ):
+        shown = items if limit is None else items[:limit]
+        lines += [(kind, x) for x in shown]
+        if len(items) > len(shown):
+            lines.append((kind, f"and {len(items) - len(shown)} more (see the scorecard)"))
     head = f"{report.manifest.model.name}: {DECISION_TEXT[d.level].lower()}"
     return d.level, head, lines
 

@@ -415,7 +415,9 @@ class Decision(_Frozen):
     ``level``: ``blocking_findings`` (a finding the policy fails), ``conditions`` (findings that
     warn, are inconclusive or could not be assessed) or ``no_blocking_findings``. ``reasons`` are
     the blocking findings, most severe first; ``conditions`` the rest; ``caveats`` the audit's
-    own methods that did not hold, with what cannot rest on them.
+    own methods that did not hold, with what cannot rest on them; ``not_assessed`` the sections
+    that could not be set up or applied (a setup problem is never a finding), each with its
+    reason and fix.
     """
 
     level: DecisionLevel
@@ -423,6 +425,7 @@ class Decision(_Frozen):
     reasons: list[str] = Field(default_factory=list)
     conditions: list[str] = Field(default_factory=list)
     caveats: list[str] = Field(default_factory=list)
+    not_assessed: list[str] = Field(default_factory=list)
     rule: str = ""
 
 

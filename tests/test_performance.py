@@ -147,3 +147,36 @@ def test_budgets_and_unknown_options():
         PerformanceCheck.for_budget("huge")
     with pytest.raises(InvalidConfigError, match="has no option"):
         PerformanceCheck.for_budget("smoke", bins=3)
+
+
+def test_inverted_labels_are_a_caveat_that_names_the_cause(german, tmp_path):
+    """Planted: a credit model coded the other way round (fitted on 1 - y): its accuracy is
+    below chance, the 'inverted_labels' caveat fails (read the other way round, the whole
+    interval is above 0.5), a warning names inverted labels, and the decision lists the caveat.
+    Twin: the correctly coded model passes the caveat and gets no warning."""
+    from audit.core.runner import run_audit
+    from audit.gate.policy import Policy
+
+    tr = german.splits["train"]
+    out = {}
+    for name, labels in (("inverted", 1 - tr.y), ("clean", tr.y)):
+        clf = LogisticRegression(max_iter=2000).fit(tr.X, labels)
+        report = run_audit(
+            AuditTarget.from_bundle(clf, german),
+            [PerformanceCheck()],
+            out=tmp_path / name,
+            policy=Policy.default(),
+            progress=False,
+            history=False,
+        )
+        res = report.results[0]
+        m = res.metric("inverted_labels")
+        assert m.about == "method" and m.value == pytest.approx(1 - res.metric("accuracy").value)
+        out[name] = (m, res.warnings, report.decision)
+    m, warns, decision = out["inverted"]
+    assert m.outcome == "fail" and m.ci_low > 0.5
+    assert any("labels are likely inverted" in w for w in warns)
+    assert any(c.startswith("performance.inverted_labels") for c in decision.caveats)
+    m, warns, decision = out["clean"]
+    assert m.outcome == "pass" and not any("inverted" in w for w in warns)
+    assert not any("inverted_labels" in c for c in decision.caveats)

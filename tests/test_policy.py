@@ -221,3 +221,31 @@ def test_rules_grouped_by_section_equal_dotted_rules():
     assert grouped.rules == dotted.rules
     with pytest.raises(InvalidConfigError, match="unknown key"):
         Policy.from_mapping({"rules": {"performance": {"accuracy": {"minimum": 0.9}}}})
+
+
+def test_the_cover_lists_at_most_five_of_each_kind_then_how_many_more():
+    """Planted: seven blocking reasons; the cover shows five and 'and 2 more'. Twin: three
+    show whole, with no 'more' line; the terminal's full list is kept (limit=None)."""
+    from reportkit import make_report
+
+    from reports import narrative
+    from reports.schema import Decision
+
+    report = make_report()
+    many = report.model_copy(
+        update={
+            "decision": Decision(
+                level="blocking_findings",
+                headline="m: blocking findings",
+                reasons=[f"performance.m{i}: violated" for i in range(7)],
+            )
+        }
+    )
+    _, _, lines = narrative.decision_lines(many)
+    assert [t for k, t in lines if k == "blocking"][-1] == "and 2 more (see the scorecard)"
+    assert len(lines) == 6
+    assert len(narrative.decision_lines(many, limit=None)[2]) == 7
+    few = many.model_copy(
+        update={"decision": many.decision.model_copy(update={"reasons": ["a", "b", "c"]})}
+    )
+    assert [t for _, t in narrative.decision_lines(few)[2]] == ["a", "b", "c"]

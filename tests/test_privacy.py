@@ -397,3 +397,43 @@ def test_the_summary_reads_the_gated_headline_and_cannot_contradict_it(rng):
         else:
             assert gated.value is None and gated.outcome == "not_assessable"
             assert "unresolvable with this holdout for every attack" in text
+
+
+def test_unknown_members_are_not_assessed_never_blocking(german, tmp_path):
+    """Planted: a scikit-learn model with no recorded members. Privacy used to crash into an
+    error result, which counts as fail, so every such run was 'blocking findings'. Now the
+    section is not assessed, with the reason and the fix in the decision's 'not assessed'
+    line, and blocks nothing. Twin: with assume_members the section is assessed and the line
+    is gone."""
+    from audit.core.runner import run_audit
+    from audit.gate.policy import Policy
+    from audit.performance.check import PerformanceCheck
+    from reports import narrative
+
+    tr = german.splits["train"]
+    clf = LogisticRegression(max_iter=1000).fit(tr.X, tr.y)
+    target = AuditTarget.from_bundle(clf, german)
+    lenient = Policy.from_mapping({"rules": {"performance.accuracy": {"min": 0.5}}})
+    planted = run_audit(
+        target,
+        [PerformanceCheck(), PrivacyCheck(attacks=("loss",), compare_defenses=False)],
+        out=tmp_path / "planted",
+        policy=lenient,
+        progress=False,
+        history=False,
+    )
+    d = planted.decision
+    assert planted.results[1].status == "skipped" and d.level == "no_blocking_findings"
+    assert len(d.not_assessed) == 1 and d.not_assessed[0].startswith("privacy: ")
+    assert "assume_members: true" in d.not_assessed[0]
+    kinds = [k for k, _ in narrative.decision_lines(planted)[2]]
+    assert "not assessed" in kinds
+    twin = run_audit(
+        target,
+        [PrivacyCheck(attacks=("loss",), compare_defenses=False, assume_members=True)],
+        out=tmp_path / "twin",
+        policy=lenient,
+        progress=False,
+        history=False,
+    )
+    assert twin.results[0].status == "ok" and twin.decision.not_assessed == []

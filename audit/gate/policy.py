@@ -329,8 +329,12 @@ class Policy:
         blocking: list[tuple[int, int, str]] = []
         conditions: list[tuple[int, int, str]] = []
         caveats: list[str] = []
+        not_assessed: list[str] = []
         for order, r in enumerate(report.results):
             section = str(getattr(r, "check", None) or r.kind)
+            if r.status == "skipped":
+                not_assessed.append(f"{section}: {r.summary.rstrip('.')}")
+                continue
             if r.status == "error":
                 line = f"{section}: the check crashed, nothing was assessed ({r.error or ''})"
                 (blocking if self.counts_as("error") == "fail" else conditions).append(
@@ -366,6 +370,7 @@ class Policy:
             reasons=[t[2] for t in blocking],
             conditions=[t[2] for t in conditions],
             caveats=caveats,
+            not_assessed=not_assessed,
             rule=OUTCOME_RULE,
         )
 

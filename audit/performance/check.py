@@ -64,6 +64,7 @@ class PerformanceCheck(Check):
             "balanced_accuracy",
             "brier",
             "ece",
+            "inverted_labels",
             "log_loss",
             "macro_f1",
             "mce",
@@ -243,6 +244,34 @@ class PerformanceCheck(Check):
             ]
         else:
             warnings.append("no train split: the train-test gap is not measured")
+        if k == 2:  # two classes read the other way round: a caveat about the label coding
+            flipped = n - correct
+            f_lo, f_hi = wilson_interval(flipped, n, self.ci_level)
+            metrics.append(
+                Metric(
+                    name="inverted_labels",
+                    value=flipped / n,
+                    ci_low=f_lo,
+                    ci_high=f_hi,
+                    ci_level=self.ci_level,
+                    ci_method="wilson",
+                    n=n,
+                    higher_is_better=False,
+                    unit="fraction",
+                    description="accuracy if the model's two classes are read the other way "
+                    "round: above 0.5 with its whole interval means the accuracy is below "
+                    "chance, and the labels are likely inverted (the model's class 0 is the "
+                    "data's class 1); check the label coding before reading any figure",
+                    about="method",
+                    method="label coding",
+                )
+            )
+            if f_lo > 0.5:
+                warnings.append(
+                    f"accuracy {acc:.1%} is below chance on a two-class task (read the other way "
+                    f"round: {flipped / n:.1%}); the labels are likely inverted: check which "
+                    f"class is {m.class_names[1]!r} in the model and in the data"
+                )
         missing = [m.class_names[c] for c in labels if c not in set(present.tolist())]
         if missing:
             warnings.append(f"classes absent from the {self.split} split: {missing}")

@@ -108,11 +108,25 @@ class PrivacyCheck(Check):
     dp_epochs: int = option(3, Int(1))
 
     def skip_reason(self, target: AuditTarget) -> str | None:
+        """Why membership cannot be measured on ``target`` (a setup problem, not a finding):
+        no member or non-member split, members that are not known, or the two overlapping."""
         missing = [s for s in ("train", "holdout") if s not in target.splits]
         if missing:
             return (
                 f"membership inference needs the member ('train') and non-member "
                 f"('holdout') splits; missing {missing}"
+            )
+        if target.model_info.source != "checkpoint" and not self.assume_members:
+            return (
+                "this model does not record which rows it was trained on, so its members are "
+                "not known; if the data's 'train' split is exactly the model's training data and "
+                "'holdout' was never used, set the privacy option assume_members: true"
+            )
+        overlap = np.intersect1d(target.split("train").indices, target.split("holdout").indices)
+        if len(overlap):
+            return (
+                f"{len(overlap)} rows are in both the train (members) and holdout "
+                "(non-members) splits; membership cannot be measured on overlapping sets"
             )
         return None
 
@@ -127,20 +141,10 @@ class PrivacyCheck(Check):
 
     def measure(self, target: AuditTarget, *, seed: int) -> PrivacyMeasurement:
         """Every attack's scores on the same balanced members and non-members."""
+        reason = self.skip_reason(target)
+        if reason is not None:  # run() without the runner: refuse as the runner would skip
+            raise InvalidDataError(reason)
         train, hold = target.split("train"), target.split("holdout")
-        recorded = target.model_info.source == "checkpoint"
-        if not recorded and not self.assume_members:
-            raise InvalidDataError(
-                "this model does not record which rows it was trained on; membership needs "
-                "known members and non-members. If the data's 'train' split is exactly the "
-                "model's training data and 'holdout' was never used, set assume_members: true"
-            )
-        overlap = np.intersect1d(train.indices, hold.indices)
-        if len(overlap):
-            raise InvalidDataError(
-                f"{len(overlap)} rows are in both the train (members) and holdout (non-members) "
-                "splits; membership cannot be measured on overlapping sets"
-            )
         rng = np.random.default_rng(seed)
         mi, ni = balanced_indices(len(train), len(hold), self.n_eval, rng)
         X = np.concatenate([train.X[mi], hold.X[ni]])
