@@ -19,7 +19,7 @@ import numpy as np
 import streamlit as st
 
 from audit.core import plotting
-from audit.gate.compare import compare_reports
+from audit.gate.compare import compare_reports, differences
 from audit.gate.history import DB_NAME, list_runs, metric_trend
 from audit.service import jobs, uploads
 from reports import narrative
@@ -259,10 +259,16 @@ def page_runs(root: Path, runs: list[Path]) -> None:
         section, name = metric.split(".", 1)
         trend = metric_trend(db, section, name)
         if trend:
+            # one line per model: a trend across different models would compare unlike runs
             st.line_chart(
-                {"run": [t["created_at"] for t in trend], "value": [t["value"] for t in trend]},
+                {
+                    "run": [t["created_at"] for t in trend],
+                    "value": [t["value"] for t in trend],
+                    "model": [t["model_name"] for t in trend],
+                },
                 x="run",
                 y="value",
+                color="model",
             )
         else:
             st.caption(f"No indexed run has {metric}.")
@@ -277,9 +283,10 @@ def page_runs(root: Path, runs: list[Path]) -> None:
         )
         b = c2.selectbox("Candidate", labels, index=0, key="cmp_b") or labels[0]
         tol = st.number_input("Tolerance", min_value=0.0, value=0.01, step=0.01, key="cmp_tol")
-        changes, worse = compare_reports(
-            _report(runs[labels.index(a)]), _report(runs[labels.index(b)]), tolerance=tol
-        )
+        before, after = _report(runs[labels.index(a)]), _report(runs[labels.index(b)])
+        for line in differences(before, after):
+            st.error(f"Not like with like: {line}. These metrics are not comparable.")
+        changes, worse = compare_reports(before, after, tolerance=tol)
         for w in worse:
             st.error(f"Section verdict got worse: {w}")
         st.dataframe(

@@ -368,6 +368,14 @@ def check(
     tolerance: Annotated[
         float, typer.Option(help="With --baseline: allowed absolute worsening per metric.")
     ] = 0.01,
+    all_metrics: Annotated[
+        bool,
+        typer.Option(help="With --baseline: every metric can regress, not only the gated ones."),
+    ] = False,
+    allow_different: Annotated[
+        bool,
+        typer.Option(help="With --baseline: compare even another model or other data."),
+    ] = False,
     allow_empty_policy: Annotated[
         bool, typer.Option(help="Accept a policy that gates nothing (refused otherwise).")
     ] = False,
@@ -403,19 +411,48 @@ def check(
         out_console.print(f"JUnit XML: {junit}")
     regressions: list[Any] = []
     if baseline is not None:
-        regressions = _print_comparison(load_report(baseline), report, tolerance, only_bad=True)
+        regressions = _print_comparison(
+            load_report(baseline),
+            report,
+            tolerance,
+            only_bad=True,
+            all_metrics=all_metrics,
+            refuse_different=not allow_different,
+        )
     out_console.print(f"overall verdict: {_verdict(report.verdict)}")
     if failing or regressions:
         raise typer.Exit(1)
 
 
-def _print_comparison(before: Any, after: Any, tolerance: float, *, only_bad: bool) -> list[Any]:
-    """Print a comparison table; returns the regressions (metrics and sections)."""
-    from audit.gate.compare import compare_reports  # noqa: PLC0415
+def _print_comparison(
+    before: Any,
+    after: Any,
+    tolerance: float,
+    *,
+    only_bad: bool,
+    all_metrics: bool = False,
+    refuse_different: bool = False,
+) -> list[Any]:
+    """Print a comparison table; returns the regressions (metrics and sections). Runs of a
+    different model or on different data are flagged first, or refused (exit 2) with
+    ``refuse_different``."""
+    from audit.gate.compare import compare_reports, differences  # noqa: PLC0415
 
     if tolerance < 0:
         raise InvalidConfigError(f"--tolerance must be >= 0, got {tolerance}")
-    changes, worse_sections = compare_reports(before, after, tolerance=tolerance)
+    unlike = differences(before, after)
+    if unlike and refuse_different:
+        raise InvalidConfigError(
+            f"the baseline is not the same model on the same data ({'; '.join(unlike)}), so its "
+            "metrics are not comparable; pass --allow-different to compare anyway"
+        )
+    for line in unlike:
+        out_console.print(f"[bold red]NOT LIKE WITH LIKE:[/] {line}", highlight=False)
+    if before.manifest.model.sha256 != after.manifest.model.sha256 and not unlike:
+        out_console.print("same model and data, new weights (model sha256 differs)")
+    changes, worse_sections = compare_reports(
+        before, after, tolerance=tolerance, gated_only=not all_metrics
+    )
     shown = [c for c in changes if c.regression] if only_bad else changes
     title = f"{before.manifest.run_id} -> {after.manifest.run_id} (tolerance {tolerance:g})"
     table = Table(title=("regressions: " if only_bad else "comparison: ") + title)
@@ -455,13 +492,20 @@ def compare(
     fail_on_regression: Annotated[
         bool, typer.Option(help="Exit 1 when any metric or section verdict regressed.")
     ] = False,
+    all_metrics: Annotated[
+        bool, typer.Option(help="Count every metric as a possible regression, not the gated ones.")
+    ] = False,
 ) -> None:
     """Every metric of two runs side by side: change, and whether it is better or worse
-    (by the metric's direction)."""
+    (by the metric's direction). Runs of another model or on other data are flagged first."""
     from reports.json_io import load_report  # noqa: PLC0415
 
     regressions = _print_comparison(
-        load_report(run_a), load_report(run_b), tolerance, only_bad=False
+        load_report(run_a),
+        load_report(run_b),
+        tolerance,
+        only_bad=False,
+        all_metrics=all_metrics,
     )
     if fail_on_regression and regressions:
         raise typer.Exit(1)

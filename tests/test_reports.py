@@ -423,3 +423,74 @@ def test_the_default_policy_and_every_emitted_metric_are_known():
         known[k] for k in ("performance", "explainability", "robustness", "privacy", "fairness")
     )
     Policy.from_mapping({"rules": {"myplugin.anything": {"max": 1}}}).validate({"myplugin": None})
+
+
+def test_comparisons_are_like_with_like_and_count_gated_metrics(tmp_path, capsys):
+    """Planted: a baseline of another model on other data (the demo's Adult MLP against its
+    COMPAS MLP). 'compare' flags it loudly on top and 'check --baseline' refuses it (exit 2);
+    twin: the same model and data with new weights compares, saying so. A worse metric that no
+    policy gates is not a regression unless --all-metrics asks for it."""
+    from reports.schema import DataInfo
+
+    base = make_report(broken=False, eod=0.02)
+    other = base.model_copy(
+        update={
+            "manifest": base.manifest.model_copy(
+                update={
+                    "run_id": "run-compas",
+                    "model": base.manifest.model.model_copy(update={"name": "mlp-compas"}),
+                    "data": DataInfo(name="compas", kind="tabular", sha256="ef" * 32),
+                }
+            )
+        }
+    )
+    a = write_run(tmp_path / "adult", base)
+    c = write_run(tmp_path / "compas", other)
+    capsys.readouterr()
+    assert main(["compare", str(a), str(c)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("NOT LIKE WITH LIKE: model differs: 'credit-mlp'")
+    assert "data differs: 'german_credit' vs 'compas'" in out
+    assert main(["check", str(c), "--baseline", str(a)]) == 2
+    assert "not the same model on the same data" in capsys.readouterr().err
+    assert main(["check", str(c), "--baseline", str(a), "--allow-different"]) == 0
+    # twin: new weights of the same model on the same data
+    retrained = base.model_copy(
+        update={
+            "manifest": base.manifest.model_copy(
+                update={
+                    "run_id": "run-b",
+                    "model": base.manifest.model.model_copy(update={"sha256": "99" * 32}),
+                }
+            )
+        }
+    )
+    r = write_run(tmp_path / "retrained", retrained)
+    capsys.readouterr()
+    assert main(["compare", str(a), str(r)]) == 0
+    out = capsys.readouterr().out
+    assert "NOT LIKE WITH LIKE" not in out and "new weights" in out
+    # only gated metrics regress by default: a worse ungated metric is shown, not counted
+    perf = base.results[0]
+    worse_ungated = base.model_copy(
+        update={
+            "results": [
+                perf.model_copy(
+                    update={
+                        "metrics": [
+                            m.model_copy(update={"value": m.value + 0.2})
+                            if m.threshold is None and m.higher_is_better is False
+                            else m
+                            for m in perf.metrics
+                        ]
+                    }
+                ),
+                *base.results[1:],
+            ]
+        }
+    )
+    changes, _ = compare_reports(base, worse_ungated)
+    worse = [c for c in changes if c.direction == "worse"]
+    assert worse and not any(c.regression for c in worse)
+    changes, _ = compare_reports(base, worse_ungated, gated_only=False)
+    assert all(c.regression for c in changes if c.direction == "worse")

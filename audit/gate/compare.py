@@ -3,7 +3,13 @@
 Each metric present in both runs gets its change and a direction: ``better`` or ``worse``
 follow the metric's ``higher_is_better`` (a metric without a direction is ``changed``), and
 ``same`` when the change is within ``tolerance``. A regression is a ``worse`` change of more than
-``tolerance`` (absolute), or a section verdict that got more severe.
+``tolerance`` (absolute) in a metric the policy gates (any metric with ``gated_only=False``), or a
+section verdict that got more severe.
+
+Two runs compare like with like only when they audit the same model (name and architecture) on
+the same data (name and sha256): :func:`differences` says what differs, and the CLI and the
+dashboard flag it (``check --baseline`` refuses it). New weights of the same model are the point
+of a comparison, so a different model sha256 is reported, not refused.
 """
 
 from __future__ import annotations
@@ -28,11 +34,32 @@ def _sections(report: AuditReport) -> dict[str, object]:
     return {str(getattr(r, "check", None) or r.kind): r for r in report.results}
 
 
+def differences(before: AuditReport, after: AuditReport) -> list[str]:
+    """What makes two runs not like with like: a different model (name or architecture) or
+    different data (name or sha256), one line each; empty when they compare."""
+    a, b = before.manifest, after.manifest
+    out = []
+    for what, x, y in (
+        ("model", a.model.name, b.model.name),
+        ("architecture", a.model.arch, b.model.arch),
+        ("data", a.data.name, b.data.name),
+        ("data sha256", a.data.sha256[:12], b.data.sha256[:12]),
+    ):
+        if x != y:
+            out.append(f"{what} differs: {x!r} vs {y!r}")
+    return out
+
+
 def compare_reports(
-    before: AuditReport, after: AuditReport, *, tolerance: float = 0.01
+    before: AuditReport,
+    after: AuditReport,
+    *,
+    tolerance: float = 0.01,
+    gated_only: bool = True,
 ) -> tuple[list[MetricChange], list[str]]:
     """Every metric's change from ``before`` to ``after``, and the sections whose verdict got
-    more severe. ``tolerance`` is absolute, in the metric's unit."""
+    more severe. ``tolerance`` is absolute, in the metric's unit. With ``gated_only``, only a
+    metric a policy gates (it has a threshold in either run) can be a regression."""
     if tolerance < 0:
         raise ValueError(f"tolerance must be >= 0, got {tolerance}")
     a, b = _sections(before), _sections(after)
@@ -69,7 +96,9 @@ def compare_reports(
                 )
                 continue
             if x.value is None or y.value is None:
-                regression = x.value is not None  # a metric that became undefined
+                gated = x.threshold is not None or y.threshold is not None
+                # a metric that became undefined
+                regression = x.value is not None and (gated or not gated_only)
                 changes.append(
                     MetricChange(name, metric, x.value, y.value, None, "undefined", regression)
                 )
@@ -82,7 +111,9 @@ def compare_reports(
                 direction = "changed"
             else:
                 direction = "better" if (delta > 0) == hib else "worse"
+            gated = x.threshold is not None or y.threshold is not None
+            regression = direction == "worse" and (gated or not gated_only)
             changes.append(
-                MetricChange(name, metric, x.value, y.value, delta, direction, direction == "worse")
+                MetricChange(name, metric, x.value, y.value, delta, direction, regression)
             )
     return changes, worse_sections
