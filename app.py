@@ -163,7 +163,9 @@ def figures(run: Path, result: ResultBase, names: tuple[str, ...] = ()) -> None:
 
 
 def section_header(result: ResultBase) -> None:
-    st.subheader(f"{_ICON.get(result.verdict)} {result.title}: {result.verdict}")
+    st.subheader(
+        f"{_ICON.get(result.verdict)} {result.title}: {narrative.verdict_text(result.verdict)}"
+    )
     guide = narrative.SECTION_GUIDE.get(narrative.section_name(result))
     if guide:
         st.caption(f"What it measures: {guide[0]} Limits: {guide[1]}")
@@ -226,7 +228,13 @@ def page_runs(root: Path, runs: list[Path]) -> None:
     loaded = _readable(runs)
     if not indexed and loaded:
         st.dataframe(
-            [{"run": p.name, "verdict": f"{_ICON.get(r.verdict)} {r.verdict}"} for p, r in loaded],
+            [
+                {
+                    "run": p.name,
+                    "verdict": f"{_ICON.get(r.verdict)} {narrative.verdict_text(r.verdict)}",
+                }
+                for p, r in loaded
+            ],
             hide_index=True,
         )
     if not indexed and not loaded:
@@ -674,7 +682,7 @@ def page_report(run: Path, report: AuditReport) -> None:
         [
             {
                 "section": s.section,
-                "verdict": f"{_ICON.get(s.verdict)} {s.verdict}",
+                "verdict": f"{_ICON.get(s.verdict)} {narrative.verdict_text(s.verdict)}",
                 "pass": s.passed,
                 "warn": s.warned,
                 "fail": s.failed,

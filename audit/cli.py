@@ -27,6 +27,32 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+        try:
+            v = version("rai-audit")
+        except PackageNotFoundError:  # run from a source tree that is not installed
+            v = "unknown (not installed)"
+        typer.echo(f"rai-audit {v}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """RAI Audit: explainability, robustness, privacy and fairness audits of classifiers."""
+
+
 # a terminal gets its own width; a pipe or a CI log gets every line whole, never cut to 80
 out_console = Console(width=None if sys.stdout.isatty() else 400)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 400)
@@ -225,7 +251,10 @@ def run(
     out: Annotated[Path, typer.Option(help="Run folder to write (replaced atomically).")],
     model: Annotated[
         str | None,
-        typer.Option(help="Checkpoint folder, TorchScript file or .safetensors (with --arch)."),
+        typer.Option(
+            help="Checkpoint folder, scikit-learn .skops file, TorchScript file, or "
+            ".safetensors (with --arch)."
+        ),
     ] = None,
     dataset: Annotated[
         str | None, typer.Option(help="Data set name (default: the checkpoint's).")
@@ -263,6 +292,10 @@ def run(
             "list (repeatable; review its source first). The report records it.",
         ),
     ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(help="The model's name in the report (default: the file or folder name)."),
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Audit a model: run the checks, apply the policy, write report.json, report.html and
@@ -274,6 +307,10 @@ def run(
     if model is not None:
         shape = _shape(input_shape) if input_shape else None
         cfg.model = ModelConfig(path=model, arch=arch, input_shape=shape, num_classes=num_classes)
+    if name is not None:
+        if cfg.model is None:
+            raise InvalidConfigError("--name needs a model: pass --model PATH")
+        cfg.model.name = name
     if dataset is not None:
         cfg.data = DataConfig(name=dataset, options=_csv_options(target, sensitive, dataset))
     if budget is not None:
@@ -317,8 +354,8 @@ def demo(
     ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
-    """Train (or reuse) the built-in defaults, LeNet-5 on digits and an MLP on Adult, and audit
-    both. Models land in OUT/models, runs in OUT/runs."""
+    """Train (or reuse) the built-in defaults, LeNet-5 on digits and MLPs on Adult and COMPAS,
+    and audit all three. Models land in OUT/models, runs in OUT/runs."""
     from audit.service.demo import run_demo  # noqa: PLC0415
 
     t0 = time.perf_counter()

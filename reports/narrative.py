@@ -24,6 +24,12 @@ DECISION_TEXT = {
 }
 
 
+def verdict_text(verdict: str | None) -> str:
+    """A verdict as a reader sees it: a section no rule gates has no verdict, and says so
+    (never Python's ``None``)."""
+    return "not gated" if verdict is None else verdict.replace("_", " ")
+
+
 def decision_lines(
     report: AuditReport, *, limit: int | None = 5
 ) -> tuple[str, str, list[tuple[str, str]]]:
@@ -211,7 +217,8 @@ def _metric_sentence(m: Metric) -> str:
             need = f"required <= {fmt(t.max)}"
         if t.use_ci and m.ci_low is not None:
             need += f" for the whole interval [{fmt(m.ci_low)}, {fmt(m.ci_high)}]"
-    return f"{m.name} = {fmt(m.value)} ({need}; {m.verdict})" if need else f"{m.name} ({m.verdict})"
+    v = verdict_text(m.verdict)
+    return f"{m.name} = {fmt(m.value)} ({need}; {v})" if need else f"{m.name} ({v})"
 
 
 def executive_summary(report: AuditReport) -> list[str]:
@@ -234,7 +241,7 @@ def executive_summary(report: AuditReport) -> list[str]:
         if r.status == "error":
             lines.append(f"{title}: the check failed to run ({r.error}); treat as not assessed.")
             continue
-        text = f"{title} ({r.verdict}): {r.summary.rstrip('.')}."
+        text = f"{title} ({verdict_text(r.verdict)}): {r.summary.rstrip('.')}."
         worst = _worst_metrics(r)
         if worst:
             text += " Outside the policy: " + "; ".join(_metric_sentence(x) for x in worst) + "."
@@ -349,7 +356,7 @@ def ai_act_mapping(report: AuditReport) -> list[tuple[str, str, str, str]]:
                 evidence.append(f"{s}: {r.status}")
                 statuses.append("gap")
             else:
-                evidence.append(f"{s}: {r.verdict}")
+                evidence.append(f"{s}: {verdict_text(r.verdict)}")
                 statuses.append(r.verdict or "pass")
         if "gap" in statuses:
             status = "gap: evidence missing"
@@ -457,7 +464,7 @@ def manifest_rows(report: AuditReport) -> list[tuple[str, str]]:
         ("data", f"{m.data.name} ({m.data.kind})"),
         ("data sha256", m.data.sha256),
         ("splits", ", ".join(f"{k}: {v}" for k, v in m.data.split_sizes.items())),
-        ("split seed", str(m.data.split_seed)),
+        ("split seed", "not recorded" if m.data.split_seed is None else str(m.data.split_seed)),
         ("sensitive features", ", ".join(m.data.sensitive_features) or "none"),
         (
             "class order",

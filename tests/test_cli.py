@@ -350,3 +350,22 @@ def test_skops_file_with_untrusted_types_is_refused(tmp_path, german):
         CheckpointError, match=r"not on the trusted list: test_cli\._Custom \(a type\)"
     ):
         load_model(tmp_path / "bad.skops")
+
+
+def test_version_name_and_true_help(lenet_checkpoint, tmp_path, capsys):
+    """The small things a user meets first: --version prints the installed version; --name
+    names the model in the report; the help of demo and run says what they really do."""
+    from importlib.metadata import version
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"rai-audit {version('rai-audit')}"
+    out = tmp_path / "run"
+    args = ["run", "--model", str(lenet_checkpoint), "--out", str(out), "--checks", "performance"]
+    assert main([*args, "--name", "credit-v2", "--quiet"]) == 0
+    assert json.loads((out / "report.json").read_text())["manifest"]["model"]["name"] == "credit-v2"
+    capsys.readouterr()
+    main(["demo", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Adult and COMPAS" in text and "all three" in text
+    main(["run", "--help"])
+    assert ".skops" in capsys.readouterr().out

@@ -494,3 +494,28 @@ def test_comparisons_are_like_with_like_and_count_gated_metrics(tmp_path, capsys
     assert worse and not any(c.regression for c in worse)
     changes, _ = compare_reports(base, worse_ungated, gated_only=False)
     assert all(c.regression for c in changes if c.direction == "worse")
+
+
+def test_no_python_none_in_any_rendered_text(tmp_path):
+    """Planted: sections that no rule gates rendered as 'Explainability (None)' and
+    'explainability: None' in the summary and the AI Act table. Now every rendered text (HTML,
+    PDF, the decision lines) says 'not gated' instead, and the twin, a fully gated report,
+    renders as before."""
+    import io
+    import re
+
+    from pypdf import PdfReader
+
+    from audit.gate.policy import Policy
+
+    only_accuracy = Policy.from_mapping({"rules": {"performance.accuracy": {"min": 0.5}}})
+    for planted, report in ((True, only_accuracy.apply(make_report())), (False, make_report())):
+        run = write_run(tmp_path / report.manifest.run_id / str(id(report)), report)
+        html = re.sub(r"<[^>]+>", " ", re.sub(r"<img[^>]*>", "", render_html(report, run)))
+        pdf = "\n".join(
+            p.extract_text() for p in PdfReader(io.BytesIO(render_pdf_bytes(report, run))).pages
+        )
+        lines = " ".join(t for _, t in narrative.decision_lines(report)[2])
+        for text in (html, pdf, lines):
+            assert not re.search(r"\bNone\b", text), re.search(r".{60}\bNone\b.{20}", text)
+        assert ("not gated" in html) == planted
