@@ -85,12 +85,24 @@ def _parse_options(items: list[str] | None, flag: str) -> dict[str, Any]:
     return out
 
 
-def _csv_options(target: str | None, sensitive: str | None, dataset: str | None) -> dict[str, Any]:
+def _csv_options(
+    target: str | None, sensitive: str | None, dataset: str | None, **declared: Any
+) -> dict[str, Any]:
+    """The csv: data set's options from the CLI; ``declared`` are the user's own split (a
+    split column, or train/holdout files beside the test file) and the encoding."""
     opts: dict[str, Any] = {}
     if target:
         opts["target"] = target
     if sensitive:
         opts["sensitive"] = [s.strip() for s in sensitive.split(",") if s.strip()]
+    given = {k: v for k, v in declared.items() if v is not None}
+    if given and not (dataset and dataset.startswith("csv:")):
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise InvalidConfigError(f"{flags} apply to a csv: data set only (--dataset csv:PATH)")
+    for key in ("train", "holdout"):
+        if key in given:
+            given[key] = str(Path(given[key]).resolve())
+    opts.update(given)
     if dataset and dataset.startswith("csv:") and "target" not in opts:
         raise InvalidConfigError("a csv: data set needs --target COLUMN (the label column)")
     return opts
@@ -283,6 +295,25 @@ def run(
     sensitive: Annotated[
         str | None, typer.Option(help="CSV only: sensitive columns, comma-separated.")
     ] = None,
+    split_column: Annotated[
+        str | None,
+        typer.Option(help="CSV only: the column naming each row's split (train/val/test/holdout)."),
+    ] = None,
+    train: Annotated[
+        Path | None,
+        typer.Option(help="CSV only: the rows the model was trained on, as a separate file."),
+    ] = None,
+    holdout: Annotated[
+        Path | None,
+        typer.Option(help="CSV only: rows the model never saw (non-members), as a separate file."),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            help="CSV only: 'standardize' (models this suite trained) or 'none' (raw numbers, "
+            "for a model that expects the CSV's own columns)."
+        ),
+    ] = None,
     trust: Annotated[
         list[str] | None,
         typer.Option(
@@ -312,7 +343,22 @@ def run(
             raise InvalidConfigError("--name needs a model: pass --model PATH")
         cfg.model.name = name
     if dataset is not None:
-        cfg.data = DataConfig(name=dataset, options=_csv_options(target, sensitive, dataset))
+        cfg.data = DataConfig(
+            name=dataset,
+            options=_csv_options(
+                target,
+                sensitive,
+                dataset,
+                split_column=split_column,
+                train=train,
+                holdout=holdout,
+                encoding=encoding,
+            ),
+        )
+    elif any(v is not None for v in (split_column, train, holdout, encoding)):
+        raise InvalidConfigError(
+            "--split-column, --train, --holdout and --encoding need --dataset csv:PATH"
+        )
     if budget is not None:
         cfg.budget = budget  # type: ignore[assignment]
     if seed is not None:

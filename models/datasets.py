@@ -741,6 +741,13 @@ def class_order(column: pd.Series) -> tuple[list[str], np.ndarray]:
     return [str(v) for v in distinct], np.searchsorted(distinct, text).astype(np.int64)
 
 
+def _read_csv(p: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(p)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidDataError(f"cannot parse {str(p)!r} as CSV: {exc}") from exc
+
+
 def load_csv(
     path: str | Path,
     *,
@@ -754,6 +761,10 @@ def load_csv(
     split_seed: int = 0,
     indices: Mapping[str, np.ndarray] | None = None,
     preprocessing: Mapping[str, Any] | None = None,
+    split_column: str | None = None,
+    train: str | Path | None = None,
+    val: str | Path | None = None,
+    holdout: str | Path | None = None,
 ) -> DataBundle:
     """A user's CSV file with a named target column and named sensitive columns.
 
@@ -771,17 +782,75 @@ def load_csv(
             model that expects the CSV's raw numbers).
         favorable: the target value that is the favourable outcome (a loan granted), for the
             fairness check's four-fifths rule; default the second class in sorted order.
+        split_column: a column naming each row's split (``train``, ``val``, ``test``,
+            ``holdout``): the user's own split, used as it is (never a feature).
+        train, val, holdout: separate CSV files of those splits, with the same columns; ``path``
+            is then the test file. Without a declared split the rows are split 60/10/15/15
+            with ``split_seed`` (for models this suite trains).
     """
     if encoding not in ("standardize", "none"):
         raise InvalidConfigError(f"encoding must be 'standardize' or 'none', got {encoding!r}")
     p = Path(path)
     if not p.is_file():
         raise InvalidDataError(f"CSV file {str(p)!r} does not exist")
-    try:
-        frame = pd.read_csv(p)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidDataError(f"cannot parse {str(p)!r} as CSV: {exc}") from exc
+    frame = _read_csv(p)
+    files = {k: v for k, v in (("train", train), ("val", val), ("holdout", holdout)) if v}
+    declared = [x for x, on in (("split_column", split_column), ("files", files)) if on]
+    stored = indices  # a checkpoint's recorded split: must agree with a declared one
+    if declared:
+        indices = None
+    if len(declared) > 1:
+        raise InvalidConfigError(
+            f"declare the split one way, not {' and '.join(declared)}: a split column, "
+            "separate files (train/val/holdout beside the test file), or indices"
+        )
+    if files:
+        parts = {"test": frame}
+        for name, f in files.items():
+            fp = Path(f)
+            if not fp.is_file():
+                raise InvalidDataError(f"{name} file {str(fp)!r} does not exist")
+            parts[name] = _read_csv(fp)
+            if list(parts[name].columns) != list(frame.columns):
+                raise InvalidDataError(
+                    f"{name} file {str(fp)!r} has columns {list(parts[name].columns)}, the test "
+                    f"file {list(frame.columns)}; the split files need the same columns"
+                )
+        order = [k for k in ("train", "val", "test", "holdout") if k in parts]
+        frame = pd.concat([parts[k] for k in order], ignore_index=True)
+        sizes = np.cumsum([0] + [len(parts[k]) for k in order])
+        indices = {k: np.arange(sizes[i], sizes[i + 1]) for i, k in enumerate(order)}
     cols = list(frame.columns)
+    if split_column is not None:
+        if split_column not in cols:
+            raise InvalidDataError(
+                f"split column {split_column!r} is not in {str(p)!r}; its columns are {cols}"
+            )
+        names = frame[split_column].astype(str).str.strip().str.lower().to_numpy()
+        bad = sorted(set(names) - {"train", "val", "test", "holdout"})
+        if bad:
+            raise InvalidDataError(
+                f"split column {split_column!r} has values {bad[:5]}; use train, val, test and "
+                "holdout"
+            )
+        indices = {
+            k: np.flatnonzero(names == k)
+            for k in ("train", "val", "test", "holdout")
+            if (names == k).any()
+        }
+        if "test" not in indices:
+            raise InvalidDataError(f"split column {split_column!r} marks no row as 'test'")
+        frame = frame.drop(columns=[split_column])
+        cols = list(frame.columns)
+    if declared and stored is not None and indices is not None:
+        same = set(stored) == set(indices) and all(
+            np.array_equal(np.sort(np.asarray(stored[k])), np.sort(indices[k])) for k in indices
+        )
+        if not same:
+            raise InvalidDataError(
+                "the recorded split differs from the one the data declares (its split column "
+                "or files changed since the model was trained); restore them or retrain"
+            )
     for col in [target, *sensitive]:
         if col not in cols:
             raise InvalidDataError(f"column {col!r} is not in {str(p)!r}; its columns are {cols}")
@@ -824,6 +893,8 @@ def load_csv(
             "include_sensitive": include_sensitive,
             "encoding": encoding,
             "favorable": favorable,
+            **({"split_column": split_column} if split_column else {}),
+            **{k: str(Path(v).resolve()) for k, v in files.items()},
         },
         standardize=encoding == "standardize",
         annotations={"favorable_class": label_text(favorable)} if favorable is not None else None,

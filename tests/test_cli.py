@@ -369,3 +369,18 @@ def test_version_name_and_true_help(lenet_checkpoint, tmp_path, capsys):
     assert "Adult and COMPAS" in text and "all three" in text
     main(["run", "--help"])
     assert ".skops" in capsys.readouterr().out
+
+
+def test_declared_split_flags_reach_the_csv_loader_and_need_a_csv(tmp_path, capsys):
+    """--split-column, --train, --holdout and --encoding become the csv: data set's options
+    (paths made absolute); without a csv: data set they are refused on one line."""
+    from audit.cli import _csv_options
+
+    opts = _csv_options(
+        "y", "sex", "csv:t.csv", split_column=None, train="tr.csv", holdout=None, encoding="none"
+    )
+    assert opts["train"] == str((tmp_path.cwd() / "tr.csv").resolve())
+    assert opts["encoding"] == "none" and "split_column" not in opts and "holdout" not in opts
+    assert main(["run", "--model", "m", "--out", str(tmp_path / "o"), "--train", "tr.csv"]) == 2
+    err = capsys.readouterr().err
+    assert "need --dataset csv:PATH" in err and err.count("\n") <= 1

@@ -233,3 +233,78 @@ def test_integer_labels_keep_their_numeric_order_and_text_labels_still_work(tmp_
     assert (t2.model.predict_proba(te2.X).argmax(1) == te2.y).mean() == pytest.approx(
         named.score(te2.X, np.array(text.class_names)[te2.y])
     )
+
+
+def test_the_users_split_is_used_and_a_leaking_split_is_a_finding(tmp_path):
+    """Planted: a credit model trained on its own 80/20 split, declared through a split column
+    and through separate files, with a test file that shares 60 rows with train. The audit uses
+    exactly the declared rows (the reported accuracy's interval holds the model's own held-out
+    accuracy) and the overlap beyond chance is a failing finding with its count. Twin: the same
+    files without shared rows: the overlap passes."""
+    import pandas as pd
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    from audit.core.runner import run_audit
+    from audit.core.target import AuditTarget
+    from audit.gate.policy import Policy
+    from audit.performance.check import PerformanceCheck
+    from models.datasets import load_csv
+
+    g = np.random.default_rng(1)
+    n = 1000
+    frame = pd.DataFrame({f"f{i}": g.normal(size=n) for i in range(6)})
+    frame["y"] = (frame["f0"] + frame["f1"] * frame["f2"] + g.normal(0, 0.8, n) > 0).astype(int)
+    order = g.permutation(n)
+    tr_rows, te_rows = order[:800], order[800:]
+    cols = [f"f{i}" for i in range(6)]
+    clf = GradientBoostingClassifier(random_state=0).fit(
+        frame.loc[tr_rows, cols].to_numpy(np.float32), frame.loc[tr_rows, "y"]
+    )
+    own = clf.score(frame.loc[te_rows, cols].to_numpy(np.float32), frame.loc[te_rows, "y"])
+    with_col = frame.assign(split=np.where(np.isin(np.arange(n), tr_rows), "train", "test"))
+    with_col.to_csv(tmp_path / "all.csv", index=False)
+    frame.loc[tr_rows].to_csv(tmp_path / "train.csv", index=False)
+    frame.loc[te_rows].to_csv(tmp_path / "test.csv", index=False)
+    leaky = pd.concat([frame.loc[te_rows[:140]], frame.loc[tr_rows[:60]]])
+    leaky.to_csv(tmp_path / "leaky.csv", index=False)
+
+    def audit(data, name):
+        target = AuditTarget.from_bundle(clf, data)
+        report = run_audit(
+            target,
+            [PerformanceCheck()],
+            out=tmp_path / name,
+            policy=Policy.default(),
+            progress=False,
+            history=False,
+        )
+        return report.results[0]
+
+    by_col = load_csv(tmp_path / "all.csv", target="y", encoding="none", split_column="split")
+    assert "split" not in by_col.feature_names and sorted(by_col.splits) == ["test", "train"]
+    by_files = load_csv(
+        tmp_path / "test.csv", target="y", encoding="none", train=tmp_path / "train.csv"
+    )
+    for data, name in ((by_col, "col"), (by_files, "files")):
+        res = audit(data, name)
+        acc = res.metric("accuracy")
+        assert len(data.splits["test"]) == 200 and acc.ci_low <= own <= acc.ci_high
+        assert acc.value == pytest.approx(own)
+        overlap = res.metric("train_test_overlap")
+        assert overlap.outcome == "pass" and overlap.value == 0.0
+    leak = load_csv(
+        tmp_path / "leaky.csv", target="y", encoding="none", train=tmp_path / "train.csv"
+    )
+    res = audit(leak, "leak")
+    overlap = res.metric("train_test_overlap")
+    # 60 of 200 repeat a train row; random re-splits of the same rows (whose union now holds
+    # the 60 as pairs) put about 19 of them across by chance, so the excess is about 0.21
+    assert 0.15 < overlap.value < 60 / 200 and overlap.ci_low > 0.05 and overlap.verdict == "fail"
+    assert "60 of 200" in overlap.description
+    assert any("the split leaks" in w for w in res.warnings)
+    with pytest.raises(ValueError, match="declare the split one way"):
+        load_csv(
+            tmp_path / "all.csv", target="y", split_column="split", train=tmp_path / "train.csv"
+        )
+    with pytest.raises(ValueError, match="split column 'y' has values"):
+        load_csv(tmp_path / "all.csv", target="f0", split_column="y")

@@ -3,6 +3,7 @@ the train-test gap."""
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -71,6 +72,7 @@ class PerformanceCheck(Check):
             "roc_auc",
             "train_accuracy",
             "train_test_gap",
+            "train_test_overlap",
         )
     )
     title = "Performance"
@@ -108,10 +110,15 @@ class PerformanceCheck(Check):
             tr = target.split("train")
             trows = self._rows(len(tr), seed + 1)
             train = (tr.y[trows], target.model.predict(tr.X[trows]))
+        overlap = None
+        if "train" in target.splits and self.split != "train":
+            observed, null = split_overlap(target.split("train").X, split.X, seed=seed + 2)
+            overlap = (observed, len(split), null)
         return PerformanceMeasurement(
             y=split.y[rows],
             proba=target.model.predict_proba(split.X[rows]),
             train=train,
+            overlap=overlap,
             class_names=tuple(target.class_names),
             data_name=target.data_name,
             history=target.model_info.history or [],
@@ -244,6 +251,37 @@ class PerformanceCheck(Check):
             ]
         else:
             warnings.append("no train split: the train-test gap is not measured")
+        if m.overlap is not None:
+            shared, n_eval, null = m.overlap
+            excess = (shared - null.mean()) / n_eval
+            metrics.append(
+                Metric(
+                    name="train_test_overlap",
+                    value=float(excess),
+                    ci_low=float((shared - np.quantile(null, 0.975)) / n_eval),
+                    ci_high=float((shared - np.quantile(null, 0.025)) / n_eval),
+                    ci_level=0.95,
+                    ci_method=f"{len(null)} random re-splits of the same rows",
+                    n=n_eval,
+                    higher_is_better=False,
+                    unit="fraction",
+                    description=f"share of the {self.split} rows whose inputs exactly repeat a "
+                    f"train row ({shared} of {n_eval}), beyond what random splits of the same "
+                    f"rows give ({null.mean():.1f} on average: people with identical records): "
+                    "above 0, the split leaks training rows into the evaluation",
+                )
+            )
+            if excess > 0.01 and shared > np.max(null):
+                warnings.append(
+                    f"{shared} of {n_eval} {self.split} rows repeat a train row exactly, against "
+                    f"{null.mean():.0f} under random splits of the same rows: the split leaks; "
+                    "evaluate on rows the model never saw"
+                )
+            if train_acc is not None and acc - train_acc > 0.05:
+                warnings.append(
+                    f"test accuracy {acc:.1%} is well above train accuracy {train_acc:.1%}: the "
+                    "declared train split may not be what the model was fit on"
+                )
         if k == 2:  # two classes read the other way round: a caveat about the label coding
             flipped = n - correct
             f_lo, f_hi = wilson_interval(flipped, n, self.ci_level)
@@ -348,6 +386,42 @@ class PerformanceCheck(Check):
         )
 
 
+def _row_keys(X: np.ndarray) -> list[bytes]:
+    flat = np.ascontiguousarray(np.asarray(X, dtype=np.float32).reshape(len(X), -1)) + 0.0
+    return [hashlib.sha1(r.tobytes()).digest() for r in flat]  # -0.0 and 0.0 alike
+
+
+def _matches(keys: list[bytes], train: np.ndarray, evaluated: np.ndarray) -> int:
+    seen = {keys[i] for i in train}
+    return sum(keys[i] in seen for i in evaluated)
+
+
+def split_overlap(
+    train: np.ndarray, evaluated: np.ndarray, *, seed: int, permutations: int = 39
+) -> tuple[int, np.ndarray]:
+    """Evaluated rows whose inputs exactly repeat a train row (like Deepchecks' train-test
+    samples mix), and the same count under random re-splits of the same rows.
+
+    Rows with coarse features repeat by nature (distinct people, identical records: 18% of
+    Adult's test rows match a train row under a random split), so the count alone cannot tell
+    a leaking split from duplicated people; the re-splits give what a split that does not leak
+    would show.
+
+    Returns:
+        ``(observed, null)``: the count, and ``permutations`` counts after randomly re-dealing
+        the train and evaluated rows into splits of the same sizes.
+    """
+    keys = _row_keys(np.concatenate([train, evaluated]))
+    n_tr = len(train)
+    observed = _matches(keys, np.arange(n_tr), np.arange(n_tr, len(keys)))
+    rng = np.random.default_rng(seed)
+    null = np.empty(permutations, dtype=np.int64)
+    for p in range(permutations):
+        order = rng.permutation(len(keys))
+        null[p] = _matches(keys, order[:n_tr], order[n_tr:])
+    return observed, null
+
+
 @dataclass(frozen=True)
 class PerformanceMeasurement:
     """The model's outputs: ``proba`` ``(n, K)`` on the evaluated rows with labels ``y``;
@@ -359,6 +433,8 @@ class PerformanceMeasurement:
     class_names: tuple[str, ...]
     data_name: str
     history: Sequence[Mapping[str, Any]]
+    #: (evaluated rows repeating a train row, evaluated rows, the same count under re-splits)
+    overlap: tuple[int, int, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
