@@ -227,35 +227,11 @@ def test_a_second_cli_audit_into_a_busy_folder_exits_2(lenet_checkpoint, tmp_pat
     from reports.atomic import folder_lock
 
     out = tmp_path / "run"
+    argv = ["run", "--model", str(lenet_checkpoint), "--out", str(out), "--checks", "performance"]
     with folder_lock(out):
-        code = main(
-            [
-                "run",
-                "--model",
-                str(lenet_checkpoint),
-                "--out",
-                str(out),
-                "--checks",
-                "performance",
-                "--quiet",
-            ]
-        )
+        code = main([*argv, "--quiet"])
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert "is being written by another audit" in err and err.count("\n") == 0
     assert not out.exists()
-    assert (
-        main(
-            [
-                "run",
-                "--model",
-                str(lenet_checkpoint),
-                "--out",
-                str(out),
-                "--checks",
-                "performance",
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert main([*argv, "--quiet"]) == 0

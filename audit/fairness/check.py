@@ -207,18 +207,7 @@ class FairnessCheck(Check):
     """
 
     name = "fairness"
-    metric_leaves = frozenset(
-        (
-            "calibration_difference",
-            "demographic_parity_difference",
-            "demographic_parity_ratio",
-            "disparate_impact_ratio",
-            "equal_opportunity_difference",
-            "equalized_odds_difference",
-            "predictive_parity_difference",
-            "proxy_auc",
-        )
-    )
+    metric_leaves = frozenset((*AGGREGATES, "calibration_difference", "proxy_auc"))
     title = "Fairness"
     order = 40
     budgets = _BUDGETS
