@@ -314,6 +314,16 @@ def run(
             "for a model that expects the CSV's own columns)."
         ),
     ] = None,
+    image_size: Annotated[
+        int | None,
+        typer.Option(help="folder: only: the side the images are resized to (default 32)."),
+    ] = None,
+    grayscale: Annotated[
+        bool | None,
+        typer.Option(
+            "--grayscale/--rgb", help="folder: only: read one channel (default: three)."
+        ),
+    ] = None,
     trust: Annotated[
         list[str] | None,
         typer.Option(
@@ -359,6 +369,15 @@ def run(
         raise InvalidConfigError(
             "--split-column, --train, --holdout and --encoding need --dataset csv:PATH"
         )
+    if image_size is not None or grayscale is not None:
+        if not (dataset and dataset.startswith("folder:")):
+            raise InvalidConfigError("--image-size and --grayscale need --dataset folder:PATH")
+        if cfg.data is None:  # set just above from --dataset
+            raise InvalidConfigError("--image-size and --grayscale need --dataset folder:PATH")
+        if image_size is not None:
+            cfg.data.options["size"] = image_size
+        if grayscale is not None:
+            cfg.data.options["grayscale"] = grayscale
     if budget is not None:
         cfg.budget = budget  # type: ignore[assignment]
     if seed is not None:

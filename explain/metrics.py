@@ -281,8 +281,15 @@ def _excess(
     return d[:, np.isfinite(d).all(axis=0)]
 
 
+def _copy(module: nn.Module) -> nn.Module:
+    """A deep copy whose parameters are leaves: copying a TorchScript module while autograd
+    records clones its parameters into non-leaf tensors, whose flags cannot be set."""
+    with torch.no_grad():
+        return copy.deepcopy(module)
+
+
 def _randomized(module: nn.Module, layers: list[str], gen: torch.Generator) -> nn.Module:
-    clone = copy.deepcopy(module)
+    clone = _copy(module)
     named = dict(clone.named_modules())
     for name in layers:
         _reinit(named[name], gen)
@@ -335,7 +342,7 @@ def model_randomization(
     if curves:
         top = layers[::-1][: max_layers or None]
         gen = torch.Generator().manual_seed(seed)
-        clone = copy.deepcopy(module)
+        clone = _copy(module)
         named = dict(clone.named_modules())
         for name in top:
             _reinit(named[name], gen)

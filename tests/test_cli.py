@@ -384,3 +384,34 @@ def test_declared_split_flags_reach_the_csv_loader_and_need_a_csv(tmp_path, caps
     assert main(["run", "--model", "m", "--out", str(tmp_path / "o"), "--train", "tr.csv"]) == 2
     err = capsys.readouterr().err
     assert "need --dataset csv:PATH" in err and err.count("\n") <= 1
+
+
+def test_an_image_folder_of_another_size_names_the_options_then_audits(tmp_path, capsys):
+    """Planted: a grayscale 16x16 folder and a TorchScript CNN for it, read at the 32x32 RGB
+    default: one line naming --image-size and --grayscale (it was a 53-line TorchScript
+    traceback). Twin: with the options the audit runs through performance and explainability
+    with no error result."""
+    import numpy as np
+    import torch
+    from PIL import Image
+    from torch import nn
+
+    rng = np.random.default_rng(0)
+    for c, top in (("dark", 120), ("light", 255)):
+        (tmp_path / "imgs" / c).mkdir(parents=True)
+        for i in range(30):
+            arr = (rng.random((16, 16)) * top).astype(np.uint8)
+            Image.fromarray(arr, mode="L").save(tmp_path / "imgs" / c / f"{i}.png")
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(1024, 2))
+    torch.jit.script(net).save(str(tmp_path / "cnn.ts"))
+    base = ["run", "--model", str(tmp_path / "cnn.ts"), "--dataset", f"folder:{tmp_path / 'imgs'}"]
+    assert main([*base, "--out", str(tmp_path / "a"), "--checks", "performance"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--image-size" in err and "--grayscale" in err
+    out = tmp_path / "b"
+    args = [*base, "--image-size", "16", "--grayscale", "--out", str(out), "--quiet"]
+    assert main([*args, "--checks", "performance,explainability"]) in (0, 1)
+    report = json.loads((out / "report.json").read_text())
+    assert [r["status"] for r in report["results"]] == ["ok", "ok"]
+    assert main(["run", "--model", "m", "--out", str(tmp_path / "c"), "--grayscale"]) == 2

@@ -235,3 +235,62 @@ def test_a_second_cli_audit_into_a_busy_folder_exits_2(lenet_checkpoint, tmp_pat
     assert "is being written by another audit" in err and err.count("\n") == 0
     assert not out.exists()
     assert main([*argv, "--quiet"]) == 0
+
+
+def test_a_torchscript_model_goes_through_every_section_without_an_error(
+    lenet_checkpoint, digits, tmp_path
+):
+    """Planted: the README's route for one's own network. The randomization test copied a
+    TorchScript module into non-leaf parameters and crashed the explainability section. Now
+    every section runs or is skipped with its reason (Grad-CAM needs hooks TorchScript lacks;
+    privacy needs known members; fairness needs sensitive features), and none errors. Twin:
+    the same network as a checkpoint gets Grad-CAM."""
+    import dataclasses
+
+    from audit.core.checks import all_checks
+    from audit.core.target import AuditTarget
+    from models.checkpoint import load_model
+
+    tiny = {
+        "explainability": dict(
+            n_explain=2,
+            n_background=4,
+            ig_steps=4,
+            eg_samples=4,
+            lime_samples=20,
+            deletion_steps=4,
+            sanity_inputs=2,
+            sanity_layers=1,
+            stability_inputs=2,
+        ),
+        "robustness": dict(n_eval=16, max_iter=2, blackbox_queries=8, batch_size=16),
+    }
+    checks = [
+        dataclasses.replace(cls.for_budget("smoke"), **tiny.get(name, {}))
+        for name, cls in all_checks().items()
+        if name in ("performance", "explainability", "robustness", "privacy", "fairness")
+    ]
+    torch.jit.script(load_model(lenet_checkpoint).module.eval()).save(str(tmp_path / "m.ts"))
+    scripted = load_model(tmp_path / "m.ts")
+    report = run_audit(
+        AuditTarget.from_bundle(scripted.module, digits, device="cpu"),
+        checks,
+        out=tmp_path / "ts",
+        progress=False,
+        history=False,
+    )
+    status = {r.kind: r.status for r in report.results}
+    assert "error" not in status.values(), [getattr(r, "error", "") for r in report.results]
+    assert status["explainability"] == status["robustness"] == "ok"
+    methods = {s.method: s for s in report.results[1].methods}
+    assert methods["gradcam"].status == "skipped" and "TorchScript" in methods["gradcam"].error
+    assert all(methods[m].status == "ok" for m in ("integrated_gradients", "saliency", "lime"))
+    assert any("privacy: " in x for x in report.decision.not_assessed)
+    ckpt = run_audit(
+        AuditTarget.from_bundle(load_model(lenet_checkpoint).module, digits, device="cpu"),
+        [checks[1]],
+        out=tmp_path / "ckpt",
+        progress=False,
+        history=False,
+    )
+    assert {s.method: s.status for s in ckpt.results[0].methods}["gradcam"] == "ok"

@@ -246,9 +246,18 @@ class AuditTarget:
         try:
             out = self.model.logits(probe)
         except Exception as exc:
+            # one line: TorchScript puts its whole serialized traceback in the message
+            lines = [x.strip() for x in str(exc).splitlines() if x.strip()]
+            why = lines[-1] if lines else type(exc).__name__
+            hint = (
+                "; if the model expects another image size or channel count, read the folder "
+                "with --image-size N and --grayscale (config: data options size, grayscale)"
+                if self.kind == "image"
+                else ""
+            )
             raise IncompatibleModelError(
                 f"the model failed on {len(probe)} test inputs shaped {probe.shape}: "
-                f"{type(exc).__name__}: {exc}"
+                f"{type(exc).__name__}: {why}{hint}"
             ) from exc
         out = np.asarray(out)
         expected = (len(probe), len(self.class_names))

@@ -194,6 +194,14 @@ class ExplainabilityCheck(Check):
                     f"{n} needs gradients, but this model is not a differentiable torch "
                     f"module; the model-agnostic methods {agnostic} apply"
                 )
+            elif cls.requires == "conv" and isinstance(
+                getattr(target.model, "module", None), torch.jit.ScriptModule
+            ):
+                reason = (
+                    f"{n} needs forward hooks on a layer, which TorchScript modules do not "
+                    "support; audit the network as a checkpoint or as .safetensors with --arch "
+                    "to get it"
+                )
             elif kind_mismatch:
                 reason = (
                     f"{n} explains {' and '.join(cls.data_kinds)} inputs, not {target.kind} ones; "
