@@ -247,24 +247,12 @@ def test_a_torchscript_model_goes_through_every_section_without_an_error(
     the same network as a checkpoint gets Grad-CAM."""
     import dataclasses
 
+    from test_contract import TINY as tiny  # the smallest valid sizes of each check
+
     from audit.core.checks import all_checks
     from audit.core.target import AuditTarget
     from models.checkpoint import load_model
 
-    tiny = {
-        "explainability": dict(
-            n_explain=2,
-            n_background=4,
-            ig_steps=4,
-            eg_samples=4,
-            lime_samples=20,
-            deletion_steps=4,
-            sanity_inputs=2,
-            sanity_layers=1,
-            stability_inputs=2,
-        ),
-        "robustness": dict(n_eval=16, max_iter=2, blackbox_queries=8, batch_size=16),
-    }
     checks = [
         dataclasses.replace(cls.for_budget("smoke"), **tiny.get(name, {}))
         for name, cls in all_checks().items()
