@@ -320,9 +320,7 @@ def run(
     ] = None,
     grayscale: Annotated[
         bool | None,
-        typer.Option(
-            "--grayscale/--rgb", help="folder: only: read one channel (default: three)."
-        ),
+        typer.Option("--grayscale/--rgb", help="folder: only: read one channel (default: three)."),
     ] = None,
     trust: Annotated[
         list[str] | None,

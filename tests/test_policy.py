@@ -100,6 +100,13 @@ def test_a_caveat_qualifies_the_findings_on_its_method_and_never_deletes_or_pass
     share = by["ig.marker_share"]
     assert share.value == 0.9 and share.outcome == "inconclusive" and share.verdict == "warn"
     assert "rests on ig" in share.qualified and share.set_aside is None
+    from audit.gate.policy import _evidence
+
+    # the decision's line says why it is inconclusive: the caveat, not an interval
+    assert _evidence(share).endswith(
+        "against <= 0.25: inconclusive, rests on ig, which did not hold here "
+        "(ig.sanity_excess fail)"
+    )
     assert r.verdict == "warn"  # the section never rests only on the method that passed
     # a low share through a method that does not hold is inconclusive too, never pass
     low = {m.name: m for m in judged(0.1, 0.1, 0.1).metrics}["ig.marker_share"]

@@ -486,7 +486,10 @@ def _evidence(m: Metric) -> str:
     )
     bound = m.threshold.rule.split(" ", 1)[-1] if m.threshold is not None else ""
     n = f", n={m.n}" if m.n is not None else ""
-    return f"{value}{ci} against {bound}: {_OUTCOME_TEXT.get(str(m.outcome), '')}{n}"
+    said = _OUTCOME_TEXT.get(str(m.outcome), "")
+    if m.qualified:  # inconclusive because of a caveat, not because of the interval
+        said = f"inconclusive, {m.qualified}"
+    return f"{value}{ci} against {bound}: {said}{n}"
 
 
 _OUTCOME_TEXT = {
