@@ -415,3 +415,48 @@ def test_an_image_folder_of_another_size_names_the_options_then_audits(tmp_path,
     report = json.loads((out / "report.json").read_text())
     assert [r["status"] for r in report["results"]] == ["ok", "ok"]
     assert main(["run", "--model", "m", "--out", str(tmp_path / "c"), "--grayscale"]) == 2
+
+
+@pytest.mark.e2e
+def test_a_skops_model_through_every_section_from_the_command_line(tmp_path, german):
+    """A .skops credit model with no recorded members, through every section from the CLI:
+    nothing errors; what cannot apply (robustness needs gradients, privacy needs known members)
+    is on the 'not assessed' line with its reason and never decides 'blocking findings'."""
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    tr = german.splits["train"]
+    sio.dump(LogisticRegression(max_iter=500).fit(tr.X, tr.y), tmp_path / "credit.skops")
+    (tmp_path / "audit.yaml").write_text(
+        "checks:\n"
+        "  performance: {}\n"
+        "  explainability: {n_explain: 2, n_background: 4, lime_samples: 20, deletion_steps: 4,"
+        " stability_inputs: 2}\n"
+        "  robustness: {}\n"
+        "  privacy: {}\n"
+        "  fairness: {n_boot: 50, proxy_rows: 200, mitigation_rows: 400, eg_max_iter: 1}\n"
+    )
+    out = tmp_path / "run"
+    code = main(
+        [
+            "run",
+            "--model",
+            str(tmp_path / "credit.skops"),
+            "--dataset",
+            "german_credit",
+            "--config",
+            str(tmp_path / "audit.yaml"),
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
+    report = json.loads((out / "report.json").read_text())
+    status = {r["kind"]: r["status"] for r in report["results"]}
+    assert "error" not in status.values(), report["results"]
+    assert status["performance"] == status["explainability"] == status["fairness"] == "ok"
+    not_assessed = " ".join(report["decision"]["not_assessed"])
+    assert "privacy: " in not_assessed and "robustness: " in not_assessed
+    reasons = report["decision"]["reasons"]
+    assert not any(r.split(".")[0] in ("privacy", "robustness") for r in reasons)
+    assert code == (1 if reasons else 0)
