@@ -460,3 +460,55 @@ def test_a_skops_model_through_every_section_from_the_command_line(tmp_path, ger
     reasons = report["decision"]["reasons"]
     assert not any(r.split(".")[0] in ("privacy", "robustness") for r in reasons)
     assert code == (1 if reasons else 0)
+
+
+@pytest.mark.e2e
+def test_bare_safetensors_with_its_architecture_through_every_section(lenet_checkpoint, tmp_path):
+    """A state dict alone (weights.safetensors with --arch, --input-shape, --num-classes) through
+    every section from the CLI: nothing errors; Grad-CAM runs (a real module); privacy, with no
+    recorded members, and fairness, with no sensitive features, are not assessed."""
+    (tmp_path / "audit.yaml").write_text(
+        "checks:\n"
+        "  performance: {}\n"
+        "  explainability: {n_explain: 2, n_background: 4, ig_steps: 4, eg_samples: 4,"
+        " lime_samples: 20, deletion_steps: 4, sanity_inputs: 2, sanity_layers: 1,"
+        " stability_inputs: 2}\n"
+        "  robustness: {n_eval: 16, max_iter: 2, blackbox_queries: 8, batch_size: 16}\n"
+        "  privacy: {}\n"
+        "  fairness: {}\n"
+    )
+    out = tmp_path / "run"
+    code = main(
+        [
+            "run",
+            "--model",
+            str(lenet_checkpoint / "weights.safetensors"),
+            "--arch",
+            "lenet5",
+            "--input-shape",
+            "1,8,8",
+            "--num-classes",
+            "10",
+            "--dataset",
+            "digits",
+            "--config",
+            str(tmp_path / "audit.yaml"),
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
+    report = json.loads((out / "report.json").read_text())
+    status = {r.get("check") or r["kind"]: r["status"] for r in report["results"]}
+    assert status == {
+        "performance": "ok",
+        "explainability": "ok",
+        "robustness": "ok",
+        "privacy": "skipped",
+        "fairness": "skipped",
+    }, status
+    explain = next(r for r in report["results"] if r["kind"] == "explainability")
+    assert {m["method"]: m["status"] for m in explain["methods"]}["gradcam"] == "ok"
+    not_assessed = " ".join(report["decision"]["not_assessed"])
+    assert "privacy: " in not_assessed and "fairness: " in not_assessed
+    assert code in (0, 1)
