@@ -303,6 +303,10 @@ def run(
         Path | None,
         typer.Option(help="CSV only: the rows the model was trained on, as a separate file."),
     ] = None,
+    test: Annotated[
+        Path | None,
+        typer.Option(help="CSV only: the evaluation rows; the same as --dataset csv:PATH."),
+    ] = None,
     holdout: Annotated[
         Path | None,
         typer.Option(help="CSV only: rows the model never saw (non-members), as a separate file."),
@@ -350,6 +354,13 @@ def run(
         if cfg.model is None:
             raise InvalidConfigError("--name needs a model: pass --model PATH")
         cfg.model.name = name
+    if test is not None:
+        if dataset is not None:
+            raise InvalidConfigError(
+                f"--test {str(test)!r} and --dataset {dataset!r} both name the evaluation data; "
+                "pass one of them"
+            )
+        dataset = f"csv:{test}"
     if dataset is not None:
         cfg.data = DataConfig(
             name=dataset,

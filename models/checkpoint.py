@@ -22,7 +22,7 @@ import json
 import warnings
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -102,13 +102,16 @@ class LoadedModel:
             )
         options = dict(ds.get("options", {}))
         options.update(overrides)
-        return load_dataset(
+        bundle = load_dataset(
             ds["name"],
             split_seed=int(ds.get("split_seed", 0)),
             indices=self.splits,
             preprocessing=self.meta.get("preprocessing") if ds.get("kind") == "tabular" else None,
             **options,
         )
+        if self.splits is not None and bundle.split_origin == "given":
+            bundle = replace(bundle, split_origin="checkpoint")
+        return bundle
 
 
 def recipe_hash(payload: Mapping[str, Any]) -> str:

@@ -20,7 +20,7 @@ import hashlib
 import io
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +32,7 @@ from models.errors import InvalidConfigError, InvalidDataError, MissingDependenc
 from models.tabular import TabularEncoder
 
 SPLITS = ("train", "val", "test", "holdout")
+SplitOrigin = Literal["suite", "given", "checkpoint", "declared", "evaluation"]
 DEFAULT_FRACTIONS: dict[str, float] = {"train": 0.6, "val": 0.1, "test": 0.15, "holdout": 0.15}
 
 
@@ -69,10 +70,35 @@ class DataBundle:
     source: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
     annotations: Mapping[str, Any] = field(default_factory=dict)
+    #: where the split came from: ``suite`` (this suite's seeded split, for models it trains),
+    #: ``given`` (indices passed in), ``checkpoint`` (recorded when the model was trained),
+    #: ``declared`` (the user's split column or files) or ``evaluation`` (nothing declared for
+    #: a model the suite did not train: every row is evaluation data)
+    split_origin: SplitOrigin = "suite"
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    def split_source(self) -> str:
+        """Where the split came from, in words, for the report."""
+        how = {
+            "suite": f"split by this suite (stratified, seed {self.split_seed})",
+            "given": "the split indices passed in by the caller",
+            "checkpoint": "the split recorded in the model's checkpoint when it was trained",
+            "evaluation": "no split was declared and the suite did not train this model, so "
+            "every row is evaluation data and no row is known to be training data",
+        }
+        if self.split_origin == "declared":
+            column = self.options.get("split_column")
+            files = [k for k in ("train", "val", "holdout") if self.options.get(k)]
+            by = (
+                f"its split column {column!r}"
+                if column
+                else f"separate files ({', '.join(['test', *files])})"
+            )
+            return f"declared by the user through {by}"
+        return how[self.split_origin]
 
     def split_indices(self) -> dict[str, np.ndarray]:
         return {k: s.indices for k, s in self.splits.items()}
@@ -92,7 +118,39 @@ class DataBundle:
             "sensitive_in_features": dict(self.sensitive_in_features),
             "source": self.source,
             "annotations": dict(self.annotations),
+            "split_origin": self.split_origin,
+            "split_source": self.split_source(),
         }
+
+
+def evaluation_only(bundle: DataBundle) -> DataBundle:
+    """``bundle`` with all its rows in one ``test`` split, in file order: the data of a model the
+    suite did not train and whose split nobody declared. No row is then called training data,
+    so what needs members (the train-test gap, membership inference) is not assessed. A tabular
+    input domain is widened to the range of every row."""
+    order = np.argsort(np.concatenate([s.indices for s in bundle.splits.values()]), kind="stable")
+    parts = list(bundle.splits.values())
+
+    def pool(arrays: Sequence[np.ndarray]) -> np.ndarray:
+        return np.concatenate(arrays)[order]
+
+    X = pool([s.X for s in parts])
+    y = pool([s.y for s in parts])
+    indices = pool([s.indices for s in parts])
+    sensitive = {k: pool([s.sensitive[k] for s in parts]) for k in parts[0].sensitive}
+    extras = {k: pool([s.extras[k] for s in parts]) for k in parts[0].extras}
+    low, high = bundle.domain_low, bundle.domain_high
+    if bundle.kind == "tabular":
+        low = tuple(float(v) for v in np.minimum(np.asarray(low), X.min(axis=0)))
+        high = tuple(float(v) for v in np.maximum(np.asarray(high), X.max(axis=0)))
+    return replace(
+        bundle,
+        splits={"test": Split(X=X, y=y, indices=indices, sensitive=sensitive, extras=extras)},
+        domain_low=low,
+        domain_high=high,
+        sha256=_hash_arrays(bundle.name, X, y, indices),
+        split_origin="evaluation",
+    )
 
 
 def make_splits(
@@ -217,6 +275,7 @@ def _image_bundle(
     return _assemble(
         name=name,
         kind="image",
+        split_origin="suite" if indices is None else "given",
         X=X,
         y=y,
         sensitive={},
@@ -431,11 +490,18 @@ def _tabular_bundle(
     extras: Mapping[str, np.ndarray] | None = None,
     standardize: bool = True,
     annotations: Mapping[str, Any] | None = None,
+    split_origin: SplitOrigin | None = None,
+    raw: bool = False,
+    columns: Sequence[str] | None = None,
 ) -> DataBundle:
     frame = frame.reset_index(drop=True)
     idx = _check_indices(indices, len(y)) if indices is not None else make_splits(y, split_seed)
     if preprocessing is not None:
         encoder = TabularEncoder.from_json(dict(preprocessing))
+    elif raw:
+        encoder = TabularEncoder.fit_raw(
+            frame, [*numeric, *categorical] if columns is None else columns
+        )
     else:
         encoder = TabularEncoder.fit(
             frame.iloc[idx["train"]], numeric, categorical, standardize=standardize
@@ -450,6 +516,7 @@ def _tabular_bundle(
     return _assemble(
         name=name,
         kind="tabular",
+        split_origin=split_origin or ("suite" if indices is None else "given"),
         X=X,
         y=y.astype(np.int64),
         sensitive={k: np.asarray(v, dtype=str) for k, v in sensitive.items()},
@@ -756,7 +823,7 @@ def load_csv(
     features: Sequence[str] | None = None,
     categorical: Sequence[str] | None = None,
     include_sensitive: bool = True,
-    encoding: Literal["standardize", "none"] = "standardize",
+    encoding: Literal["standardize", "none", "raw"] = "standardize",
     favorable: str | None = None,
     split_seed: int = 0,
     indices: Mapping[str, np.ndarray] | None = None,
@@ -778,8 +845,10 @@ def load_csv(
             ones when ``include_sensitive`` is false).
         categorical: which feature columns are categorical; default the non-numeric ones.
         encoding: ``standardize`` (one-hot categories, standardized numbers; for models trained
-            by this suite) or ``none`` (numeric features passed through as they are, for a
-            model that expects the CSV's raw numbers).
+            by this suite), ``none`` (numeric features passed through as they are, for a
+            model that expects the CSV's raw numbers) or ``raw`` (the feature columns in their
+            order, numbers as they are and text as category codes; a scikit-learn model fit on
+            the CSV's own columns, a ``Pipeline`` included, gets them back as a data frame).
         favorable: the target value that is the favourable outcome (a loan granted), for the
             fairness check's four-fifths rule; default the second class in sorted order.
         split_column: a column naming each row's split (``train``, ``val``, ``test``,
@@ -788,8 +857,10 @@ def load_csv(
             is then the test file. Without a declared split the rows are split 60/10/15/15
             with ``split_seed`` (for models this suite trains).
     """
-    if encoding not in ("standardize", "none"):
-        raise InvalidConfigError(f"encoding must be 'standardize' or 'none', got {encoding!r}")
+    if encoding not in ("standardize", "none", "raw"):
+        raise InvalidConfigError(
+            f"encoding must be 'standardize', 'none' or 'raw', got {encoding!r}"
+        )
     p = Path(path)
     if not p.is_file():
         raise InvalidDataError(f"CSV file {str(p)!r} does not exist")
@@ -898,6 +969,9 @@ def load_csv(
         },
         standardize=encoding == "standardize",
         annotations={"favorable_class": label_text(favorable)} if favorable is not None else None,
+        split_origin="declared" if declared else None,
+        raw=encoding == "raw",
+        columns=list(features),
     )
 
 

@@ -1,5 +1,11 @@
 """Tabular preprocessing: one-hot categories and standardized numbers, fitted on train only.
 
+Three modes: ``standardize`` (one-hot categories, standardized numbers: the inputs of the
+models this suite trains), ``none`` (numbers as they are; no categorical column) and ``raw``
+(the CSV's own columns in their order: numbers as they are, each category as its index in the
+sorted categories). ``raw`` is lossless, so :meth:`TabularEncoder.decode` gives back the data
+frame a scikit-learn ``Pipeline`` was fit on, with its column names and dtypes.
+
 The encoder's whole state is JSON (stored in ``model.json``), so a checkpoint can encode raw
 rows again without unpickling anything.
 """
@@ -31,6 +37,43 @@ class TabularEncoder:
     stds: tuple[float, ...]
     categories: tuple[tuple[str, ...], ...]
     feature_names: tuple[str, ...] = field(default=())
+    #: ``standardize``, ``none`` or ``raw`` (see the module docstring)
+    mode: str = "standardize"
+    #: ``raw``: the numeric columns whose values are integers in the data
+    integer: tuple[str, ...] = ()
+
+    @classmethod
+    def fit_raw(cls, frame: pd.DataFrame, columns: Sequence[str]) -> TabularEncoder:
+        """The ``raw`` mode on ``frame`` (every row: the codes only name the categories, so
+        nothing is learnt that a split could leak): ``columns`` in their order, numbers as they
+        are, text as category codes. Missing numbers are refused: the audit cannot tell what the
+        model's own imputation would do with them."""
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise InvalidDataError(
+                f"columns {missing} are not in the data; available: {list(frame.columns)}"
+            )
+        numeric = [c for c in columns if pd.api.types.is_numeric_dtype(frame[c])]
+        categorical = [c for c in columns if c not in set(numeric)]
+        for col in numeric:
+            n_missing = int(frame[col].isna().sum())
+            if n_missing:
+                raise InvalidDataError(
+                    f"numeric column {col!r} is missing in {n_missing} row(s); impute or drop "
+                    "them before auditing (encoding 'raw' passes numbers as they are)"
+                )
+        integer = [c for c in numeric if pd.api.types.is_integer_dtype(frame[c])]
+        cats = tuple(tuple(sorted(frame[col].astype(str).unique().tolist())) for col in categorical)
+        return cls(
+            numeric=tuple(numeric),
+            categorical=tuple(categorical),
+            means=(0.0,) * len(numeric),
+            stds=(1.0,) * len(numeric),
+            categories=cats,
+            feature_names=tuple(columns),
+            mode="raw",
+            integer=tuple(integer),
+        )
 
     @classmethod
     def fit(
@@ -74,6 +117,7 @@ class TabularEncoder:
             stds=tuple(stds),
             categories=cats,
             feature_names=tuple(names),
+            mode="standardize" if standardize else "none",
         )
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
@@ -83,6 +127,8 @@ class TabularEncoder:
             raise InvalidDataError(
                 f"columns {missing} that the model was trained on are missing from the data"
             )
+        if self.mode == "raw":
+            return self._transform_raw(frame)
         blocks = []
         if self.numeric:
             num = np.stack(
@@ -106,8 +152,63 @@ class TabularEncoder:
             raise InvalidDataError("no feature columns to encode")
         return np.concatenate(blocks, axis=1).astype(np.float32)
 
+    def _transform_raw(self, frame: pd.DataFrame) -> np.ndarray:
+        cats = dict(zip(self.categorical, self.categories))
+        out = np.empty((len(frame), len(self.feature_names)), dtype=np.float64)
+        for j, col in enumerate(self.feature_names):
+            if col in cats:
+                lookup = {v: i for i, v in enumerate(cats[col])}
+                values = frame[col].astype(str).to_numpy()
+                unseen = sorted({v for v in values if v not in lookup})
+                if unseen:
+                    raise InvalidDataError(
+                        f"column {col!r} has values {unseen[:5]} that its categories "
+                        f"{list(cats[col])[:10]} do not hold; encode the whole file at once"
+                    )
+                out[:, j] = [lookup[v] for v in values]
+            else:
+                out[:, j] = pd.to_numeric(frame[col], errors="coerce").to_numpy(np.float64)
+        if np.isnan(out).any():
+            bad = [self.feature_names[j] for j in np.flatnonzero(np.isnan(out).any(axis=0))]
+            raise InvalidDataError(
+                f"columns {bad[:5]} have missing or non-numeric values; impute or drop those "
+                "rows before auditing"
+            )
+        return out.astype(np.float32)
+
+    def decode(self, X: np.ndarray) -> pd.DataFrame:
+        """The data frame that ``raw`` (or ``none``) inputs ``X`` stand for: the column names, text
+        categories (a code is rounded to the nearest category), integers where the data held
+        integers. What a scikit-learn ``Pipeline`` fit on the CSV's columns expects."""
+        if self.mode == "standardize":
+            raise InvalidDataError("standardized one-hot inputs cannot be decoded to columns")
+        X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+        cats = dict(zip(self.categorical, self.categories))
+        columns: dict[str, Any] = {}
+        for j, col in enumerate(self.feature_names):
+            if col in cats:
+                codes = np.clip(np.rint(X[:, j]), 0, len(cats[col]) - 1).astype(np.int64)
+                columns[col] = np.asarray(cats[col], dtype=object)[codes]
+            elif col in self.integer:
+                columns[col] = np.rint(X[:, j]).astype(np.int64)
+            else:
+                columns[col] = X[:, j]
+        return pd.DataFrame(columns)
+
     def bounds(self, encoded_train: np.ndarray) -> tuple[list[float], list[float]]:
-        """Per-feature (low, high) of the input domain: train range for numbers, [0, 1] one-hot."""
+        """Per-feature (low, high) of the input domain: train range for numbers, [0, 1] one-hot
+        (``raw``: a category's codes 0..k-1)."""
+        if self.mode == "raw":
+            cats = dict(zip(self.categorical, self.categories))
+            low = [
+                0.0 if c in cats else float(encoded_train[:, j].min())
+                for j, c in enumerate(self.feature_names)
+            ]
+            high = [
+                float(len(cats[c]) - 1) if c in cats else float(encoded_train[:, j].max())
+                for j, c in enumerate(self.feature_names)
+            ]
+            return low, high
         n_num = len(self.numeric)
         low = [float(v) for v in encoded_train[:, :n_num].min(axis=0)] if n_num else []
         high = [float(v) for v in encoded_train[:, :n_num].max(axis=0)] if n_num else []
@@ -123,6 +224,8 @@ class TabularEncoder:
             "stds": list(self.stds),
             "categories": [list(c) for c in self.categories],
             "feature_names": list(self.feature_names),
+            "mode": self.mode,
+            "integer": list(self.integer),
         }
 
     @classmethod
@@ -134,4 +237,6 @@ class TabularEncoder:
             stds=tuple(float(v) for v in state["stds"]),
             categories=tuple(tuple(c) for c in state["categories"]),
             feature_names=tuple(state["feature_names"]),
+            mode=str(state.get("mode", "standardize")),
+            integer=tuple(state.get("integer", ())),
         )

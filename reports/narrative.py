@@ -280,7 +280,10 @@ def model_card(report: AuditReport) -> list[tuple[str, str]]:
         (
             "Data",
             f"{m.data.name} ({m.data.kind}); {m.data.source or 'source not recorded'}; "
-            f"splits {', '.join(f'{k} {v}' for k, v in m.data.split_sizes.items())}",
+            f"splits {', '.join(f'{k} {v}' for k, v in m.data.split_sizes.items())}"
+            + (f"; the split: {m.data.split_source}" if m.data.split_source else "")
+            + "; every figure is computed on the test split unless it names another (train "
+            "for the train-test gap, train and holdout for membership inference)",
         ),
         ("Sensitive features", ", ".join(m.data.sensitive_features) or "none declared"),
     ]
@@ -464,7 +467,15 @@ def manifest_rows(report: AuditReport) -> list[tuple[str, str]]:
         ("data", f"{m.data.name} ({m.data.kind})"),
         ("data sha256", m.data.sha256),
         ("splits", ", ".join(f"{k}: {v}" for k, v in m.data.split_sizes.items())),
-        ("split seed", "not recorded" if m.data.split_seed is None else str(m.data.split_seed)),
+        ("split", m.data.split_source or "not recorded"),
+        (
+            "split seed",
+            "not recorded"
+            if m.data.split_seed is None
+            else "not used"
+            if m.data.split_origin in ("declared", "evaluation")
+            else str(m.data.split_seed),
+        ),
         ("sensitive features", ", ".join(m.data.sensitive_features) or "none"),
         (
             "class order",

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 #: A table cell: JSON scalars only.
 Cell = str | float | int | bool | None
 
-SCHEMA_VERSION: Final = "1.2"
+SCHEMA_VERSION: Final = "1.3"
 
 #: What the policy makes of the evidence. ``not_assessable``: a section whose gated findings
 #: could not be computed (too little data); it never counts as ``pass``.
@@ -163,6 +163,10 @@ class ResultBase(_Frozen):
     error: str | None = None
     verdict: Verdict | None = None
     compute: Compute | None = None
+    #: what this check could not assess on this target, each as ``metric: reason and fix``
+    #: (a setup limit, e.g. no known training rows for the train-test gap): listed on the
+    #: decision's "not assessed" line, never a finding (schema 1.3)
+    not_assessed: list[str] = Field(default_factory=list)
 
     def metric(self, name: str) -> Metric:
         for m in self.metrics:
@@ -389,6 +393,10 @@ class DataInfo(_Frozen):
     source: str = ""
     #: the class order every metric uses: class ``i`` is ``class_names[i]``
     class_names: list[str] = Field(default_factory=list)
+    #: where the split came from (``suite``, ``given``, ``checkpoint``, ``declared``,
+    #: ``evaluation``) and the same in words; empty in reports before schema 1.3
+    split_origin: str = ""
+    split_source: str = ""
 
 
 class Manifest(_Frozen):
@@ -432,7 +440,7 @@ class Decision(_Frozen):
 class AuditReport(_Frozen):
     """A whole audit run. Serialized as ``report.json``."""
 
-    schema_version: Literal["1.0", "1.1", "1.2"] = SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1", "1.2", "1.3"] = SCHEMA_VERSION
     manifest: Manifest
     results: list[CheckResult]
     verdict: Verdict | None = None

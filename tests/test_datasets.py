@@ -308,3 +308,47 @@ def test_the_users_split_is_used_and_a_leaking_split_is_a_finding(tmp_path):
         )
     with pytest.raises(ValueError, match="split column 'y' has values"):
         load_csv(tmp_path / "all.csv", target="f0", split_column="y")
+
+
+def test_raw_encoding_round_trips_to_the_users_data_frame():
+    """``raw`` keeps the CSV's columns in their order, text as category codes; decoding gives
+    back the same frame (names, text, integers), also after the JSON round trip a checkpoint
+    makes. Codes pushed between categories (LIME's perturbations) decode to the nearest."""
+    import pandas as pd
+
+    from models.tabular import TabularEncoder
+
+    frame = pd.DataFrame(
+        {"b": ["x", "z", "y", "x"], "a": [3, 1, 2, 7], "c": [0.5, -1.25, 2.0, 3.5]}
+    )
+    enc = TabularEncoder.fit_raw(frame, ["b", "a", "c"])
+    X = enc.transform(frame)
+    assert X.tolist() == [[0, 3, 0.5], [2, 1, -1.25], [1, 2, 2.0], [0, 7, 3.5]]
+    back = TabularEncoder.from_json(enc.to_json()).decode(X)
+    pd.testing.assert_frame_equal(back, frame[["b", "a", "c"]], check_dtype=False)
+    assert back["a"].dtype.kind == "i" and back["b"].tolist() == ["x", "z", "y", "x"]
+    assert enc.decode(np.array([[1.4, 2.6, 0.0], [9.0, 0.0, 0.0]]))["b"].tolist() == ["y", "z"]
+    assert enc.bounds(X) == ([0.0, 1.0, -1.25], [2.0, 7.0, 3.5])
+    with pytest.raises(ValueError, match="values \\['w'\\] that its categories"):
+        enc.transform(frame.assign(b=["w", "x", "x", "x"]))
+    with pytest.raises(ValueError, match="numeric column 'a' is missing in 1 row"):
+        TabularEncoder.fit_raw(frame.assign(a=[1, None, 2, 3]), ["a"])
+
+
+def test_evaluation_only_pools_every_row_in_file_order(german):
+    """A model the suite did not train, with no split declared: one test split holding every
+    row in file order, a domain that covers every row, and the same hash for the same data."""
+    from models.datasets import evaluation_only, load_dataset
+
+    pooled = evaluation_only(german)
+    test = pooled.splits["test"]
+    assert list(pooled.splits) == ["test"] and len(test) == sum(map(len, german.splits.values()))
+    assert np.array_equal(test.indices, np.arange(len(test)))
+    for s in german.splits.values():
+        assert np.array_equal(test.X[s.indices], s.X) and np.array_equal(test.y[s.indices], s.y)
+        assert np.array_equal(test.sensitive["sex"][s.indices], s.sensitive["sex"])
+    assert np.all(test.X >= np.asarray(pooled.domain_low) - 1e-6)
+    assert np.all(test.X <= np.asarray(pooled.domain_high) + 1e-6)
+    assert pooled.split_origin == "evaluation" and "every row" in pooled.split_source()
+    assert evaluation_only(load_dataset("german_credit")).sha256 == pooled.sha256
+    assert german.split_origin == "suite" and "seed 0" in german.split_source()

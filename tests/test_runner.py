@@ -152,8 +152,8 @@ def test_reports_import_without_torch():
 
 def test_report_json_schema_is_published():
     schema = AuditReport.model_json_schema()
-    assert schema["properties"]["schema_version"]["enum"] == ["1.0", "1.1", "1.2"]
-    assert schema["properties"]["schema_version"]["default"] == "1.2"
+    assert schema["properties"]["schema_version"]["enum"] == ["1.0", "1.1", "1.2", "1.3"]
+    assert schema["properties"]["schema_version"]["default"] == "1.3"
     for field in ("about", "outcome", "set_aside", "qualified", "method", "subset"):
         assert field in schema["$defs"]["Metric"]["properties"]
     assert "decision" in schema["properties"]

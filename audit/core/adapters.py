@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -149,6 +150,55 @@ class SklearnAdapter(ModelAdapter):
         self.columns: np.ndarray | None = None  # data class order -> estimator column
         self.estimator = estimator
         self.name = name
+        #: inputs -> the data frame the estimator was fit on (set by :meth:`bind_inputs`)
+        self.decode: Callable[[np.ndarray], Any] | None = None
+
+    def bind_inputs(self, encoder: Any, width: int) -> None:
+        """Check that the inputs the data gives are the ones the estimator was fit on, and
+        hand it a data frame with its own column names when it was fit on one.
+
+        Args:
+            encoder: the data's :class:`~models.tabular.TabularEncoder`, or None (no columns).
+            width: the number of input features the data gives.
+
+        Raises:
+            IncompatibleModelError: on one line, naming what the model expects (its
+                ``feature_names_in_`` or ``n_features_in_``) and what the data gives.
+        """
+        names = getattr(self.estimator, "feature_names_in_", None)
+        n_in = getattr(self.estimator, "n_features_in_", None)
+        mode = getattr(encoder, "mode", None)
+        if names is not None and encoder is not None:
+            expected = [str(n) for n in names]
+            given = list(encoder.feature_names)
+            if mode == "standardize":
+                raise IncompatibleModelError(
+                    f"the model was fit on the data frame columns {expected[:8]} (its "
+                    "feature_names_in_) but encoding 'standardize' feeds it one-hot, standardized "
+                    "numbers; audit it with encoding 'raw' (--encoding raw), which hands it those "
+                    "columns as they are"
+                )
+            if set(expected) != set(given):
+                raise IncompatibleModelError(
+                    f"the model was fit on the columns {expected[:10]} (its feature_names_in_) "
+                    f"but the data gives {given[:10]}; name the model's columns as the features "
+                    "(data option features) or leave them out to use the model's own"
+                )
+            order = list(expected)
+
+            def decode(X: np.ndarray) -> Any:
+                return encoder.decode(X)[order]
+
+            self.decode = decode
+            return
+        if n_in is not None and int(n_in) != width:
+            how = f" under encoding {mode!r}" if mode else ""
+            raise IncompatibleModelError(
+                f"the model expects {int(n_in)} input features (its n_features_in_) but the "
+                f"data gives {width}{how}; choose the model's columns (data option features, "
+                "or leave the sensitive ones out with include_sensitive: false) or the encoding "
+                "it was trained with (--encoding raw, none or standardize)"
+            )
 
     def align(self, class_names: tuple[str, ...]) -> None:
         """Match ``classes_`` to the data set's classes: by index when they are ``0..K-1``,
@@ -177,7 +227,8 @@ class SklearnAdapter(ModelAdapter):
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         flat = np.asarray(X).reshape(len(X), -1)
-        proba = np.asarray(self.estimator.predict_proba(flat), dtype=np.float64)
+        inputs = flat if self.decode is None else self.decode(flat)
+        proba = np.asarray(self.estimator.predict_proba(inputs), dtype=np.float64)
         if not self.by_index and self.columns is None:
             raise IncompatibleModelError(
                 f"the classifier's classes_ {list(self.classes)[:10]} are labels, not 0..K-1: "

@@ -50,7 +50,7 @@ from audit.core.target import AuditTarget
 from audit.core.yaml_safe import load_yaml
 from audit.gate.policy import Policy
 from models.checkpoint import load_model
-from models.datasets import load_dataset
+from models.datasets import evaluation_only, load_dataset
 from models.errors import InvalidConfigError
 
 
@@ -186,6 +186,26 @@ def build_policy(
     return policy.validate(known, allow_empty=allow_empty)
 
 
+def _infer_inputs(loaded: Any, data: DataConfig) -> bool:
+    """A scikit-learn model on a CSV, with no encoding declared: read what it was fit on.
+
+    Fit on a data frame, it names its columns (``feature_names_in_``): those are the features,
+    handed to it as they are (encoding ``raw``: a ``Pipeline`` with a ``ColumnTransformer`` gets
+    the raw data frame). Fit on an array, it gets the CSV's numbers as they are (``raw``: text
+    as category codes), and :class:`~audit.core.adapters.SklearnAdapter` refuses, on one line,
+    a width other than its ``n_features_in_``. ``data.options`` records what was inferred
+    (the report's configuration shows it); returns whether anything was."""
+    if loaded.source != "skops" or not data.name.startswith("csv:"):
+        return False
+    if "encoding" in data.options:
+        return False
+    names = getattr(loaded.module, "feature_names_in_", None)
+    data.options["encoding"] = "raw"
+    if names is not None and "features" not in data.options:
+        data.options["features"] = [str(n) for n in names]
+    return True
+
+
 def build_target(
     model: ModelConfig,
     data: DataConfig | None,
@@ -217,14 +237,33 @@ def build_target(
                 f"{model.path!r} does not record its data set; name one with --dataset"
             )
         bundle = loaded.load_data()
-    elif data.name == recorded.get("name") and data.split_seed == recorded.get("split_seed", 0):
+    elif data.name == recorded.get("name"):
+        # the model's own data: its recorded split, whatever split seed is given now (another
+        # seed would put its training rows into the test split)
         bundle = loaded.load_data(**data.options)
     else:
         pre = loaded.meta.get("preprocessing")
         pre = pre if pre and pre.get("type") == "tabular" else None
+        inferred = _infer_inputs(loaded, data)
         bundle = load_dataset(
             data.name, split_seed=data.split_seed, preprocessing=pre, **data.options
         )
+        n_in = getattr(loaded.module, "n_features_in_", None)
+        if (
+            inferred
+            and n_in is not None
+            and int(n_in) != len(bundle.feature_names)
+            and data.options.get("sensitive")
+            and "features" not in data.options
+        ):
+            # the sensitive columns are fed only if the model was trained on them
+            data.options["include_sensitive"] = False
+            bundle = load_dataset(data.name, split_seed=data.split_seed, **data.options)
+        if bundle.split_origin == "suite":
+            # not the model's recorded data and no split declared: the suite's own re-split
+            # would call rows "train" that the model may never have seen, and "test" rows it
+            # was fit on. Every row is evaluation data instead.
+            bundle = evaluation_only(bundle)
     target = AuditTarget.from_loaded(loaded, bundle, name=model.name, device=device)
     if model.output == "probabilities":
         from audit.core.adapters import TorchAdapter  # noqa: PLC0415

@@ -121,6 +121,8 @@ def _data_info(target: AuditTarget) -> DataInfo:
         sensitive_in_features=dict(target.sensitive_in_features),
         source=str(d.get("source", "")),
         class_names=list(target.class_names),
+        split_origin=str(d.get("split_origin", "")),
+        split_source=str(d.get("split_source", "")),
     )
 
 

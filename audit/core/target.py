@@ -18,6 +18,7 @@ from audit.core.adapters import ModelAdapter, SklearnAdapter, as_adapter
 from models.checkpoint import LoadedModel
 from models.datasets import DataBundle, Split
 from models.errors import IncompatibleModelError, InvalidDataError
+from models.tabular import TabularEncoder
 
 _MISSING = ("", "nan", "none", "null", "na", "n/a", "<na>")
 
@@ -53,6 +54,9 @@ class AuditTarget:
         data_name, data_sha256, data_info: provenance for the report.
         model_info: provenance of the model.
         device: where torch inference runs.
+        preprocessing: the data's stored tabular encoder (``DataBundle.preprocessing``): a
+            scikit-learn model fit on a data frame then gets one with its own columns, and one
+            that expects other inputs is refused on one line.
     """
 
     def __init__(
@@ -71,6 +75,7 @@ class AuditTarget:
         data_info: Mapping[str, Any] | None = None,
         model_info: ModelDescription | None = None,
         device: str = "auto",
+        preprocessing: Mapping[str, Any] | None = None,
     ) -> None:
         self.model_info = model_info or ModelDescription(name="model")
         self.model: ModelAdapter = as_adapter(model, device=device, name=self.model_info.name)
@@ -83,9 +88,13 @@ class AuditTarget:
             raise InvalidDataError(
                 f"a classifier needs at least 2 class names, got {list(self.class_names)}"
             )
+        n_features = int(np.prod(self.input_shape))
         if isinstance(self.model, SklearnAdapter):
             self.model.align(self.class_names)
-        n_features = int(np.prod(self.input_shape))
+            encoder = None
+            if preprocessing and preprocessing.get("type") == "tabular":
+                encoder = TabularEncoder.from_json(dict(preprocessing))
+            self.model.bind_inputs(encoder, n_features)
         self.feature_names = tuple(feature_names or (f"x{i}" for i in range(n_features)))
         if len(self.feature_names) != n_features:
             raise InvalidDataError(
@@ -138,6 +147,7 @@ class AuditTarget:
             data_info=data.describe(),
             model_info=model_info,
             device=device,
+            preprocessing=data.preprocessing,
         )
 
     @classmethod

@@ -343,6 +343,7 @@ class Policy:
                 continue
             if r.status != "ok":
                 continue
+            not_assessed += [f"{section}.{item.rstrip('.')}" for item in r.not_assessed]
             for m in r.metrics:
                 if m.about == "method" and m.outcome in ("fail", "inconclusive"):
                     caveats.append(f"{section}.{m.name}: {_evidence(m)}{_rests(r, m)}")

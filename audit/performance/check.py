@@ -122,6 +122,7 @@ class PerformanceCheck(Check):
             class_names=tuple(target.class_names),
             data_name=target.data_name,
             history=target.model_info.history or [],
+            split_source=str(target.data_info.get("split_source", "")),
         )
 
     def judge(self, m: PerformanceMeasurement) -> PerformanceJudgement:
@@ -249,8 +250,15 @@ class PerformanceCheck(Check):
                     "first sign of membership leakage",
                 ),
             ]
-        else:
-            warnings.append("no train split: the train-test gap is not measured")
+        not_assessed: list[str] = []
+        if m.train is None and self.split != "train":
+            why = (
+                "no rows are known to be what the model was fit on"
+                + (f" ({m.split_source})" if m.split_source else "")
+                + "; declare the split to measure it: a split column (--split-column), or the "
+                "training rows as a file of their own (--train) beside the test file"
+            )
+            not_assessed.append(f"train_test_gap and train_test_overlap: {why}")
         if m.overlap is not None:
             shared, n_eval, null = m.overlap
             excess = (shared - null.mean()) / n_eval
@@ -343,6 +351,7 @@ class PerformanceCheck(Check):
             bins=bins,
             ece=ece,
             summary=summary,
+            not_assessed=not_assessed,
         )
 
     def render(
@@ -380,6 +389,7 @@ class PerformanceCheck(Check):
             tables=[j.per_class],
             figures=figures,
             warnings=j.warnings,
+            not_assessed=j.not_assessed,
             class_names=list(m.class_names),
             confusion_matrix=j.confusion.astype(int).tolist(),
             reliability=[ReliabilityBin(**b) for b in j.bins],
@@ -435,6 +445,8 @@ class PerformanceMeasurement:
     history: Sequence[Mapping[str, Any]]
     #: (evaluated rows repeating a train row, evaluated rows, the same count under re-splits)
     overlap: tuple[int, int, np.ndarray] | None = None
+    #: where the split came from, in words (``DataBundle.split_source``)
+    split_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -446,3 +458,4 @@ class PerformanceJudgement:
     bins: list[dict[str, Any]]
     ece: float
     summary: str
+    not_assessed: list[str]

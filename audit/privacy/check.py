@@ -69,7 +69,8 @@ class PrivacyCheck(Check):
         n_eval: members and non-members evaluated (each side; capped by the split sizes).
         n_shadows: shadow models for the shadow and LiRA attacks (even).
         assume_members: the target's train split is what the model was trained on. Needed for a
-            model that does not record its split (TorchScript, safetensors, in-memory).
+            model that does not record its split (TorchScript, safetensors, in-memory) on a
+            split the user did not declare; a declared split's train rows are the members.
         cache_dir: shadow-model cache ("" = ``$RAI_AUDIT_CACHE`` or ``~/.cache/rai-audit``).
         min_group: members and non-members a class or group needs for its own breakdown row.
         compare_defenses: retrain the target's recipe with regularization (weight decay, label
@@ -111,12 +112,22 @@ class PrivacyCheck(Check):
         """Why membership cannot be measured on ``target`` (a setup problem, not a finding):
         no member or non-member split, members that are not known, or the two overlapping."""
         missing = [s for s in ("train", "holdout") if s not in target.splits]
+        origin = target.data_info.get("split_origin")
+        if missing and origin == "evaluation":
+            return (
+                "no rows are known to be the model's training data: no split was declared and "
+                "this suite did not train the model, so every row is evaluation data; declare "
+                "the rows it was trained on (members) and rows it never saw (non-members) with "
+                "a split column (--split-column, values train and holdout) or with --train and "
+                "--holdout files"
+            )
         if missing:
             return (
                 f"membership inference needs the member ('train') and non-member "
                 f"('holdout') splits; missing {missing}"
             )
-        if target.model_info.source != "checkpoint" and not self.assume_members:
+        known = target.model_info.source == "checkpoint" or origin == "declared"
+        if not known and not self.assume_members:
             return (
                 "this model does not record which rows it was trained on, so its members are "
                 "not known; if the data's 'train' split is exactly the model's training data and "

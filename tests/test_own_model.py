@@ -1,0 +1,321 @@
+"""Your own model on your own data, through the command line as a user would (issue 29).
+
+A gradient-boosting credit model trained on its own 80/20 split of a CSV, saved with skops.
+Each case is planted with its clean twin:
+
+- no split declared: every row is evaluation data, and the train-test gap and membership are
+  not assessed (the suite's own re-split used to call the model's training rows "test");
+- the split declared as a column, or as separate train and test files: the reported accuracy's
+  interval holds the model's own held-out accuracy, and the gap is measured;
+- a test file sharing rows with the train file: the overlap is a failing finding with its
+  count; its twin without shared rows passes.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audit.cli import main
+
+
+@pytest.fixture(scope="module")
+def credit(tmp_path_factory):
+    """A CSV of 1,000 rows, the model's own 80/20 split, and the model as a .skops file."""
+    import skops.io as sio
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    root = tmp_path_factory.mktemp("credit")
+    g = np.random.default_rng(1)
+    n = 1000
+    frame = pd.DataFrame({f"f{i}": g.normal(size=n).round(6) for i in range(5)})
+    frame["y"] = (frame["f0"] + frame["f1"] * frame["f2"] + g.normal(0, 0.8, n) > 0).astype(int)
+    order = g.permutation(n)
+    tr, te = np.sort(order[:800]), np.sort(order[800:])
+    cols = [f"f{i}" for i in range(5)]
+    clf = GradientBoostingClassifier(n_estimators=60, random_state=0)
+    clf.fit(frame.loc[tr, cols].to_numpy(np.float32), frame.loc[tr, "y"])
+    own = float(clf.score(frame.loc[te, cols].to_numpy(np.float32), frame.loc[te, "y"]))
+    sio.dump(clf, root / "credit.skops")
+    frame.assign(split=np.where(np.isin(np.arange(n), tr), "train", "test")).to_csv(
+        root / "all.csv", index=False
+    )
+    frame.to_csv(root / "whole.csv", index=False)
+    frame.loc[tr].to_csv(root / "train.csv", index=False)
+    frame.loc[te].to_csv(root / "test.csv", index=False)
+    pd.concat([frame.loc[te[:140]], frame.loc[tr[:60]]]).to_csv(root / "leaky.csv", index=False)
+    return {"root": root, "own": own, "n": n}
+
+
+def _audit(credit, out: str, *data: str) -> dict:
+    root = credit["root"]
+    args = [
+        "run",
+        "--model",
+        str(root / "credit.skops"),
+        *data,
+        "--target",
+        "y",
+        "--encoding",
+        "none",
+        "--checks",
+        "performance,privacy",
+        "--out",
+        str(root / out),
+        "--quiet",
+    ]
+    assert main(args) == 0
+    return json.loads((root / out / "report.json").read_text())
+
+
+def _metric(report: dict, name: str) -> dict:
+    perf = report["results"][0]
+    return next(m for m in perf["metrics"] if m["name"] == name)
+
+
+def test_no_declared_split_means_every_row_is_evaluation_data(credit):
+    root = credit["root"]
+    report = _audit(credit, "whole", "--dataset", f"csv:{root / 'whole.csv'}")
+    data = report["manifest"]["data"]
+    assert data["split_origin"] == "evaluation"
+    assert data["split_sizes"] == {"test": credit["n"]}
+    assert "every row is evaluation data" in data["split_source"]
+    names = {m["name"] for m in report["results"][0]["metrics"]}
+    assert "train_test_gap" not in names and "train_accuracy" not in names
+    not_assessed = report["decision"]["not_assessed"]
+    assert any(line.startswith("performance.train_test_gap") for line in not_assessed)
+    assert any(line.startswith("privacy: no rows are known") for line in not_assessed)
+    assert "--split-column" in " ".join(not_assessed)
+    assert report["decision"]["level"] != "blocking_findings" or all(
+        not r.startswith(("privacy", "performance.train_test"))
+        for r in report["decision"]["reasons"]
+    )
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        ("--dataset", "csv:{root}/all.csv", "--split-column", "split"),
+        ("--test", "{root}/test.csv", "--train", "{root}/train.csv"),
+    ],
+    ids=["split-column", "files"],
+)
+def test_a_declared_split_is_used_as_it_is(credit, how):
+    root = credit["root"]
+    args = [a.format(root=root) for a in how]
+    report = _audit(credit, f"declared-{how[0]}", *args)
+    data = report["manifest"]["data"]
+    assert data["split_origin"] == "declared" and data["split_sizes"] == {"train": 800, "test": 200}
+    assert "declared by the user" in data["split_source"]
+    acc = _metric(report, "accuracy")
+    assert acc["n"] == 200 and acc["ci_low"] <= credit["own"] <= acc["ci_high"]
+    assert acc["value"] == pytest.approx(credit["own"])
+    gap = _metric(report, "train_test_gap")
+    assert gap["value"] is not None and gap["value"] > 0  # boosting fits its train rows better
+    overlap = _metric(report, "train_test_overlap")
+    assert overlap["outcome"] == "pass" and overlap["value"] == 0.0
+    assert not any("train_test" in line for line in report["decision"]["not_assessed"])
+
+
+def test_a_test_file_sharing_rows_with_train_is_a_finding_with_its_count(credit):
+    root = credit["root"]
+    report = _audit(
+        credit, "leaky", "--test", str(root / "leaky.csv"), "--train", str(root / "train.csv")
+    )
+    overlap = _metric(report, "train_test_overlap")
+    assert overlap["verdict"] == "fail" and overlap["ci_low"] > 0.05
+    assert "60 of 200" in overlap["description"]
+    assert any(
+        r.startswith("performance.train_test_overlap") for r in report["decision"]["reasons"]
+    )
+    # the clean twin is test_a_declared_split_is_used_as_it_is[files]: overlap 0, pass
+
+
+def test_test_and_dataset_together_are_refused(credit, capsys):
+    root = credit["root"]
+    code = main(
+        [
+            "run",
+            "--model",
+            str(root / "credit.skops"),
+            "--dataset",
+            f"csv:{root / 'test.csv'}",
+            "--test",
+            str(root / "test.csv"),
+            "--target",
+            "y",
+            "--out",
+            str(root / "never"),
+        ]
+    )
+    assert code == 2 and not (root / "never").exists()
+    assert "both name the evaluation data" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def pipeline_credit(tmp_path_factory):
+    """A raw credit CSV with text and integer columns and a split column, and a
+    ``Pipeline(ColumnTransformer, GradientBoosting)`` fit on the train rows' data frame
+    without the sensitive column ``sex``, saved with skops."""
+    import skops.io as sio
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    root = tmp_path_factory.mktemp("pipeline")
+    g = np.random.default_rng(2)
+    n = 900
+    frame = pd.DataFrame(
+        {
+            "age": g.integers(18, 80, n),
+            "amount": g.gamma(2.0, 1500.0, n).round(2),
+            "purpose": g.choice(["car", "education", "house", "other"], n),
+            "housing": g.choice(["own", "rent"], n),
+            "sex": g.choice(["female", "male"], n),
+        }
+    )
+    score = (
+        (frame["age"] - 40) / 15
+        - frame["amount"] / 3000
+        + frame["purpose"].map({"car": 0.5, "education": -0.5, "house": 1.0, "other": 0.0})
+        + (frame["housing"] == "own") * 0.8
+    )
+    frame["risk"] = np.where(score + g.normal(0, 0.7, n) > 0, "good", "bad")
+    split = np.where(g.random(n) < 0.7, "train", np.where(g.random(n) < 0.5, "test", "holdout"))
+    frame["split"] = split
+    cols = ["age", "amount", "purpose", "housing"]
+    pipe = Pipeline(
+        [
+            (
+                "prep",
+                ColumnTransformer(
+                    [
+                        ("num", StandardScaler(), ["age", "amount"]),
+                        ("cat", OneHotEncoder(handle_unknown="ignore"), ["purpose", "housing"]),
+                    ]
+                ),
+            ),
+            ("gb", GradientBoostingClassifier(n_estimators=40, random_state=0)),
+        ]
+    )
+    train = frame[split == "train"]
+    pipe.fit(train[cols], train["risk"])
+    test = frame[split == "test"]
+    own = float(pipe.score(test[cols], test["risk"]))
+    sio.dump(pipe, root / "pipe.skops")
+    frame.to_csv(root / "credit.csv", index=False)
+    return {"root": root, "own": own, "pipe": pipe, "frame": frame}
+
+
+@pytest.mark.e2e
+def test_a_pipeline_on_the_raw_data_frame_is_audited_end_to_end(pipeline_credit):
+    """Planted: a Pipeline(ColumnTransformer, GradientBoosting) fit on the raw columns, with
+    text categories, integer ages and string labels. It used to be refused ("X has 57 features,
+    but ColumnTransformer is expecting 20"). Now it gets the raw data frame with its own column
+    names, the sensitive column it was not trained on is not fed to it, and the accuracy equals
+    the pipeline's own on the declared test rows; every applicable section runs."""
+    root = pipeline_credit["root"]
+    (root / "audit.yaml").write_text(
+        "checks:\n"
+        "  performance: {}\n"
+        "  explainability: {n_explain: 2, n_background: 4, lime_samples: 30, deletion_steps: 4,"
+        " stability_inputs: 2}\n"
+        "  privacy: {attacks: [loss, confidence], compare_defenses: false}\n"
+        "  fairness: {n_boot: 50, proxy_rows: 200, mitigation_rows: 300, eg_max_iter: 1}\n"
+    )
+    out = root / "run"
+    code = main(
+        [
+            "run",
+            "--model",
+            str(root / "pipe.skops"),
+            "--dataset",
+            f"csv:{root / 'credit.csv'}",
+            "--target",
+            "risk",
+            "--sensitive",
+            "sex",
+            "--split-column",
+            "split",
+            "--config",
+            str(root / "audit.yaml"),
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    status = {r["kind"]: r["status"] for r in report["results"]}
+    assert status == {
+        "performance": "ok",
+        "explainability": "ok",
+        "privacy": "ok",
+        "fairness": "ok",
+    }, report["results"]
+    options = report["manifest"]["config"]["data"]["options"]
+    assert options["encoding"] == "raw"  # inferred from the model's feature_names_in_
+    assert options["features"] == ["age", "amount", "purpose", "housing"]
+    assert report["manifest"]["data"]["sensitive_in_features"] == {"sex": False}
+    acc = _metric(report, "accuracy")
+    assert acc["value"] == pytest.approx(pipeline_credit["own"])
+    assert report["manifest"]["data"]["class_names"] == ["bad", "good"]
+    fair = next(r for r in report["results"] if r["kind"] == "fairness")
+    assert "sex" in fair["groups"]
+
+
+def test_a_pipeline_under_a_declared_encoding_that_disagrees_is_refused(pipeline_credit, capsys):
+    """Twin: the same pipeline with --encoding standardize stops on one line that names what
+    the model was fit on and the encoding given; nothing is written."""
+    root = pipeline_credit["root"]
+    code = main(
+        [
+            "run",
+            "--model",
+            str(root / "pipe.skops"),
+            "--dataset",
+            f"csv:{root / 'credit.csv'}",
+            "--target",
+            "risk",
+            "--split-column",
+            "split",
+            "--encoding",
+            "standardize",
+            "--out",
+            str(root / "refused"),
+            "--quiet",
+        ]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and not (root / "refused").exists()
+    assert "feature_names_in_" in err and "'standardize'" in err and "--encoding raw" in err
+    assert len(err.splitlines()) == 1
+
+
+def test_an_array_model_of_another_width_is_refused_on_one_line(credit, capsys):
+    """A model fit on an array of 5 columns, given 6 (a column it never saw): one line naming
+    n_features_in_ and the width the data gives."""
+    root = credit["root"]
+    frame = pd.read_csv(root / "whole.csv").assign(extra=1.5)
+    frame.to_csv(root / "wider.csv", index=False)
+    code = main(
+        [
+            "run",
+            "--model",
+            str(root / "credit.skops"),
+            "--dataset",
+            f"csv:{root / 'wider.csv'}",
+            "--target",
+            "y",
+            "--out",
+            str(root / "wider-run"),
+            "--quiet",
+        ]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "expects 5 input features (its n_features_in_)" in err
+    assert "gives 6" in err and len(err.splitlines()) == 1
