@@ -95,6 +95,8 @@ class DataBundle:
             by = (
                 f"its split column {column!r}"
                 if column
+                else f"its split subfolders ({', '.join(k for k in SPLITS if k in self.splits)})"
+                if self.kind == "image"
                 else f"separate files ({', '.join(['test', *files])})"
             )
             return f"declared by the user through {by}"
@@ -372,22 +374,83 @@ def load_image_folder(
     """An image folder with one subfolder per class (``root/cat/001.png``), resized to ``size``.
 
     Images become float32 in ``[0, 1]`` shaped ``(N, C, size, size)`` (C = 1 or 3).
-    """
-    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
 
+    A folder whose subfolders are split names (``root/train/cat/001.png``,
+    ``root/test/cat/002.png``, optionally ``val`` and ``holdout``) declares the user's own
+    split, used as it is; ``test`` is required. The classes are the union of the splits'.
+    """
     root = Path(path)
     if not root.is_dir():
         raise InvalidDataError(f"image folder {str(root)!r} does not exist or is not a folder")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    subs = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if subs and set(subs) <= set(SPLITS):
+        if "test" not in subs:
+            raise InvalidDataError(
+                f"image folder {str(root)!r} is split into {subs} but has no 'test' subfolder; "
+                "add the evaluation images under test/<class>/"
+            )
+        stored = indices
+        parts = [s for s in SPLITS if s in subs]
+        classes = sorted(
+            {
+                c.name
+                for s in parts
+                for c in (root / s).iterdir()
+                if c.is_dir() and not c.name.startswith(".")
+            }
+        )
+        arrays = [_read_images(root / s, classes, size, grayscale, max_images) for s in parts]
+        sizes = np.cumsum([0] + [len(a[1]) for a in arrays])
+        declared = {s: np.arange(sizes[i], sizes[i + 1]) for i, s in enumerate(parts)}
+        if stored is not None and not (
+            set(stored) == set(declared)
+            and all(np.array_equal(np.sort(stored[k]), declared[k]) for k in declared)
+        ):
+            raise InvalidDataError(
+                "the recorded split differs from the folder's train/test subfolders (they "
+                "changed since the model was trained); restore them or retrain"
+            )
+        bundle = _image_bundle(
+            f"folder:{root}",
+            np.concatenate([a[0] for a in arrays]),
+            np.concatenate([a[1] for a in arrays]),
+            classes,
+            split_seed,
+            declared,
+            f"image folder {root}",
+            {"size": size, "grayscale": grayscale},
+        )
+        return replace(bundle, split_origin="declared")
+    X, y = _read_images(root, subs, size, grayscale, max_images)
+    return _image_bundle(
+        f"folder:{root}",
+        X,
+        y,
+        subs,
+        split_seed,
+        indices,
+        f"image folder {root}",
+        {"size": size, "grayscale": grayscale},
+    )
+
+
+def _read_images(
+    root: Path, classes: Sequence[str], size: int, grayscale: bool, max_images: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The images under ``root/<class>/`` for each class (a class may be absent), resized."""
+    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
+
     if len(classes) < 2:
         raise InvalidDataError(
             f"image folder {str(root)!r} needs one subfolder per class (at least 2), "
-            f"found {classes}"
+            f"found {list(classes)}"
         )
     images, labels = [], []
     exts = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
     mode = "L" if grayscale else "RGB"
     for ci, cname in enumerate(classes):
+        if not (root / cname).is_dir():
+            continue
         for f in sorted((root / cname).rglob("*")):
             if f.suffix.lower() not in exts or not f.is_file():
                 continue
@@ -403,18 +466,7 @@ def load_image_folder(
                 raise InvalidDataError(f"more than {max_images} images under {str(root)!r}")
     if not images:
         raise InvalidDataError(f"no images ({', '.join(sorted(exts))}) found under {str(root)!r}")
-    X = np.stack(images).astype(np.float32)
-    y = np.asarray(labels, dtype=np.int64)
-    return _image_bundle(
-        f"folder:{root}",
-        X,
-        y,
-        classes,
-        split_seed,
-        indices,
-        f"image folder {root}",
-        {"size": size, "grayscale": grayscale},
-    )
+    return np.stack(images).astype(np.float32), np.asarray(labels, dtype=np.int64)
 
 
 def load_torchvision(

@@ -392,11 +392,12 @@ def test_declared_split_flags_reach_the_csv_loader_and_need_a_csv(tmp_path, caps
     assert "need --dataset csv:PATH" in err and err.count("\n") <= 1
 
 
-def test_an_image_folder_of_another_size_names_the_options_then_audits(tmp_path, capsys):
-    """Planted: a grayscale 16x16 folder and a TorchScript CNN for it, read at the 32x32 RGB
-    default: one line naming --image-size and --grayscale (it was a 53-line TorchScript
-    traceback). Twin: with the options the audit runs through performance and explainability
-    with no error result."""
+def test_an_image_folder_of_another_size_is_probed_or_names_the_options(tmp_path, capsys):
+    """A grayscale 16x16 folder and TorchScript CNNs with no size given. Planted: a CNN that
+    takes 20x20 images, a size the probe does not try: one line naming --image-size and
+    --grayscale (it was a 53-line TorchScript traceback). Twins: with the options it audits;
+    a CNN for 16x16 is probed (one channel from its first weight, the folder's own size) and
+    audits with nothing given."""
     import numpy as np
     import torch
     from PIL import Image
@@ -409,17 +410,27 @@ def test_an_image_folder_of_another_size_names_the_options_then_audits(tmp_path,
             arr = (rng.random((16, 16)) * top).astype(np.uint8)
             Image.fromarray(arr, mode="L").save(tmp_path / "imgs" / c / f"{i}.png")
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(1024, 2))
-    torch.jit.script(net).save(str(tmp_path / "cnn.ts"))
-    base = ["run", "--model", str(tmp_path / "cnn.ts"), "--dataset", f"folder:{tmp_path / 'imgs'}"]
+    for name, side in (("cnn20.ts", 20), ("cnn16.ts", 16)):
+        net = nn.Sequential(
+            nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * side * side, 2)
+        )
+        torch.jit.script(net).save(str(tmp_path / name))
+    data = ["--dataset", f"folder:{tmp_path / 'imgs'}", "--quiet"]
+    base = ["run", "--model", str(tmp_path / "cnn20.ts"), *data]
     assert main([*base, "--out", str(tmp_path / "a"), "--checks", "performance"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--image-size" in err and "--grayscale" in err
+    assert "1x16x16" in err and not (tmp_path / "a").exists()
     out = tmp_path / "b"
-    args = [*base, "--image-size", "16", "--grayscale", "--out", str(out), "--quiet"]
-    assert main([*args, "--checks", "performance,explainability"]) in (0, 1)
+    args = [*base, "--image-size", "20", "--grayscale", "--out", str(out)]
+    assert main([*args, "--checks", "performance"]) == 0
     report = json.loads((out / "report.json").read_text())
-    assert [r["status"] for r in report["results"]] == ["ok", "ok"]
+    assert [r["status"] for r in report["results"]] == ["ok"]
+    probed = ["run", "--model", str(tmp_path / "cnn16.ts"), *data, "--out", str(tmp_path / "p")]
+    assert main([*probed, "--checks", "performance"]) == 0
+    report = json.loads((tmp_path / "p" / "report.json").read_text())
+    assert report["manifest"]["config"]["data"]["options"] == {"size": 16, "grayscale": True}
+    assert report["manifest"]["model"]["input_shape"] == [1, 16, 16]
     assert main(["run", "--model", "m", "--out", str(tmp_path / "c"), "--grayscale"]) == 2
 
 

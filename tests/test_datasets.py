@@ -352,3 +352,32 @@ def test_evaluation_only_pools_every_row_in_file_order(german):
     assert pooled.split_origin == "evaluation" and "every row" in pooled.split_source()
     assert evaluation_only(load_dataset("german_credit")).sha256 == pooled.sha256
     assert german.split_origin == "suite" and "seed 0" in german.split_source()
+
+
+def test_an_image_folder_split_into_subfolders_is_the_users_split(tmp_path):
+    """``root/train/<class>/`` and ``root/test/<class>/`` declare the split: used as it is, the
+    classes are the union over the splits (a class absent from one split keeps its index), and
+    a split folder with no ``test`` is refused on one line."""
+    from PIL import Image
+
+    from models.datasets import load_image_folder
+
+    layout = {"train": {"a": 3, "b": 2, "c": 2}, "test": {"a": 1, "c": 2}}
+    for split, classes in layout.items():
+        for cls, count in classes.items():
+            (tmp_path / "f" / split / cls).mkdir(parents=True)
+            for i in range(count):
+                Image.new("L", (6, 6), color=40 * i).save(tmp_path / "f" / split / cls / f"{i}.png")
+    data = load_image_folder(tmp_path / "f", size=6, grayscale=True)
+    assert data.class_names == ("a", "b", "c") and data.split_origin == "declared"
+    assert {k: len(s) for k, s in data.splits.items()} == {"train": 7, "test": 3}
+    assert data.splits["test"].y.tolist() == [0, 2, 2]
+    assert "split subfolders (train, test)" in data.split_source()
+    again = load_image_folder(tmp_path / "f", size=6, grayscale=True, indices=data.split_indices())
+    assert again.sha256 == data.sha256
+    import shutil
+
+    shutil.rmtree(tmp_path / "f" / "test")
+    (tmp_path / "f" / "holdout" / "a").mkdir(parents=True)
+    with pytest.raises(ValueError, match="has no 'test' subfolder"):
+        load_image_folder(tmp_path / "f", size=6, grayscale=True)

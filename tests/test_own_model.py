@@ -319,3 +319,98 @@ def test_an_array_model_of_another_width_is_refused_on_one_line(credit, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and "expects 5 input features (its n_features_in_)" in err
     assert "gives 6" in err and len(err.splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def gray16(tmp_path_factory):
+    """A grayscale 16x16 image folder split by the user into train/, test/ and holdout/
+    subfolders (three digit classes), and one LeNet-5 trained on train/, saved both as
+    TorchScript and as a bare safetensors state dict."""
+    import torch
+    from PIL import Image
+    from safetensors.torch import save_file
+    from sklearn.datasets import load_digits
+
+    from models.architectures import build_model
+
+    root = tmp_path_factory.mktemp("gray16")
+    d = load_digits()
+    keep = np.flatnonzero(d.target < 3)[:240]
+    g = np.random.default_rng(3)
+    where = g.choice(["train", "test", "holdout"], size=len(keep), p=[0.5, 0.25, 0.25])
+    for i, (row, split) in enumerate(zip(keep, where)):
+        folder = root / "imgs" / split / f"digit{d.target[row]}"
+        folder.mkdir(parents=True, exist_ok=True)
+        img = Image.fromarray((d.images[row] * 255 / 16).astype(np.uint8), mode="L")
+        img.resize((16, 16), Image.Resampling.BILINEAR).save(folder / f"{i}.png")
+    from models.datasets import load_image_folder
+
+    data = load_image_folder(root / "imgs", size=16, grayscale=True)
+    tr = data.splits["train"]
+    torch.manual_seed(0)
+    net = build_model("lenet5", (1, 16, 16), 3)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    X, y = torch.from_numpy(tr.X), torch.from_numpy(tr.y)
+    for _ in range(60):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(X), y).backward()
+        opt.step()
+    net.eval()
+    torch.jit.script(net).save(str(root / "cnn.ts"))
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, root / "cnn.safetensors")
+    (root / "audit.yaml").write_text(
+        "checks:\n"
+        "  performance: {}\n"
+        "  explainability: {n_explain: 2, n_background: 4, ig_steps: 4, eg_samples: 4,"
+        " lime_samples: 20, deletion_steps: 4, sanity_inputs: 2, sanity_layers: 1,"
+        " stability_inputs: 2}\n"
+        "  robustness: {n_eval: 16, max_iter: 2, blackbox_queries: 8, batch_size: 16}\n"
+        "  privacy: {attacks: [loss, confidence], n_eval: 40, compare_defenses: false}\n"
+        "  fairness: {}\n"
+    )
+    return root
+
+
+@pytest.mark.e2e
+def test_a_grayscale_16px_folder_with_torchscript_and_safetensors_through_every_section(gray16):
+    """The same network as TorchScript (size and channels probed from the model) and as a bare
+    safetensors state dict with its architecture (size from --input-shape), on a grayscale
+    16x16 folder the user split into subfolders: every applicable section runs with no error
+    result, the declared train/holdout make privacy assessable, fairness (no sensitive
+    feature) is not assessed, and both formats give the same accuracy."""
+    reports = {}
+    for name, extra in (
+        ("cnn.ts", []),
+        ("cnn.safetensors", ["--arch", "lenet5", "--input-shape", "1,16,16", "--num-classes", "3"]),
+    ):
+        out = gray16 / f"run-{name}"
+        args = ["run", "--model", str(gray16 / name), *extra]
+        args += ["--dataset", f"folder:{gray16 / 'imgs'}", "--config", str(gray16 / "audit.yaml")]
+        assert main([*args, "--out", str(out), "--quiet"]) == 0
+        report = json.loads((out / "report.json").read_text())
+        status = {r.get("check") or r["kind"]: r["status"] for r in report["results"]}
+        assert status == {
+            "performance": "ok",
+            "explainability": "ok",
+            "robustness": "ok",
+            "privacy": "ok",
+            "fairness": "skipped",
+        }, [r.get("error") for r in report["results"]]
+        data = report["manifest"]["data"]
+        assert data["split_origin"] == "declared" and set(data["split_sizes"]) == {
+            "train",
+            "test",
+            "holdout",
+        }
+        assert "split subfolders" in data["split_source"]
+        assert data["class_names"] == ["digit0", "digit1", "digit2"]
+        assert report["manifest"]["config"]["data"]["options"] == {"size": 16, "grayscale": True}
+        assert any(x.startswith("fairness: ") for x in report["decision"]["not_assessed"])
+        reports[name] = report
+    acc = {n: _metric(r, "accuracy")["value"] for n, r in reports.items()}
+    assert acc["cnn.ts"] == acc["cnn.safetensors"] > 0.8
+    gradcam = {
+        n: {m["method"]: m["status"] for m in r["results"][1]["methods"]}["gradcam"]
+        for n, r in reports.items()
+    }
+    assert gradcam == {"cnn.ts": "skipped", "cnn.safetensors": "ok"}

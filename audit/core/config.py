@@ -206,6 +206,76 @@ def _infer_inputs(loaded: Any, data: DataConfig) -> bool:
     return True
 
 
+_PROBE_SIZES = (32, 28, 16, 8, 64, 96, 128, 224)
+
+
+def _first_image_size(folder: Path) -> int | None:
+    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
+
+    for f in sorted(folder.rglob("*"))[:5000]:
+        if f.is_file() and f.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"):
+            try:
+                with Image.open(f) as im:
+                    w, h = im.size
+            except (UnidentifiedImageError, OSError):
+                continue
+            return int(h) if h == w else None
+    return None
+
+
+def _infer_image_options(loaded: Any, data: DataConfig) -> None:
+    """A torch model on an image folder, with the size or channels not given: take them from
+    the model. A checkpoint or a safetensors file states its input shape; a TorchScript model
+    is probed: channels from its first 4-D weight, then the folder's own image size and the
+    common sizes are tried until it returns one row of scores per image. ``data.options``
+    records what was inferred (the report's configuration shows it).
+
+    Raises:
+        InvalidConfigError: the model takes none of the tried shapes; names size and grayscale.
+    """
+    if not data.name.startswith("folder:") or loaded.source == "skops":
+        return
+    opts = data.options
+    if "size" in opts and "grayscale" in opts:
+        return
+    shape = loaded.meta.get("input_shape")
+    if shape and len(shape) == 3 and shape[1] == shape[2] and shape[0] in (1, 3):
+        opts.setdefault("size", int(shape[1]))
+        opts.setdefault("grayscale", int(shape[0]) == 1)
+        return
+    import torch  # noqa: PLC0415
+
+    module = loaded.module
+    first = next((p for p in module.parameters() if p.dim() == 4), None)
+    channels = [int(first.shape[1])] if first is not None and first.shape[1] in (1, 3) else []
+    channels += [c for c in (1, 3) if c not in channels]
+    if "grayscale" in opts:
+        channels = [1 if opts["grayscale"] else 3]
+    native = _first_image_size(Path(data.name[len("folder:") :]))
+    sizes = [int(opts["size"])] if "size" in opts else []
+    sizes += [s for s in (native, *_PROBE_SIZES) if s and s not in sizes]
+    param = next(iter(module.parameters()), None)
+    device = param.device if param is not None else torch.device("cpu")
+    tried = []
+    for c in channels:
+        for size in sizes:
+            tried.append(f"{c}x{size}x{size}")
+            try:
+                with torch.no_grad():
+                    out = module(torch.zeros(2, c, size, size, device=device))
+            except Exception:  # a shape the model does not take
+                continue
+            if isinstance(out, torch.Tensor) and out.dim() == 2 and out.shape[0] == 2:
+                opts.setdefault("size", size)
+                opts.setdefault("grayscale", c == 1)
+                return
+    raise InvalidConfigError(
+        f"could not tell the image size and channels the model takes (it took none of "
+        f"{', '.join(tried[:6])}{', ...' if len(tried) > 6 else ''}); read the folder with "
+        "--image-size N and --grayscale or --rgb (config: data options size, grayscale)"
+    )
+
+
 def build_target(
     model: ModelConfig,
     data: DataConfig | None,
@@ -245,6 +315,7 @@ def build_target(
         pre = loaded.meta.get("preprocessing")
         pre = pre if pre and pre.get("type") == "tabular" else None
         inferred = _infer_inputs(loaded, data)
+        _infer_image_options(loaded, data)
         bundle = load_dataset(
             data.name, split_seed=data.split_seed, preprocessing=pre, **data.options
         )
