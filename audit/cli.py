@@ -314,17 +314,24 @@ def run(
     encoding: Annotated[
         str | None,
         typer.Option(
-            help="CSV only: 'standardize' (models this suite trained) or 'none' (raw numbers, "
-            "for a model that expects the CSV's own columns)."
+            help="CSV only: 'raw' (the columns as they are, text as category codes; inferred "
+            "for a scikit-learn model), 'none' (numeric columns as they are) or 'standardize' "
+            "(one-hot and standardized: models this suite trained)."
         ),
     ] = None,
     image_size: Annotated[
         int | None,
-        typer.Option(help="folder: only: the side the images are resized to (default 32)."),
+        typer.Option(
+            help="folder: only: the side the images are resized to (default: the model's, "
+            "or probed)."
+        ),
     ] = None,
     grayscale: Annotated[
         bool | None,
-        typer.Option("--grayscale/--rgb", help="folder: only: read one channel (default: three)."),
+        typer.Option(
+            "--grayscale/--rgb",
+            help="folder: only: read one channel or three (default: the model's, or probed).",
+        ),
     ] = None,
     trust: Annotated[
         list[str] | None,
@@ -337,7 +344,10 @@ def run(
     ] = None,
     name: Annotated[
         str | None,
-        typer.Option(help="The model's name in the report (default: the file or folder name)."),
+        typer.Option(
+            help="The model's name in the report (default: a checkpoint's architecture and data "
+            "set, or the model file's name)."
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:

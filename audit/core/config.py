@@ -16,8 +16,9 @@ Format (every key optional; command-line flags override the file)::
       trust: []              # .skops only: exact names to trust beyond the reviewed list
     data:
       name: digits           # built-in name, csv:PATH, folder:PATH or tv:NAME
-      split_seed: 0
-      options: {}            # csv: target, sensitive, features, categorical, encoding
+      split_seed: 0          # the seeded split used when training; a checkpoint keeps its own
+      options: {}            # csv: target, sensitive, features, categorical, encoding,
+                             # split_column, train, holdout; folder: size, grayscale
     checks:                  # which checks, with options; default: every registered check
       performance: {n_bins: 15}
     policy: policy.yaml      # a policy file, or inline {rules: {...}}; default policy if absent

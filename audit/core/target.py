@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -162,7 +163,12 @@ class AuditTarget:
         """Target for a loaded checkpoint/TorchScript/safetensors model on ``data``."""
         meta = loaded.meta
         info = ModelDescription(
-            name=name or f"{loaded.arch}-{data.name}",
+            name=name
+            or (
+                f"{loaded.arch}-{data.name}"
+                if loaded.source == "checkpoint"
+                else f"{Path(loaded.path).name} ({loaded.arch})"
+            ),
             arch=loaded.arch,
             source=loaded.source,
             path=str(loaded.path),
