@@ -420,6 +420,37 @@ def page_new_audit(root: Path) -> None:
                 files["sensitive"] = st.multiselect(
                     "Sensitive columns", [h for h in header if h != files["target"]]
                 )
+                split = st.selectbox(
+                    "Split column: which rows the model was trained on (train), is tested on "
+                    "(test) and never saw (holdout)",
+                    [uploads.NO_SPLIT, *[h for h in header if h != files["target"]]],
+                    key="split_column",
+                )
+                files["split_column"] = None if split == uploads.NO_SPLIT else split
+                files["encoding"] = st.selectbox(
+                    "Encoding of the columns", uploads.ENCODINGS, key="encoding"
+                )
+                st.caption(
+                    "A declared split's train rows are the model's members for membership "
+                    "inference. Without one, every row is evaluation data, and the train-test "
+                    "gap and privacy are not assessed. 'from the model' hands a scikit-learn "
+                    "model the columns it was fit on; raw: columns as they are; none: numeric "
+                    "columns as they are; standardize: one-hot and standardized (models this "
+                    "suite trained)."
+                )
+        elif files["data"] is not None:
+            files["image_size"] = int(
+                st.number_input(
+                    "Image size in pixels (0: the model's)", 0, 1024, 0, key="image_size"
+                )
+            )
+            files["channels"] = st.radio(
+                "Channels", uploads.CHANNELS, horizontal=True, key="channels"
+            )
+            st.caption(
+                "train/, test/ and holdout/ folders at the top of the .zip declare your split; "
+                "otherwise every image is evaluation data."
+            )
     if not checks:
         st.warning("Choose at least one section.")
         return
@@ -447,14 +478,23 @@ def _stage_uploads(job: Path, files: dict[str, Any], spec: dict[str, Any]) -> No
     if data is None:
         return
     if data.name.endswith(".csv"):
+        import pandas as pd  # noqa: PLC0415
+
         csv = uploads.save_csv(inputs, data.name, data.getvalue())
-        spec["data"] = {
-            "name": f"csv:{csv}",
-            "options": {"target": files.get("target"), "sensitive": files.get("sensitive") or []},
-        }
+        options = uploads.data_options(
+            list(pd.read_csv(csv, nrows=0).columns),
+            target=str(files.get("target") or ""),
+            sensitive=list(files.get("sensitive") or []),
+            split_column=files.get("split_column"),
+            encoding=files.get("encoding"),
+        )
+        spec["data"] = {"name": f"csv:{csv}", "options": options}
     else:
         folder = uploads.save_image_zip(inputs, data.name, data.getvalue())
-        spec["data"] = {"name": f"folder:{folder}"}
+        options = uploads.image_options(
+            files.get("image_size"), str(files.get("channels") or uploads.CHANNELS[0])
+        )
+        spec["data"] = {"name": f"folder:{folder}", "options": options}
 
 
 def page_performance(run: Path, report: AuditReport) -> None:

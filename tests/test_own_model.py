@@ -451,3 +451,53 @@ def test_the_readme_walkthrough_runs_verbatim(tmp_path):
         assert ran == sections, [r.get("error") for r in report["results"]]
         assert report["manifest"]["data"]["split_origin"] == "declared"
         assert report["decision"]["level"] != "blocking_findings", report["decision"]
+
+
+def test_the_dashboard_upload_path_declares_the_split_and_the_encoding(pipeline_credit, tmp_path):
+    """What the New audit page's upload form builds: the user's split column and encoding go
+    into the job's data options, so an uploaded Pipeline is audited on its declared test rows
+    with its members known (privacy assessed). Twin: a form that names the label as the split
+    column, or an unknown encoding, is refused with one line before any job starts."""
+    from audit.service import jobs, uploads
+
+    src = pipeline_credit["root"]
+    root = tmp_path / "runs"
+    job = jobs.create_job(root)
+    path = uploads.save_model(job / "inputs", {"pipe.skops": (src / "pipe.skops").read_bytes()})
+    csv = uploads.save_csv(job / "inputs", "credit.csv", (src / "credit.csv").read_bytes())
+    header = list(pd.read_csv(csv, nrows=0).columns)
+    options = uploads.data_options(
+        header, target="risk", sensitive=["sex"], split_column="split", encoding="from the model"
+    )
+    assert options == {"target": "risk", "sensitive": ["sex"], "split_column": "split"}
+    spec = {
+        "name": "dash",
+        "model": {"path": str(path), "name": "dash"},
+        "data": {"name": f"csv:{csv}", "options": options},
+        "checks": {"performance": {}, "privacy": {"attacks": ["loss"], "compare_defenses": False}},
+        "out": str(root / "dash"),
+    }
+    (job / "spec.json").write_text(json.dumps(spec))
+    assert jobs.work(job) == 0, (job / "traceback.txt").read_text()
+    report = json.loads((root / "dash" / "report.json").read_text())
+    assert report["manifest"]["data"]["split_origin"] == "declared"
+    assert [r["status"] for r in report["results"]] == ["ok", "ok"]
+    assert _metric(report, "accuracy")["value"] == pytest.approx(pipeline_credit["own"])
+    with pytest.raises(uploads.UploadError, match="split column 'risk' is also the label"):
+        uploads.data_options(header, target="risk", sensitive=[], split_column="risk")
+    with pytest.raises(uploads.UploadError, match="encoding 'onehot' is not one of"):
+        uploads.data_options(header, target="risk", sensitive=[], encoding="onehot")
+    with pytest.raises(uploads.UploadError, match="column 'nope' is not in the CSV"):
+        uploads.data_options(header, target="nope", sensitive=[])
+
+
+def test_image_upload_options():
+    from audit.service import uploads
+
+    assert uploads.image_options(0, "from the model") == {}
+    assert uploads.image_options(16, "grayscale") == {"size": 16, "grayscale": True}
+    assert uploads.image_options(None, "rgb") == {"grayscale": False}
+    with pytest.raises(uploads.UploadError, match="outside 4..1024"):
+        uploads.image_options(2, "rgb")
+    with pytest.raises(uploads.UploadError, match="channels 'cmyk' is not one of"):
+        uploads.image_options(0, "cmyk")

@@ -199,3 +199,65 @@ def save_image_zip(folder: Path, name: str, data: bytes) -> Path:
         if inner:
             return entries[0]
     return target
+
+
+#: the encodings the New audit form offers; the first leaves it to the model (see the README)
+ENCODINGS = ("from the model", "raw", "none", "standardize")
+#: the split column choice that declares no split
+NO_SPLIT = "none: every row is evaluation data"
+#: the channel choices of an image upload
+CHANNELS = ("from the model", "grayscale", "rgb")
+
+
+def data_options(
+    header: list[str],
+    *,
+    target: str,
+    sensitive: list[str],
+    split_column: str | None = None,
+    encoding: str | None = None,
+) -> dict[str, Any]:
+    """The ``csv:`` data options the New audit form gives, checked against the CSV's header.
+
+    ``split_column`` names each row's split (``train`` rows are the model's members, ``holdout``
+    rows it never saw); without it every row is evaluation data. ``encoding`` is one of
+    :data:`ENCODINGS`; the first leaves it to what the model says it was fit on.
+
+    Raises:
+        UploadError: a column that is not in the CSV, or used twice, or an unknown encoding.
+    """
+    cols = list(header)
+    for col in [target, *sensitive, *([split_column] if split_column else [])]:
+        if col not in cols:
+            raise UploadError(f"column {col!r} is not in the CSV; its columns are {cols[:20]}")
+    if target in sensitive:
+        raise UploadError(f"the label column {target!r} cannot also be a sensitive column")
+    opts: dict[str, Any] = {"target": target, "sensitive": list(sensitive)}
+    if split_column:
+        if split_column == target or split_column in sensitive:
+            role = "the label" if split_column == target else "a sensitive column"
+            raise UploadError(
+                f"the split column {split_column!r} is also {role}; choose the column that "
+                "names each row's split (train, val, test, holdout)"
+            )
+        opts["split_column"] = split_column
+    if encoding and encoding != ENCODINGS[0]:
+        if encoding not in ENCODINGS:
+            raise UploadError(f"encoding {encoding!r} is not one of {', '.join(ENCODINGS)}")
+        opts["encoding"] = encoding
+    return opts
+
+
+def image_options(size: int | None, channels: str) -> dict[str, Any]:
+    """The ``folder:`` data options of an image upload: the side to resize to (0 or None: the
+    model's) and the channels (one of :data:`CHANNELS`)."""
+    opts: dict[str, Any] = {}
+    if size:
+        if not 4 <= int(size) <= 1024:
+            raise UploadError(f"image size {size} is outside 4..1024 pixels")
+        opts["size"] = int(size)
+    if channels not in CHANNELS:
+        raise UploadError(f"channels {channels!r} is not one of {', '.join(CHANNELS)}")
+    if channels != CHANNELS[0]:
+        opts["grayscale"] = channels == "grayscale"
+    return opts
