@@ -48,6 +48,10 @@ def credit(tmp_path_factory):
     frame.loc[tr].to_csv(root / "train.csv", index=False)
     frame.loc[te].to_csv(root / "test.csv", index=False)
     pd.concat([frame.loc[te[:140]], frame.loc[tr[:60]]]).to_csv(root / "leaky.csv", index=False)
+    # the split column the wrong way round: "train" marks the rows the model never saw
+    frame.assign(split=np.where(np.isin(np.arange(n), tr), "test", "train")).to_csv(
+        root / "swapped.csv", index=False
+    )
     return {"root": root, "own": own, "n": n}
 
 
@@ -119,6 +123,8 @@ def test_a_declared_split_is_used_as_it_is(credit, how):
     overlap = _metric(report, "train_test_overlap")
     assert overlap["outcome"] == "pass" and overlap["value"] == 0.0
     assert not any("train_test" in line for line in report["decision"]["not_assessed"])
+    assert _metric(report, "test_above_train")["outcome"] == "pass"
+    assert not gap["qualified"]
 
 
 def test_a_test_file_sharing_rows_with_train_is_a_finding_with_its_count(credit):
@@ -501,3 +507,20 @@ def test_image_upload_options():
         uploads.image_options(2, "rgb")
     with pytest.raises(uploads.UploadError, match="channels 'cmyk' is not one of"):
         uploads.image_options(0, "cmyk")
+
+
+def test_a_train_split_the_model_was_not_fit_on_is_a_caveat_on_the_gap(credit):
+    """Planted: the split column the wrong way round, so the declared train rows are rows the
+    model never saw. Test accuracy is then clearly above train accuracy: the test_above_train
+    caveat fails, and the train-test gap that rests on the split is qualified (inconclusive),
+    never read as a pass. The clean twin is test_a_declared_split_is_used_as_it_is: caveat
+    passes, gap unqualified."""
+    root = credit["root"]
+    report = _audit(
+        credit, "swapped", "--dataset", f"csv:{root / 'swapped.csv'}", "--split-column", "split"
+    )
+    caveat = _metric(report, "test_above_train")
+    assert caveat["value"] > 0 and caveat["outcome"] == "fail" and caveat["about"] == "method"
+    gap = _metric(report, "train_test_gap")
+    assert gap["value"] < 0 and gap["qualified"] and gap["outcome"] == "inconclusive"
+    assert any(c.startswith("performance.test_above_train") for c in report["decision"]["caveats"])

@@ -183,3 +183,38 @@ def test_fairness_aggregates_hold_their_estimate_on_small_groups():
         for k, v in est.aggregate.items():
             lo, hi = est.aggregate_ci[k]
             assert lo <= v <= hi, (seed, k, v, lo, hi, est.aggregate_ci_method[k])
+
+
+def test_difference_interval_known_values_and_errors():
+    """Newcombe (1998b), independent proportions, method 10 (hybrid score): his worked
+    examples 56/70 - 48/80 and 9/10 - 3/10."""
+    from audit.core.stats import difference_interval
+
+    np.testing.assert_allclose(difference_interval(56, 70, 48, 80)[1:], (0.0524, 0.3339), atol=1e-4)
+    np.testing.assert_allclose(difference_interval(9, 10, 3, 10)[1:], (0.1705, 0.8090), atol=1e-4)
+    d, low, high = difference_interval(0, 5, 5, 5)
+    assert d == -1.0 and low == -1.0 and high < 0
+    with pytest.raises(ValueError, match="need 0 <= x <= n"):
+        difference_interval(3, 2, 1, 2)
+
+
+@pytest.mark.parametrize(
+    ("n1", "n2", "p1", "p2"),
+    [(200, 800, 0.85, 0.9), (50, 400, 0.7, 0.7), (30, 30, 0.95, 0.8), (500, 2000, 0.6, 0.65)],
+)
+def test_difference_interval_covers_and_the_one_sided_test_holds_its_rate(n1, n2, p1, p2):
+    """Coverage of p1 - p2 over 2000 simulated pairs of samples (test and train accuracy), and
+    the caveat's one-sided use: with test no better than train (p1 <= p2), the lower end is
+    above 0 in at most 2.5% (plus simulation slack) of draws."""
+    from audit.core.stats import difference_interval
+
+    g = np.random.default_rng(n1 + n2)
+    reps, hits, above = 2000, 0, 0
+    for _ in range(reps):
+        d, low, high = difference_interval(int(g.binomial(n1, p1)), n1, int(g.binomial(n2, p2)), n2)
+        assert low <= d <= high
+        hits += low <= p1 - p2 <= high
+        above += low > 0
+    assert 0.93 <= hits / reps <= 0.99, hits / reps
+    if p1 <= p2:
+        assert above / reps <= 0.035, above / reps

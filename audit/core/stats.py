@@ -112,6 +112,27 @@ def mean_interval(x: np.ndarray, level: float = 0.95) -> tuple[float, float, flo
     return mean, mean - half, mean + half
 
 
+def difference_interval(
+    x1: int, n1: int, x2: int, n2: int, level: float = 0.95
+) -> tuple[float, float, float]:
+    """Difference of two independent proportions, ``x1/n1 - x2/n2``, with Newcombe's (1998)
+    hybrid score interval (his method 10 for independent samples: the Wilson interval of each
+    proportion, combined in quadrature).
+
+    Returns:
+        ``(difference, low, high)``, within ``[-1, 1]`` and always containing the difference.
+    """
+    if n1 <= 0 or n2 <= 0 or not (0 <= x1 <= n1) or not (0 <= x2 <= n2):
+        raise InvalidDataError(f"need 0 <= x <= n and n > 0, got {x1}/{n1} and {x2}/{n2}")
+    p1, p2 = x1 / n1, x2 / n2
+    l1, u1 = wilson_interval(x1, n1, level)
+    l2, u2 = wilson_interval(x2, n2, level)
+    diff = p1 - p2
+    low = diff - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    high = diff + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return diff, max(-1.0, low), min(1.0, high)
+
+
 def paired_difference_interval(
     both: int, first_only: int, second_only: int, neither: int, level: float = 0.95
 ) -> tuple[float, float, float]:

@@ -21,6 +21,7 @@ from sklearn.metrics import (
 from audit.core.checks import Artifacts, Check, register
 from audit.core.stats import (
     calibration_bins,
+    difference_interval,
     expected_calibration_error,
     max_calibration_error,
     wilson_interval,
@@ -70,6 +71,7 @@ class PerformanceCheck(Check):
             "macro_f1",
             "mce",
             "roc_auc",
+            "test_above_train",
             "train_accuracy",
             "train_test_gap",
             "train_test_overlap",
@@ -248,8 +250,29 @@ class PerformanceCheck(Check):
                     unit="fraction",
                     description="train accuracy minus test accuracy: overfitting, and a "
                     "first sign of membership leakage",
+                    method="train split",
                 ),
             ]
+            _, above_low, above_high = difference_interval(
+                correct, n, int((train_pred == train_y).sum()), len(train_y), self.ci_level
+            )
+            metrics.append(
+                Metric(
+                    name="test_above_train",
+                    value=above_low,
+                    n=n,
+                    higher_is_better=False,
+                    unit="fraction",
+                    description=f"how far test accuracy is at least above train accuracy: the "
+                    f"lower end of the {self.ci_level:.0%} interval of test minus train "
+                    f"accuracy (Newcombe's hybrid score; upper end {above_high:+.3f}). A model "
+                    "scores better on the rows it was fit on, so above 0 means the train split "
+                    "is likely not what it was fit on, and what rests on that split (the "
+                    "train-test gap) cannot be read",
+                    about="method",
+                    method="train split",
+                )
+            )
         not_assessed: list[str] = []
         if m.train is None and self.split != "train":
             why = (
