@@ -524,3 +524,88 @@ def test_a_train_split_the_model_was_not_fit_on_is_a_caveat_on_the_gap(credit):
     gap = _metric(report, "train_test_gap")
     assert gap["value"] < 0 and gap["qualified"] and gap["outcome"] == "inconclusive"
     assert any(c.startswith("performance.test_above_train") for c in report["decision"]["caveats"])
+
+
+_TINY_CONFIG = (
+    "checks:\n"
+    "  performance: {}\n"
+    "  explainability: {n_explain: 2, n_background: 4, ig_steps: 4, eg_samples: 4,"
+    " lime_samples: 20, deletion_steps: 4, sanity_inputs: 2, sanity_layers: 1,"
+    " stability_inputs: 2}\n"
+    "  robustness: {n_eval: 16, max_iter: 2, blackbox_queries: 8, batch_size: 16}\n"
+    "  privacy: {attacks: [loss, confidence], n_eval: 40, compare_defenses: false}\n"
+    "  fairness: {n_boot: 50, proxy_rows: 200, mitigation_rows: 300, refit_epochs: 1,"
+    " eg_max_iter: 1}\n"
+)
+
+
+@pytest.mark.e2e
+def test_torchscript_on_a_csv_and_skops_on_an_image_folder_through_every_section(
+    credit, gray16, tmp_path
+):
+    """The format-by-data cells the other tests leave: a TorchScript MLP trained on the raw
+    numbers of the credit CSV's declared train rows, and a scikit-learn classifier on the
+    flattened pixels of the split 16x16 folder (its size and channels read from
+    n_features_in_). Every applicable section runs with no error; what cannot apply is
+    skipped with its reason."""
+    import skops.io as sio
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    from models.architectures import build_model
+    from models.datasets import load_image_folder
+
+    root = credit["root"]
+    frame = pd.read_csv(root / "all.csv")
+    frame["group"] = np.where(frame["f3"] > 0, "a", "b")
+    unseen = np.flatnonzero(frame["split"].to_numpy() == "test")[::2]
+    frame.loc[unseen, "split"] = "holdout"  # half the rows the model never saw: non-members
+    frame.to_csv(tmp_path / "grouped.csv", index=False)
+    cols = [f"f{i}" for i in range(5)]
+    tr = frame[frame["split"] == "train"]
+    torch.manual_seed(0)
+    mlp = build_model("mlp", (5,), 2, hidden=[16], dropout=0.0)
+    opt = torch.optim.Adam(mlp.parameters(), lr=1e-2)
+    X = torch.tensor(tr[cols].to_numpy(np.float32))
+    y = torch.tensor(tr["y"].to_numpy())
+    for _ in range(200):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(mlp(X), y).backward()
+        opt.step()
+    torch.jit.script(mlp.eval()).save(str(tmp_path / "mlp.ts"))
+    (tmp_path / "tab.yaml").write_text(
+        _TINY_CONFIG
+        + "data: {name: csv:grouped.csv, options: {target: y, sensitive: [group], features: "
+        "[f0, f1, f2, f3, f4], encoding: none, split_column: split}}\n"
+    )
+    images = load_image_folder(gray16 / "imgs", size=16, grayscale=True)
+    itr = images.splits["train"]
+    clf = LogisticRegression(max_iter=300).fit(itr.X.reshape(len(itr), -1), itr.y)
+    sio.dump(clf, tmp_path / "pixels.skops")
+    (tmp_path / "img.yaml").write_text(_TINY_CONFIG)
+    runs = {
+        "ts-csv": (
+            ["--model", str(tmp_path / "mlp.ts"), "--config", str(tmp_path / "tab.yaml")],
+            {"robustness": "ok", "privacy": "ok", "fairness": "ok"},
+        ),
+        "skops-images": (
+            [
+                *("--model", str(tmp_path / "pixels.skops")),
+                *("--config", str(tmp_path / "img.yaml")),
+                *("--dataset", f"folder:{gray16 / 'imgs'}"),
+            ],
+            {"robustness": "skipped", "privacy": "ok", "fairness": "skipped"},
+        ),
+    }
+    for name, (args, expected) in runs.items():
+        out = tmp_path / name
+        assert main(["run", *args, "--out", str(out), "--quiet"]) == 0, name
+        report = json.loads((out / "report.json").read_text())
+        status = {r.get("check") or r["kind"]: r["status"] for r in report["results"]}
+        assert status == {"performance": "ok", "explainability": "ok", **expected}, [
+            r.get("error") for r in report["results"]
+        ]
+        assert report["manifest"]["data"]["split_origin"] == "declared"
+        assert _metric(report, "accuracy")["value"] > 0.7
+    options = json.loads((tmp_path / "skops-images" / "report.json").read_text())["manifest"]
+    assert options["config"]["data"]["options"] == {"size": 16, "grayscale": True}

@@ -33,6 +33,7 @@ Relative paths are resolved against the configuration file's folder.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -234,10 +235,19 @@ def _infer_image_options(loaded: Any, data: DataConfig) -> None:
     Raises:
         InvalidConfigError: the model takes none of the tried shapes; names size and grayscale.
     """
-    if not data.name.startswith("folder:") or loaded.source == "skops":
+    if not data.name.startswith("folder:"):
         return
     opts = data.options
     if "size" in opts and "grayscale" in opts:
+        return
+    if loaded.source == "skops":  # flattened pixels: n_features_in_ is s*s or 3*s*s
+        n_in = int(getattr(loaded.module, "n_features_in_", 0) or 0)
+        for c in (1, 3):
+            side = math.isqrt(n_in // c)
+            if n_in and n_in % c == 0 and side * side * c == n_in:
+                opts.setdefault("size", side)
+                opts.setdefault("grayscale", c == 1)
+                return
         return
     shape = loaded.meta.get("input_shape")
     if shape and len(shape) == 3 and shape[1] == shape[2] and shape[0] in (1, 3):
