@@ -311,6 +311,13 @@ def run(
         Path | None,
         typer.Option(help="CSV only: rows the model never saw (non-members), as a separate file."),
     ] = None,
+    split_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="csv: or folder: the split as a JSON file of row numbers, "
+            '{"train": [...], "test": [...], "holdout": [...]}.'
+        ),
+    ] = None,
     encoding: Annotated[
         str | None,
         typer.Option(
@@ -388,6 +395,10 @@ def run(
         raise InvalidConfigError(
             "--split-column, --train, --holdout and --encoding need --dataset csv:PATH"
         )
+    if split_file is not None:
+        if cfg.data is None or not cfg.data.name.startswith(("csv:", "folder:")):
+            raise InvalidConfigError("--split-file needs --dataset csv:PATH or folder:PATH")
+        cfg.data.options["split_file"] = str(split_file.resolve())
     if image_size is not None or grayscale is not None:
         if not (dataset and dataset.startswith("folder:")):
             raise InvalidConfigError("--image-size and --grayscale need --dataset folder:PATH")

@@ -95,6 +95,8 @@ class DataBundle:
             by = (
                 f"its split column {column!r}"
                 if column
+                else f"the split file {Path(str(self.options['split_file'])).name}"
+                if self.options.get("split_file")
                 else f"its split subfolders ({', '.join(k for k in SPLITS if k in self.splits)})"
                 if self.kind == "image"
                 else f"separate files ({', '.join(['test', *files])})"
@@ -370,6 +372,7 @@ def load_image_folder(
     split_seed: int = 0,
     indices: Mapping[str, np.ndarray] | None = None,
     max_images: int = 200_000,
+    split_file: str | Path | None = None,
 ) -> DataBundle:
     """An image folder with one subfolder per class (``root/cat/001.png``), resized to ``size``.
 
@@ -402,10 +405,7 @@ def load_image_folder(
         arrays = [_read_images(root / s, classes, size, grayscale, max_images) for s in parts]
         sizes = np.cumsum([0] + [len(a[1]) for a in arrays])
         declared = {s: np.arange(sizes[i], sizes[i + 1]) for i, s in enumerate(parts)}
-        if stored is not None and not (
-            set(stored) == set(declared)
-            and all(np.array_equal(np.sort(stored[k]), declared[k]) for k in declared)
-        ):
+        if stored is not None and not _same_split(stored, declared):
             raise InvalidDataError(
                 "the recorded split differs from the folder's train/test subfolders (they "
                 "changed since the model was trained); restore them or retrain"
@@ -422,15 +422,27 @@ def load_image_folder(
         )
         return replace(bundle, split_origin="declared")
     X, y = _read_images(root, subs, size, grayscale, max_images)
-    return _image_bundle(
-        f"folder:{root}",
-        X,
-        y,
-        subs,
-        split_seed,
-        indices,
-        f"image folder {root}",
-        {"size": size, "grayscale": grayscale},
+    options: dict[str, Any] = {"size": size, "grayscale": grayscale}
+    if split_file is None:
+        return _image_bundle(
+            f"folder:{root}", X, y, subs, split_seed, indices, f"image folder {root}", options
+        )
+    declared = read_split_file(split_file, len(y))
+    if indices is not None and not _same_split(indices, declared):
+        raise InvalidDataError(
+            "the recorded split differs from the split file's (it changed since the model was "
+            "trained); restore it or retrain"
+        )
+    options["split_file"] = str(Path(split_file).resolve())
+    bundle = _image_bundle(
+        f"folder:{root}", X, y, subs, split_seed, declared, f"image folder {root}", options
+    )
+    return replace(bundle, split_origin="declared")
+
+
+def _same_split(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> bool:
+    return set(a) == set(b) and all(
+        np.array_equal(np.sort(np.asarray(a[k])), np.sort(np.asarray(b[k]))) for k in b
     )
 
 
@@ -837,6 +849,55 @@ def load_compas(
     )
 
 
+MAX_SPLIT_FILE_BYTES = 64 * 2**20
+
+
+def read_split_file(path: str | Path, n: int) -> dict[str, np.ndarray]:
+    """A split declared as a JSON file of 0-based row numbers per split,
+    ``{"train": [0, 3, ...], "test": [...], "holdout": [...]}`` (CSV: data rows in file order;
+    image folder: images in class order, then file name order). ``test`` is required; rows in no
+    split are left out. Refused on one line: another key, a row out of range, a row in two
+    splits, or a file that is not such a JSON object."""
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidDataError(f"split file {str(p)!r} does not exist")
+    if p.stat().st_size > MAX_SPLIT_FILE_BYTES:
+        raise InvalidDataError(f"split file {str(p)!r} is larger than 64 MB")
+    try:
+        raw = json.loads(p.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidDataError(f"split file {str(p)!r} is not JSON: {exc}") from exc
+    if not isinstance(raw, dict) or "test" not in raw or set(raw) - set(SPLITS):
+        raise InvalidDataError(
+            f"split file {str(p)!r} must be a JSON object with keys among {list(SPLITS)} and "
+            "'test' among them, each a list of row numbers"
+        )
+    out: dict[str, np.ndarray] = {}
+    for k in SPLITS:
+        if k not in raw:
+            continue
+        rows = raw[k]
+        if not isinstance(rows, list) or not all(
+            isinstance(r, int) and not isinstance(r, bool) for r in rows
+        ):
+            raise InvalidDataError(f"split file {str(p)!r}: {k!r} must be a list of integers")
+        arr = np.asarray(rows, dtype=np.int64)
+        if len(arr) == 0:
+            raise InvalidDataError(f"split file {str(p)!r}: {k!r} lists no rows")
+        if arr.min() < 0 or arr.max() >= n:
+            raise InvalidDataError(
+                f"split file {str(p)!r}: {k!r} has row numbers outside 0..{n - 1} (the data "
+                f"has {n} rows)"
+            )
+        out[k] = np.sort(arr)
+    every = np.concatenate(list(out.values()))
+    if len(np.unique(every)) != len(every):
+        raise InvalidDataError(
+            f"split file {str(p)!r} puts some rows in two splits; each row belongs to one"
+        )
+    return out
+
+
 def label_text(value: Any) -> str:
     """A class label as text: integral numbers without a decimal point (``1.0`` -> ``1``)."""
     v = value.item() if isinstance(value, np.generic) else value
@@ -884,6 +945,7 @@ def load_csv(
     train: str | Path | None = None,
     val: str | Path | None = None,
     holdout: str | Path | None = None,
+    split_file: str | Path | None = None,
 ) -> DataBundle:
     """A user's CSV file with a named target column and named sensitive columns.
 
@@ -906,7 +968,8 @@ def load_csv(
         split_column: a column naming each row's split (``train``, ``val``, ``test``,
             ``holdout``): the user's own split, used as it is (never a feature).
         train, val, holdout: separate CSV files of those splits, with the same columns; ``path``
-            is then the test file. Without a declared split the rows are split 60/10/15/15
+            is then the test file.
+        split_file: a JSON file of row numbers per split (:func:`read_split_file`). Without a declared split the rows are split 60/10/15/15
             with ``split_seed`` (for models this suite trains).
     """
     if encoding not in ("standardize", "none", "raw"):
@@ -918,15 +981,21 @@ def load_csv(
         raise InvalidDataError(f"CSV file {str(p)!r} does not exist")
     frame = _read_csv(p)
     files = {k: v for k, v in (("train", train), ("val", val), ("holdout", holdout)) if v}
-    declared = [x for x, on in (("split_column", split_column), ("files", files)) if on]
+    declared = [
+        x
+        for x, on in (("split_column", split_column), ("files", files), ("split_file", split_file))
+        if on
+    ]
     stored = indices  # a checkpoint's recorded split: must agree with a declared one
     if declared:
         indices = None
     if len(declared) > 1:
         raise InvalidConfigError(
             f"declare the split one way, not {' and '.join(declared)}: a split column, "
-            "separate files (train/val/holdout beside the test file), or indices"
+            "separate files (train/val/holdout beside the test file), or a split file"
         )
+    if split_file:
+        indices = read_split_file(split_file, len(frame))
     if files:
         parts = {"test": frame}
         for name, f in files.items():
@@ -966,10 +1035,7 @@ def load_csv(
         frame = frame.drop(columns=[split_column])
         cols = list(frame.columns)
     if declared and stored is not None and indices is not None:
-        same = set(stored) == set(indices) and all(
-            np.array_equal(np.sort(np.asarray(stored[k])), np.sort(indices[k])) for k in indices
-        )
-        if not same:
+        if not _same_split(stored, indices):
             raise InvalidDataError(
                 "the recorded split differs from the one the data declares (its split column "
                 "or files changed since the model was trained); restore them or retrain"
@@ -1017,6 +1083,7 @@ def load_csv(
             "encoding": encoding,
             "favorable": favorable,
             **({"split_column": split_column} if split_column else {}),
+            **({"split_file": str(Path(split_file).resolve())} if split_file else {}),
             **{k: str(Path(v).resolve()) for k, v in files.items()},
         },
         standardize=encoding == "standardize",

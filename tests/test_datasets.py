@@ -381,3 +381,31 @@ def test_an_image_folder_split_into_subfolders_is_the_users_split(tmp_path):
     (tmp_path / "f" / "holdout" / "a").mkdir(parents=True)
     with pytest.raises(ValueError, match="has no 'test' subfolder"):
         load_image_folder(tmp_path / "f", size=6, grayscale=True)
+
+
+def test_an_image_folder_split_by_a_split_file(tmp_path):
+    """A flat class folder with a JSON split file: the rows are the images in class order, then
+    file name order; the folder records the file and the origin."""
+    import json
+
+    from PIL import Image
+
+    from models.datasets import load_image_folder
+
+    for cls in ("a", "b"):
+        (tmp_path / "f" / cls).mkdir(parents=True)
+        for i in range(3):
+            Image.new("L", (4, 4), color=30 * i).save(tmp_path / "f" / cls / f"{i}.png")
+    (tmp_path / "s.json").write_text(json.dumps({"train": [0, 1, 3, 4], "test": [2, 5]}))
+    data = load_image_folder(tmp_path / "f", size=4, grayscale=True, split_file=tmp_path / "s.json")
+    assert data.split_origin == "declared" and "split file s.json" in data.split_source()
+    assert data.splits["test"].y.tolist() == [0, 1]
+    np.testing.assert_allclose(data.splits["test"].X[:, 0, 0, 0], [60 / 255, 60 / 255], atol=1e-6)
+    with pytest.raises(ValueError, match="differs from the split file"):
+        load_image_folder(
+            tmp_path / "f",
+            size=4,
+            grayscale=True,
+            split_file=tmp_path / "s.json",
+            indices={"train": np.arange(4), "test": np.array([4, 5])},
+        )

@@ -609,3 +609,48 @@ def test_torchscript_on_a_csv_and_skops_on_an_image_folder_through_every_section
         assert _metric(report, "accuracy")["value"] > 0.7
     options = json.loads((tmp_path / "skops-images" / "report.json").read_text())["manifest"]
     assert options["config"]["data"]["options"] == {"size": 16, "grayscale": True}
+
+
+def test_a_split_file_of_row_numbers_declares_the_same_split(credit, capsys):
+    """The third way to declare a split: a JSON file of row numbers. The audit equals the
+    split-column one (same accuracy on the same 200 rows); a file whose rows overlap, run past
+    the data, or name another split is refused on one line, with nothing written."""
+    root = credit["root"]
+    split = pd.read_csv(root / "all.csv")["split"].to_numpy()
+    rows = {k: np.flatnonzero(split == k).tolist() for k in ("train", "test")}
+    (root / "split.json").write_text(json.dumps(rows))
+    report = _audit(
+        credit,
+        "by-file",
+        "--dataset",
+        f"csv:{root / 'whole.csv'}",
+        "--split-file",
+        str(root / "split.json"),
+    )
+    data = report["manifest"]["data"]
+    assert data["split_origin"] == "declared" and "split file split.json" in data["split_source"]
+    assert _metric(report, "accuracy")["value"] == pytest.approx(credit["own"])
+    for bad, message in (
+        ({"train": [0, 1], "test": [1, 2]}, "puts some rows in two splits"),
+        ({"train": [0], "test": [credit["n"]]}, "row numbers outside 0..999"),
+        ({"training": [0], "test": [1]}, "keys among"),
+    ):
+        (root / "bad.json").write_text(json.dumps(bad))
+        args = [
+            "run",
+            "--model",
+            str(root / "credit.skops"),
+            "--dataset",
+            f"csv:{root / 'whole.csv'}",
+        ]
+        args += [
+            "--target",
+            "y",
+            "--split-file",
+            str(root / "bad.json"),
+            "--out",
+            str(root / "bad"),
+        ]
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1 and not (root / "bad").exists()

@@ -18,7 +18,8 @@ Format (every key optional; command-line flags override the file)::
       name: digits           # built-in name, csv:PATH, folder:PATH or tv:NAME
       split_seed: 0          # the seeded split used when training; a checkpoint keeps its own
       options: {}            # csv: target, sensitive, features, categorical, encoding,
-                             # split_column, train, holdout; folder: size, grayscale
+                             # split_column, train, holdout, split_file;
+                             # folder: size, grayscale, split_file
     checks:                  # which checks, with options; default: every registered check
       performance: {n_bins: 15}
     policy: policy.yaml      # a policy file, or inline {rules: {...}}; default policy if absent
@@ -117,6 +118,10 @@ def resolve_paths(cfg: AuditConfig, base: Path | None) -> AuditConfig:
         for prefix in ("csv:", "folder:"):
             if cfg.data.name.startswith(prefix):
                 cfg.data.name = prefix + _resolve(base, cfg.data.name[len(prefix) :])
+        for key in ("train", "val", "holdout", "split_file"):  # files of a declared split
+            value = cfg.data.options.get(key)
+            if isinstance(value, str):
+                cfg.data.options[key] = _resolve(base, value)
     if isinstance(cfg.policy, str):
         cfg.policy = _resolve(base, cfg.policy)
     if isinstance(cfg.checks, dict):
