@@ -1,17 +1,45 @@
-"""Assertion helpers for audit tests written in plain pytest (see ``audit.pytest_plugin``).
+"""Helpers for tests: assertions on a model's audit, and a conformance suite for checks.
 
-Each helper raises ``AssertionError`` with the metric, its value and interval, and the bound, so
-a failing audit test reads like a finding::
+Assertion helpers for audit tests written in plain pytest (see ``audit.pytest_plugin``) raise
+``AssertionError`` with the metric, its value and interval, and the bound, so a failing audit
+test reads like a finding::
 
     def test_accuracy(rai_report):
         assert_metric(rai_report, "performance.accuracy", min=0.9, use_ci=True)
+
+:func:`check_contract` is the conformance suite for checks, built-in or plugin, in the spirit of
+scikit-learn's ``parametrize_with_checks``: one call runs every rule a check must keep, and names
+the first one it breaks::
+
+    from audit.testing import check_contract
+
+    def test_my_check_keeps_the_contract(my_target, tmp_path):
+        check_contract(MyCheck.for_budget("smoke"), my_target, tmp_path)
+
+The rules (:data:`RULES`): the check is a frozen keyword-only dataclass that every budget can
+build and whose ``config()`` is JSON and rebuilds it; it applies to the target given; two runs
+with one seed give the same metrics; the model is left as it was found (weights, training flag,
+``requires_grad`` flags, no hook left behind); the result round-trips through JSON; its metric
+names are the ones the check declares; its figures exist; and, for a check with the
+``measure``/``judge`` split, judging is a pure function of the measurement: it holds no model and
+gives the same findings twice.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import json
 from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from reports.schema import AuditReport, Metric
+
+if TYPE_CHECKING:  # the contract needs torch and the checks; the assertions need neither
+    from audit.core.adapters import ModelAdapter
+    from audit.core.checks import Check
+    from audit.core.target import AuditTarget
 
 
 def get_metric(report: AuditReport, name: str) -> Metric:
@@ -92,3 +120,177 @@ def assert_no_regression(
             f"{len(bad)} regression(s) against {baseline.manifest.run_id} "
             f"(tolerance {tolerance:g}): " + "; ".join(bad[:10])
         )
+
+
+# ---------------------------------------------------------------------------- check contract
+
+#: the rules :func:`check_contract` runs, in order
+RULES = (
+    "frozen keyword-only dataclass",
+    "built for every budget",
+    "config is JSON and rebuilds the check",
+    "applies to the target given",
+    "same seed, same metrics",
+    "model left as found",
+    "no hook left behind",
+    "JSON round trip",
+    "metric names declared",
+    "figures written",
+    "judge is pure",
+)
+
+
+class ContractViolation(AssertionError):
+    """A check broke a rule of the contract; the message names the rule and what was seen."""
+
+
+def _require(ok: bool, check: Check, rule: str, detail: str) -> None:
+    if not ok:
+        raise ContractViolation(f"check {check.name!r} breaks the rule '{rule}': {detail}")
+
+
+def _torch_state(adapter: ModelAdapter) -> tuple[Any, Any, Any, int] | None:
+    module = getattr(adapter, "module", None)
+    if module is None:
+        return None
+    hooks = sum(
+        len(m._forward_hooks) + len(m._backward_hooks) + len(m._forward_pre_hooks)
+        for m in module.modules()
+    )
+    return module, module.training, [p.requires_grad for p in module.parameters()], hooks
+
+
+def _holds_a_model(value: Any, depth: int = 0) -> bool:
+    from audit.core.adapters import ModelAdapter  # noqa: PLC0415
+    from audit.core.target import AuditTarget  # noqa: PLC0415
+
+    if depth > 3:
+        return False
+    if isinstance(value, ModelAdapter | AuditTarget):
+        return True
+    try:
+        import torch  # noqa: PLC0415
+
+        if isinstance(value, torch.nn.Module):
+            return True
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return any(
+            _holds_a_model(getattr(value, f.name), depth + 1) for f in dataclasses.fields(value)
+        )
+    if isinstance(value, dict):
+        return any(_holds_a_model(v, depth + 1) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_a_model(v, depth + 1) for v in value[:50])
+    return False
+
+
+def _rebuild(check: Check) -> Check:
+    kwargs = {}
+    for f in dataclasses.fields(check):
+        value = check.config()[f.name]
+        kwargs[f.name] = tuple(value) if isinstance(getattr(check, f.name), tuple) else value
+    return type(check)(**kwargs)
+
+
+def _judge(check: Any, measurement: Any, seed: int) -> Any:
+    params = inspect.signature(check.judge).parameters
+    return check.judge(measurement, seed=seed) if "seed" in params else check.judge(measurement)
+
+
+def check_contract(
+    check: Check, target: AuditTarget, workdir: str | Path, *, seed: int = 7
+) -> list[str]:
+    """Run every rule of :data:`RULES` on ``check`` with ``target``.
+
+    Args:
+        check: a configured check (e.g. ``MyCheck.for_budget("smoke")``, at small sizes).
+        target: a target the check applies to; a torch model is put in training mode first,
+            to see that the check restores the mode it found.
+        workdir: an empty folder for the runs' artifacts.
+        seed: the seed of both runs.
+
+    Returns:
+        The rules that held (all of :data:`RULES`; "judge is pure" only for a check with
+        ``measure`` and ``judge`` methods).
+
+    Raises:
+        ContractViolation: the first rule broken, named, with what was seen.
+    """
+    from audit.core.checks import BUDGETS, Artifacts  # noqa: PLC0415
+
+    held: list[str] = []
+    cls = type(check)
+    frozen = dataclasses.is_dataclass(check) and cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
+    kw_only = all(f.kw_only for f in dataclasses.fields(check)) if frozen else False
+    _require(bool(frozen and kw_only), check, RULES[0], f"{cls.__name__} is not one")
+    held.append(RULES[0])
+    for budget in BUDGETS:
+        _require(isinstance(cls.for_budget(budget), cls), check, RULES[1], budget)
+    held.append(RULES[1])
+    try:
+        json.dumps(check.config())
+        rebuilt = _rebuild(check)
+    except (TypeError, ValueError) as exc:
+        raise ContractViolation(f"check {check.name!r} breaks '{RULES[2]}': {exc}") from exc
+    _require(rebuilt == check, check, RULES[2], f"{rebuilt!r} != {check!r}")
+    held.append(RULES[2])
+    reason = check.skip_reason(target)
+    _require(reason is None, check, RULES[3], f"it skips it ({reason}); pass one it applies to")
+    held.append(RULES[3])
+
+    torch_state = _torch_state(target.model)
+    if torch_state is not None:
+        torch_state[0].train()
+        torch_state = _torch_state(target.model)
+    before = target.model.state_fingerprint()
+    work = Path(workdir)
+    r1 = check.run(target, seed=seed, artifacts=Artifacts(work / "first", check.name))
+    r2 = check.run(target, seed=seed, artifacts=Artifacts(work / "second", check.name))
+    _require(r1.status == "ok", check, RULES[4], f"the run's status is {r1.status}: {r1.error}")
+    _require(r1.metrics == r2.metrics, check, RULES[4], "two runs with one seed differ")
+    held.append(RULES[4])
+    after = target.model.state_fingerprint()
+    _require(before == after, check, RULES[5], "the weights or flags changed")
+    if torch_state is not None:
+        module, training, grads, hooks = torch_state
+        _require(module.training == training, check, RULES[5], "the training flag changed")
+        now = [p.requires_grad for p in module.parameters()]
+        _require(now == grads, check, RULES[5], "requires_grad flags changed")
+        held.append(RULES[5])
+        left = _torch_state(target.model)
+        _require(left is not None and left[3] == hooks, check, RULES[6], "a hook survived")
+        held.append(RULES[6])
+    else:
+        held += [RULES[5], RULES[6]]
+    again = type(r1).model_validate_json(r1.model_dump_json())
+    _require(again == r1, check, RULES[7], "the result read back from JSON differs")
+    held.append(RULES[7])
+    leaves = cls.metric_leaves
+    names = {m.name.rsplit(".", 1)[-1] for m in r1.metrics}
+    if leaves is not None:
+        _require(names <= leaves, check, RULES[8], f"undeclared {sorted(names - leaves)}")
+    held.append(RULES[8])
+    missing = [f.path for f in r1.figures if not (work / "first" / f.path).is_file()]
+    _require(not missing, check, RULES[9], f"missing {missing}")
+    held.append(RULES[9])
+    if callable(getattr(check, "measure", None)) and callable(getattr(check, "judge", None)):
+        measurement = check.measure(target, seed=seed)  # type: ignore[attr-defined]
+        _require(not _holds_a_model(measurement), check, RULES[10], "the measurement holds a model")
+        first, second = _judge(check, measurement, seed), _judge(check, measurement, seed)
+        _require(
+            getattr(first, "metrics", first) == getattr(second, "metrics", second),
+            check,
+            RULES[10],
+            "judging one measurement twice gives different metrics",
+        )
+        held.append(RULES[10])
+    return held
+
+
+def check_all(
+    checks: Iterable[Check], target: AuditTarget, workdir: str | Path, *, seed: int = 7
+) -> dict[str, list[str]]:
+    """:func:`check_contract` for each check, each in its own subfolder of ``workdir``."""
+    return {c.name: check_contract(c, target, Path(workdir) / c.name, seed=seed) for c in checks}

@@ -6,10 +6,10 @@ import dataclasses
 
 import pytest
 import torch
-from pydantic import TypeAdapter
 
-from audit.core.checks import BUDGETS, Artifacts, all_checks
-from reports.schema import CheckResult
+from audit.core.checks import BUDGETS, all_checks
+from audit.performance.check import PerformanceCheck
+from audit.testing import RULES, ContractViolation, check_contract
 
 CHECKS = sorted(all_checks())
 
@@ -54,39 +54,66 @@ def test_check_is_a_frozen_keyword_only_dataclass(name):
 
 @pytest.mark.parametrize("name", CHECKS)
 def test_json_round_trip_determinism_and_model_untouched(name, request, tmp_path):
+    """Every registered check keeps the conformance suite plugin authors run
+    (:func:`audit.testing.check_contract`), every rule of it."""
     check = dataclasses.replace(all_checks()[name].for_budget("smoke"), **TINY.get(name, {}))
     # image checks run on LeNet/digits; checks that need sensitive features on the MLP/German
-    digits_target = request.getfixturevalue("digits_target")
-    if check.skip_reason(digits_target) is not None:
-        digits_target = request.getfixturevalue("german_target")
-    assert check.skip_reason(digits_target) is None
-    module = digits_target.model.module
-    module.train()  # the check must restore whatever mode it found
-    weights = {k: v.clone() for k, v in module.state_dict().items()}
-    grads = [p.requires_grad for p in module.parameters()]
-    hooks_before = sum(
-        len(m._forward_hooks) + len(m._backward_hooks) + len(m._forward_pre_hooks)
-        for m in module.modules()
-    )
+    target = request.getfixturevalue("digits_target")
+    if check.skip_reason(target) is not None:
+        target = request.getfixturevalue("german_target")
+    assert check_contract(check, target, tmp_path) == list(RULES)
 
-    r1 = check.run(digits_target, seed=7, artifacts=Artifacts(tmp_path / "a", name))
-    r2 = check.run(digits_target, seed=7, artifacts=Artifacts(tmp_path / "b", name))
 
-    assert r1.kind == name and r1.status == "ok"
-    assert r1.metrics == r2.metrics
-    leaves = all_checks()[name].metric_leaves  # what a policy may name (built-ins declare it)
-    if leaves is not None:
-        assert {m.name.rsplit(".", 1)[-1] for m in r1.metrics} <= leaves
-    adapter = TypeAdapter(CheckResult)
-    assert adapter.validate_json(adapter.dump_json(r1)) == r1
-    assert module.training
-    assert [p.requires_grad for p in module.parameters()] == grads
-    for k, v in module.state_dict().items():
-        assert torch.equal(v, weights[k]), k
-    hooks_after = sum(
-        len(m._forward_hooks) + len(m._backward_hooks) + len(m._forward_pre_hooks)
-        for m in module.modules()
-    )
-    assert hooks_after == hooks_before
-    for f in r1.figures:
-        assert (tmp_path / "a" / f.path).is_file()
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _Broken(PerformanceCheck):
+    """A performance check with one planted flaw, chosen by ``flaw``."""
+
+    flaw: str = "none"
+
+    def run(self, target, *, seed, artifacts):
+        module = target.model.module
+        if self.flaw == "eval":
+            module.eval()  # leaves the model in another mode
+        if self.flaw == "hook":
+            module.register_forward_hook(lambda *a: None)  # never removed
+        if self.flaw == "random":
+            seed = int(torch.randint(0, 10_000, ()).item())  # ignores the seed
+        if self.flaw == "weights":
+            with torch.no_grad():
+                next(module.parameters()).add_(1e-3)  # the second run sees another model
+        if self.flaw == "grad":
+            next(module.parameters()).requires_grad_(False)
+        return super().run(target, seed=seed, artifacts=artifacts)
+
+
+@pytest.mark.parametrize(
+    ("flaw", "rule"),
+    [
+        ("eval", "model left as found"),
+        ("hook", "no hook left behind"),
+        ("random", "same seed, same metrics"),
+        ("weights", "same seed, same metrics"),
+        ("grad", "model left as found"),
+    ],
+)
+def test_the_contract_catches_each_planted_flaw(flaw, rule, lenet, digits, tmp_path):
+    """Planted: a check that leaves the model in eval mode, leaves a hook, ignores its seed,
+    changes a weight (so its second run sees another model) or a requires_grad flag: the
+    contract names the broken rule. The twin is the next test. Each runs on its own copy of
+    the model."""
+    import copy
+
+    from audit.core.target import AuditTarget
+
+    target = AuditTarget.from_bundle(copy.deepcopy(lenet.module), digits, device="cpu")
+    with pytest.raises(ContractViolation, match=f"breaks the rule '{rule}'"):
+        check_contract(_Broken(flaw=flaw, max_samples=60), target, tmp_path)
+
+
+def test_the_contract_passes_the_flawless_twin(lenet, digits, tmp_path):
+    import copy
+
+    from audit.core.target import AuditTarget
+
+    target = AuditTarget.from_bundle(copy.deepcopy(lenet.module), digits, device="cpu")
+    assert check_contract(_Broken(max_samples=60), target, tmp_path) == list(RULES)

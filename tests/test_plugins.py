@@ -163,3 +163,33 @@ def test_checks_registry_is_complete_on_import():
     from audit import CHECKS
 
     assert {"performance", "explainability", "robustness", "privacy", "fairness"} <= set(CHECKS)
+
+
+_CONTRACT_DRIVER = """
+import json, sys
+from audit.core.target import AuditTarget
+from audit.testing import check_contract
+from models.checkpoint import load_model
+from rai_toy_plugin import ToyCheck
+loaded = load_model(sys.argv[1])
+target = AuditTarget.from_loaded(loaded, loaded.load_data(), device="cpu")
+print(json.dumps(check_contract(ToyCheck.for_budget("smoke"), target, sys.argv[2])))
+"""
+
+
+def test_the_toy_plugin_keeps_the_check_contract(toy_site, tmp_path, mlp_checkpoint):
+    """The conformance suite a plugin author runs (README: 'Writing a check'), on the toy
+    plugin as installed, in a fresh process."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(toy_site), os.getcwd()])}
+    proc = subprocess.run(
+        [sys.executable, "-c", _CONTRACT_DRIVER, str(mlp_checkpoint), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    held = json.loads(proc.stdout.strip().splitlines()[-1])
+    from audit.testing import RULES
+
+    assert held == list(RULES[:10])  # no measure/judge split: the last rule does not apply
