@@ -18,14 +18,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import streamlit as st
 
-from audit.core import plotting
-from audit.gate.compare import compare_reports, differences
-from audit.gate.history import DB_NAME, list_runs, metric_trend
-from audit.service import jobs, uploads
-from reports import narrative
-from reports.html import fmt_ci, fmt_number, fmt_threshold
-from reports.json_io import load_report
-from reports.schema import AuditReport, ResultBase
+from rai_audit.audit.core import plotting
+from rai_audit.audit.gate.compare import compare_reports, differences
+from rai_audit.audit.gate.history import DB_NAME, list_runs, metric_trend
+from rai_audit.audit.service import jobs, uploads
+from rai_audit.reports import narrative
+from rai_audit.reports.html import fmt_ci, fmt_number, fmt_threshold
+from rai_audit.reports.json_io import load_report
+from rai_audit.reports.schema import AuditReport, ResultBase
 
 del plotting  # imported for its side effect: matplotlib's Agg backend
 
@@ -744,7 +744,7 @@ def page_report(run: Path, report: AuditReport) -> None:
     c1, c2, c3 = st.columns(3)
     pdf = run / "report.pdf"
     if not pdf.is_file() and c1.button("Render the PDF", key="render_pdf"):
-        from reports.pdf import write_pdf  # noqa: PLC0415
+        from rai_audit.reports.pdf import write_pdf  # noqa: PLC0415
 
         with st.spinner("Rendering the PDF"):
             write_pdf(report, run)

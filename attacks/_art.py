@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from attacks.pgd import PGDConfig
-from models.errors import InvalidConfigError
+from rai_audit.attacks.pgd import PGDConfig
+from rai_audit.models.errors import InvalidConfigError
 
 logging.getLogger("art").setLevel(logging.WARNING)
 

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from attacks.pgd import Loss, Norm, PGDConfig, fgsm_config, pgd
-from models.device import module_device
+from rai_audit.attacks.pgd import Loss, Norm, PGDConfig, fgsm_config, pgd
+from rai_audit.models.device import module_device
 
 Threat = Literal["white-box", "black-box"]
 
@@ -162,7 +162,7 @@ class Square(EvasionAttack):
     def perturb(
         self, module: nn.Module, x: torch.Tensor, y: torch.Tensor, b: AttackBudget
     ) -> EvasionOutcome:
-        from attacks._art import art_square  # noqa: PLC0415
+        from rai_audit.attacks._art import art_square  # noqa: PLC0415
 
         y_np = y.cpu().numpy()
         adv_np = art_square(

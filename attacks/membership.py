@@ -22,7 +22,7 @@ import numpy as np
 from scipy.stats import norm
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from models.errors import InvalidDataError
+from rai_audit.models.errors import InvalidDataError
 
 
 def true_class_probability(proba: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -27,7 +27,7 @@ from typing import ClassVar, Literal, TypeVar
 
 import numpy as np
 
-from attacks.membership import (
+from rai_audit.attacks.membership import (
     confidence_scores,
     lira_scores,
     loss_scores,
@@ -173,7 +173,7 @@ class LabelOnly(MembershipAttack):
     tier = "label_only"
 
     def score(self, ev: MembershipEvidence) -> MembershipScores:
-        from attacks._art import art_label_only  # noqa: PLC0415
+        from rai_audit.attacks._art import art_label_only  # noqa: PLC0415
 
         s = art_label_only(ev.predict_proba, ev.input_shape, ev.num_classes, ev.X, ev.y)
         return MembershipScores(s.astype(float))
@@ -189,7 +189,7 @@ class LearnedBlackBox(MembershipAttack):
     tier = "learned"
 
     def score(self, ev: MembershipEvidence) -> MembershipScores:
-        from attacks._art import art_membership_blackbox  # noqa: PLC0415
+        from rai_audit.attacks._art import art_membership_blackbox  # noqa: PLC0415
 
         k = ev.n_members
         half = ev.rng.permutation(k)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.options import EPS, Bool, Choice, Int, Real, option, validate_fields
+from rai_audit.models.options import EPS, Bool, Choice, Int, Real, option, validate_fields
 
 Norm = Literal["inf", "2"]
 Loss = Literal["ce", "margin"]

@@ -19,12 +19,12 @@ import numpy as np
 from torch import nn
 from tqdm.auto import tqdm
 
-from models.architectures import build_model
-from models.checkpoint import load_model, save_checkpoint
-from models.datasets import DataBundle, Split
-from models.errors import InvalidConfigError
-from models.pipeline import image_normalization
-from models.training import TrainConfig, predict_logits, seed_everything, train_model
+from rai_audit.models.architectures import build_model
+from rai_audit.models.checkpoint import load_model, save_checkpoint
+from rai_audit.models.datasets import DataBundle, Split
+from rai_audit.models.errors import InvalidConfigError
+from rai_audit.models.pipeline import image_normalization
+from rai_audit.models.training import TrainConfig, predict_logits, seed_everything, train_model
 
 
 def assignments(n_examples: int, n_shadows: int, seed: int, in_share: float = 0.5) -> np.ndarray:

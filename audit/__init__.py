@@ -2,7 +2,7 @@
 
 Typical use from Python::
 
-    from audit import AuditTarget, Policy, run_audit, build_checks
+    from rai_audit.audit import AuditTarget, Policy, run_audit, build_checks
     target = AuditTarget.from_bundle(my_module, load_dataset("adult"))
     report = run_audit(target, build_checks(None, "smoke"), out="runs/mine")
 
@@ -16,17 +16,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "CHECKS": "audit.core.checks",
-    "Artifacts": "audit.core.checks",
-    "Check": "audit.core.checks",
-    "register": "audit.core.checks",
-    "build_checks": "audit.core.config",
-    "build_policy": "audit.core.config",
-    "run_audit": "audit.core.runner",
-    "AuditTarget": "audit.core.target",
-    "ModelDescription": "audit.core.target",
-    "Policy": "audit.gate.policy",
-    "Rule": "audit.gate.policy",
+    "CHECKS": "rai_audit.audit.core.checks",
+    "Artifacts": "rai_audit.audit.core.checks",
+    "Check": "rai_audit.audit.core.checks",
+    "register": "rai_audit.audit.core.checks",
+    "build_checks": "rai_audit.audit.core.config",
+    "build_policy": "rai_audit.audit.core.config",
+    "run_audit": "rai_audit.audit.core.runner",
+    "AuditTarget": "rai_audit.audit.core.target",
+    "ModelDescription": "rai_audit.audit.core.target",
+    "Policy": "rai_audit.audit.gate.policy",
+    "Rule": "rai_audit.audit.gate.policy",
 }
 
 __all__ = [
@@ -47,7 +47,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'audit' has no attribute {name!r}")
+    raise AttributeError(f"module 'rai_audit.audit' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
@@ -55,36 +55,36 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from audit.core.checks import (
+    from rai_audit.audit.core.checks import (
         CHECKS as CHECKS,
     )
-    from audit.core.checks import (
+    from rai_audit.audit.core.checks import (
         Artifacts as Artifacts,
     )
-    from audit.core.checks import (
+    from rai_audit.audit.core.checks import (
         Check as Check,
     )
-    from audit.core.checks import (
+    from rai_audit.audit.core.checks import (
         register as register,
     )
-    from audit.core.config import (
+    from rai_audit.audit.core.config import (
         build_checks as build_checks,
     )
-    from audit.core.config import (
+    from rai_audit.audit.core.config import (
         build_policy as build_policy,
     )
-    from audit.core.runner import (
+    from rai_audit.audit.core.runner import (
         run_audit as run_audit,
     )
-    from audit.core.target import (
+    from rai_audit.audit.core.target import (
         AuditTarget as AuditTarget,
     )
-    from audit.core.target import (
+    from rai_audit.audit.core.target import (
         ModelDescription as ModelDescription,
     )
-    from audit.gate.policy import (
+    from rai_audit.audit.gate.policy import (
         Policy as Policy,
     )
-    from audit.gate.policy import (
+    from rai_audit.audit.gate.policy import (
         Rule as Rule,
     )

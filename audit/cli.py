@@ -16,8 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from audit.core.yaml_safe import load_yaml
-from models.errors import AuditError, InvalidConfigError
+from rai_audit.audit.core.yaml_safe import load_yaml
+from rai_audit.models.errors import AuditError, InvalidConfigError
 
 app = typer.Typer(
     name="rai-audit",
@@ -217,7 +217,7 @@ def train(
     The checkpoint holds safetensors weights, model.json (architecture, data, split seed,
     preprocessing, recipe, history, metrics, versions, weights sha256) and splits.npz.
     """
-    from models.pipeline import train_and_save  # noqa: PLC0415
+    from rai_audit.models.pipeline import train_and_save  # noqa: PLC0415
 
     overrides = {
         "epochs": epochs,
@@ -360,8 +360,8 @@ def run(
 ) -> None:
     """Audit a model: run the checks, apply the policy, write report.json, report.html and
     artifacts/ into the run folder. Gate on the result with 'rai-audit check'."""
-    from audit.core.config import DataConfig, ModelConfig, load_config  # noqa: PLC0415
-    from audit.core.wiring import audit_from_config  # noqa: PLC0415
+    from rai_audit.audit.core.config import DataConfig, ModelConfig, load_config  # noqa: PLC0415
+    from rai_audit.audit.core.wiring import audit_from_config  # noqa: PLC0415
 
     cfg, _ = load_config(config)
     if model is not None:
@@ -451,7 +451,7 @@ def demo(
 ) -> None:
     """Train (or reuse) the built-in defaults, LeNet-5 on digits and MLPs on Adult and COMPAS,
     and audit all three. Models land in OUT/models, runs in OUT/runs."""
-    from audit.service.demo import run_demo  # noqa: PLC0415
+    from rai_audit.audit.service.demo import run_demo  # noqa: PLC0415
 
     t0 = time.perf_counter()
     reports = run_demo(
@@ -514,8 +514,8 @@ def check(
 ) -> None:
     """Print the scorecard of a run and exit 0 if every verdict passes (or only warns),
     1 if any fails or errored (or regressed against --baseline), 2 on bad input."""
-    from reports.json_io import load_report  # noqa: PLC0415
-    from reports.narrative import scorecard  # noqa: PLC0415
+    from rai_audit.reports.json_io import load_report  # noqa: PLC0415
+    from rai_audit.reports.narrative import scorecard  # noqa: PLC0415
 
     report = load_report(run_dir)
     if policy is not None:
@@ -536,8 +536,8 @@ def check(
         out_console.print("no metric is gated by the policy")
     failing = report.verdict in ("fail", "error")
     if junit is not None:
-        from reports.atomic import atomic_write_text  # noqa: PLC0415
-        from reports.junit import junit_xml  # noqa: PLC0415
+        from rai_audit.reports.atomic import atomic_write_text  # noqa: PLC0415
+        from rai_audit.reports.junit import junit_xml  # noqa: PLC0415
 
         atomic_write_text(junit, junit_xml(report))
         out_console.print(f"JUnit XML: {junit}")
@@ -568,7 +568,7 @@ def _print_comparison(
     """Print a comparison table; returns the regressions (metrics and sections). Runs of a
     different model or on different data are flagged first, or refused (exit 2) with
     ``refuse_different``."""
-    from audit.gate.compare import compare_reports, differences  # noqa: PLC0415
+    from rai_audit.audit.gate.compare import compare_reports, differences  # noqa: PLC0415
 
     if tolerance < 0:
         raise InvalidConfigError(f"--tolerance must be >= 0, got {tolerance}")
@@ -630,7 +630,7 @@ def compare(
 ) -> None:
     """Every metric of two runs side by side: change, and whether it is better or worse
     (by the metric's direction). Runs of another model or on other data are flagged first."""
-    from reports.json_io import load_report  # noqa: PLC0415
+    from rai_audit.reports.json_io import load_report  # noqa: PLC0415
 
     regressions = _print_comparison(
         load_report(run_a),
@@ -647,7 +647,7 @@ def _judging_policy(path: Path, report: Any, allow_empty: bool) -> Any:
     """The policy file at ``path``, validated against the checks and metrics the suite knows
     (an unknown section or metric is an error naming the closest name). A rule that is valid
     but matches nothing in this run (a marker rule on a run without a marker) is a warning."""
-    from audit.core.config import build_policy  # noqa: PLC0415
+    from rai_audit.audit.core.config import build_policy  # noqa: PLC0415
 
     stored = {r.kind: None for r in report.results}  # a plugin's section, even uninstalled
     pol = build_policy(str(path), allow_empty=allow_empty, also_known=stored)
@@ -672,10 +672,10 @@ def report(
 ) -> None:
     """Render the PDF and HTML again from report.json and the artifacts alone (no model
     needed). With --policy, write a new record and its renders beside the originals."""
-    from reports.atomic import atomic_write_text  # noqa: PLC0415
-    from reports.html import render_html  # noqa: PLC0415
-    from reports.json_io import load_report, report_to_json  # noqa: PLC0415
-    from reports.pdf import write_pdf  # noqa: PLC0415
+    from rai_audit.reports.atomic import atomic_write_text  # noqa: PLC0415
+    from rai_audit.reports.html import render_html  # noqa: PLC0415
+    from rai_audit.reports.json_io import load_report, report_to_json  # noqa: PLC0415
+    from rai_audit.reports.pdf import write_pdf  # noqa: PLC0415
 
     rep = load_report(run_dir)
     stem = "report"
@@ -699,7 +699,7 @@ def verify(
     """Check a run folder: every artifact's sha256, and that each PDF and HTML was rendered
     from its report.json (they are rendered again and compared byte for byte). Exit 0 when
     everything holds, 1 when something does not."""
-    from reports.verify import verify_run  # noqa: PLC0415
+    from rai_audit.reports.verify import verify_run  # noqa: PLC0415
 
     problems, checked = verify_run(run_dir)
     for line in checked:
@@ -726,7 +726,7 @@ def history(
     limit: Annotated[int, typer.Option(help="At most this many runs.")] = 20,
 ) -> None:
     """List indexed runs, newest first, or one metric's trend over time."""
-    from audit.gate.history import DB_NAME, list_runs, metric_trend  # noqa: PLC0415
+    from rai_audit.audit.gate.history import DB_NAME, list_runs, metric_trend  # noqa: PLC0415
 
     path = db or runs / DB_NAME
     if not path.is_file():
@@ -783,9 +783,9 @@ def list_(
     ] = "all",
 ) -> None:
     """List what the suite offers: architectures, data sets, checks, budgets."""
-    from audit.core.checks import BUDGETS, all_checks  # noqa: PLC0415
-    from models.architectures import available_architectures  # noqa: PLC0415
-    from models.datasets import DATASETS  # noqa: PLC0415
+    from rai_audit.audit.core.checks import BUDGETS, all_checks  # noqa: PLC0415
+    from rai_audit.models.architectures import available_architectures  # noqa: PLC0415
+    from rai_audit.models.datasets import DATASETS  # noqa: PLC0415
 
     items = {
         "architectures": available_architectures(),

@@ -44,8 +44,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _load(config: pytest.Config) -> tuple[Any, Any]:
-    from audit.gate.policy import Policy  # noqa: PLC0415
-    from reports.json_io import load_report  # noqa: PLC0415
+    from rai_audit.audit.gate.policy import Policy  # noqa: PLC0415
+    from rai_audit.reports.json_io import load_report  # noqa: PLC0415
 
     report = load_report(config.getoption("rai_run"))
     policy_file = config.getoption("rai_policy")
@@ -89,8 +89,8 @@ class RaiCollector(pytest.Collector):
     """The items of one audit run."""
 
     def collect(self) -> list[pytest.Item]:
-        from audit.gate.policy import _wildcard  # noqa: PLC0415
-        from reports import narrative  # noqa: PLC0415
+        from rai_audit.audit.gate.policy import _wildcard  # noqa: PLC0415
+        from rai_audit.reports import narrative  # noqa: PLC0415
 
         report, policy = _load(self.config)
         items: list[pytest.Item] = []
@@ -133,8 +133,8 @@ class RaiCollector(pytest.Collector):
                     )
         baseline = self.config.getoption("rai_baseline")
         if baseline:
-            from audit.gate.compare import compare_reports  # noqa: PLC0415
-            from reports.json_io import load_report  # noqa: PLC0415
+            from rai_audit.audit.gate.compare import compare_reports  # noqa: PLC0415
+            from rai_audit.reports.json_io import load_report  # noqa: PLC0415
 
             tol = self.config.getoption("rai_tolerance")
             changes, sections = compare_reports(load_report(baseline), report, tolerance=tol)
@@ -177,7 +177,7 @@ def rai_report(request: pytest.FixtureRequest) -> Any:
 @pytest.fixture(scope="session")
 def rai_policy(request: pytest.FixtureRequest) -> Any:
     """The policy of ``--rai-policy``, else the default policy."""
-    from audit.gate.policy import Policy  # noqa: PLC0415
+    from rai_audit.audit.gate.policy import Policy  # noqa: PLC0415
 
     path = request.config.getoption("rai_policy")
     return Policy.load(path) if path else Policy.default()
@@ -188,8 +188,8 @@ def rai_target(rai_report: Any) -> Any:
     """The audited model and its data, rebuilt from the run's manifest. A run of an in-memory
     model (no recorded path) skips with the reason; a recorded model that is gone, or that no
     longer loads, fails."""
-    from audit.core.config import AuditConfig, ModelConfig  # noqa: PLC0415
-    from audit.core.wiring import target_from_config  # noqa: PLC0415
+    from rai_audit.audit.core.config import AuditConfig, ModelConfig  # noqa: PLC0415
+    from rai_audit.audit.core.wiring import target_from_config  # noqa: PLC0415
 
     m = rai_report.manifest
     cfg = AuditConfig.model_validate(

@@ -11,7 +11,7 @@ test reads like a finding::
 scikit-learn's ``parametrize_with_checks``: one call runs every rule a check must keep, and names
 the first one it breaks::
 
-    from audit.testing import check_contract
+    from rai_audit.audit.testing import check_contract
 
     def test_my_check_keeps_the_contract(my_target, tmp_path):
         check_contract(MyCheck.for_budget("smoke"), my_target, tmp_path)
@@ -34,12 +34,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reports.schema import AuditReport, Metric
+from rai_audit.reports.schema import AuditReport, Metric
 
 if TYPE_CHECKING:  # the contract needs torch and the checks; the assertions need neither
-    from audit.core.adapters import ModelAdapter
-    from audit.core.checks import Check
-    from audit.core.target import AuditTarget
+    from rai_audit.audit.core.adapters import ModelAdapter
+    from rai_audit.audit.core.checks import Check
+    from rai_audit.audit.core.target import AuditTarget
 
 
 def get_metric(report: AuditReport, name: str) -> Metric:
@@ -109,7 +109,7 @@ def assert_no_regression(
     report: AuditReport, baseline: AuditReport, *, tolerance: float = 0.01
 ) -> None:
     """Assert no metric got worse than in ``baseline`` by more than ``tolerance``."""
-    from audit.gate.compare import compare_reports  # noqa: PLC0415
+    from rai_audit.audit.gate.compare import compare_reports  # noqa: PLC0415
 
     changes, sections = compare_reports(baseline, report, tolerance=tolerance)
     bad = [f"{c.section}.{c.metric}: {c.before} -> {c.after}" for c in changes if c.regression] + [
@@ -161,8 +161,8 @@ def _torch_state(adapter: ModelAdapter) -> tuple[Any, Any, Any, int] | None:
 
 
 def _holds_a_model(value: Any, depth: int = 0) -> bool:
-    from audit.core.adapters import ModelAdapter  # noqa: PLC0415
-    from audit.core.target import AuditTarget  # noqa: PLC0415
+    from rai_audit.audit.core.adapters import ModelAdapter  # noqa: PLC0415
+    from rai_audit.audit.core.target import AuditTarget  # noqa: PLC0415
 
     if depth > 3:
         return False
@@ -218,7 +218,7 @@ def check_contract(
     Raises:
         ContractViolation: the first rule broken, named, with what was seen.
     """
-    from audit.core.checks import BUDGETS, Artifacts  # noqa: PLC0415
+    from rai_audit.audit.core.checks import BUDGETS, Artifacts  # noqa: PLC0415
 
     held: list[str] = []
     cls = type(check)

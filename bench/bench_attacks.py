@@ -12,11 +12,11 @@ import numpy as np
 import torch
 from art.attacks.evasion import FastGradientMethod, ProjectedGradientDescentPyTorch
 
-from attacks._art import art_classifier
-from attacks.pgd import PGDConfig, fgsm_config, pgd
 from bench.bench_explain import _model
 from bench.harness import Row, Variant
-from models.datasets import load_digits
+from rai_audit.attacks._art import art_classifier
+from rai_audit.attacks.pgd import PGDConfig, fgsm_config, pgd
+from rai_audit.models.datasets import load_digits
 
 
 def _bare(module, X, y, eps, steps, step, bs=64):

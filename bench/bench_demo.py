@@ -23,7 +23,7 @@ def demo_times() -> list[dict[str, object]]:
                 [
                     sys.executable,
                     "-m",
-                    "audit.cli",
+                    "rai_audit.audit.cli",
                     "demo",
                     "--out",
                     str(out / "d"),

@@ -21,10 +21,10 @@ from captum.attr import GradientShap, LayerAttribution, LayerGradCam
 from captum.attr import IntegratedGradients as CaptumIG
 
 from bench.harness import Row, Variant
-from explain import ExpectedGradients, GradCAM, IntegratedGradients, ModelView
-from explain.gradcam import get_layer
-from models.datasets import load_digits
-from models.pipeline import train_and_save
+from rai_audit.explain import ExpectedGradients, GradCAM, IntegratedGradients, ModelView
+from rai_audit.explain.gradcam import get_layer
+from rai_audit.models.datasets import load_digits
+from rai_audit.models.pipeline import train_and_save
 
 
 def _model():
@@ -189,7 +189,7 @@ def sanity_row(module: torch.nn.Module, X_all: np.ndarray, t_all: np.ndarray) ->
     implements the test with a null."""
     import copy  # noqa: PLC0415
 
-    from explain.metrics import _reinit, model_randomization, parameterized_layers  # noqa: PLC0415
+    from rai_audit.explain.metrics import _reinit, model_randomization, parameterized_layers  # noqa: PLC0415
 
     X, t = torch.as_tensor(X_all[:16]), torch.as_tensor(t_all[:16])
 

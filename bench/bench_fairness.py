@@ -24,8 +24,8 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import accuracy_score
 
-from audit.fairness.metrics import estimate
 from bench.harness import Row, Variant
+from rai_audit.audit.fairness.metrics import estimate
 
 N = 100_000
 
@@ -99,7 +99,7 @@ def bootstrap_times() -> dict[str, float]:
 
 def calibration_bootstrap_time() -> dict[str, float]:
     """Per-group score ECE with 1,000 stratified row resamples on 100,000 rows."""
-    from audit.fairness.metrics import group_calibration  # noqa: PLC0415
+    from rai_audit.audit.fairness.metrics import group_calibration  # noqa: PLC0415
 
     r = np.random.default_rng(0)
     s = r.random(N)
@@ -117,10 +117,10 @@ def refit_rows(quick: bool = False) -> list[Row]:
     import torch  # noqa: PLC0415
     from torch import nn  # noqa: PLC0415
 
-    from audit.fairness.mitigation import TorchRefit, _reinit  # noqa: PLC0415
-    from models.architectures import build_model  # noqa: PLC0415
-    from models.datasets import load_adult  # noqa: PLC0415
-    from models.training import TrainConfig  # noqa: PLC0415
+    from rai_audit.audit.fairness.mitigation import TorchRefit, _reinit  # noqa: PLC0415
+    from rai_audit.models.architectures import build_model  # noqa: PLC0415
+    from rai_audit.models.datasets import load_adult  # noqa: PLC0415
+    from rai_audit.models.training import TrainConfig  # noqa: PLC0415
 
     d = load_adult()
     tr, va = d.splits["train"], d.splits["val"]
@@ -170,10 +170,10 @@ def check_times() -> list[dict[str, object]]:
     import tempfile  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
-    from audit.core.checks import Artifacts  # noqa: PLC0415
-    from audit.core.target import AuditTarget  # noqa: PLC0415
-    from audit.fairness.check import FairnessCheck  # noqa: PLC0415
-    from models.pipeline import train_and_save  # noqa: PLC0415
+    from rai_audit.audit.core.checks import Artifacts  # noqa: PLC0415
+    from rai_audit.audit.core.target import AuditTarget  # noqa: PLC0415
+    from rai_audit.audit.fairness.check import FairnessCheck  # noqa: PLC0415
+    from rai_audit.models.pipeline import train_and_save  # noqa: PLC0415
 
     os.environ.setdefault("TQDM_DISABLE", "1")
     out = []

@@ -20,7 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from bench.harness import Row, Variant
-from models import _skops
+from rai_audit.models import _skops
 
 _TMP = tempfile.TemporaryDirectory(prefix="rai-bench-skops-")
 

@@ -17,16 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
-from attacks._art import art_membership_blackbox
-from attacks.membership import confidence_scores, loss_scores, per_class_scores
-from attacks.shadows import train_shadows
-from audit.core.adapters import TorchAdapter
-from audit.core.checks import Artifacts
-from audit.core.target import AuditTarget
-from audit.privacy.check import PrivacyCheck
 from bench.harness import Row, Variant
-from models.pipeline import train_and_save
-from models.training import TrainConfig
+from rai_audit.attacks._art import art_membership_blackbox
+from rai_audit.attacks.membership import confidence_scores, loss_scores, per_class_scores
+from rai_audit.attacks.shadows import train_shadows
+from rai_audit.audit.core.adapters import TorchAdapter
+from rai_audit.audit.core.checks import Artifacts
+from rai_audit.audit.core.target import AuditTarget
+from rai_audit.audit.privacy.check import PrivacyCheck
+from rai_audit.models.pipeline import train_and_save
+from rai_audit.models.training import TrainConfig
 
 
 def _target(arch: str, dataset: str, tmp: Path):

@@ -14,9 +14,9 @@ import torch
 from torch import nn
 
 from bench.harness import Row, Variant
-from models.architectures import build_model
-from models.datasets import load_digits
-from models.training import TrainConfig, train_model
+from rai_audit.models.architectures import build_model
+from rai_audit.models.datasets import load_digits
+from rai_audit.models.training import TrainConfig, train_model
 
 
 def _bare_epoch(model: nn.Module, X: torch.Tensor, y: torch.Tensor, bs: int, opt) -> None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from audit.core.runner import PeakMemory
+from rai_audit.audit.core.runner import PeakMemory
 
 
 @dataclass

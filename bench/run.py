@@ -27,8 +27,8 @@ from bench.bench_loading import rows as loading_rows
 from bench.bench_privacy import rows as privacy_rows
 from bench.bench_privacy import shadow_times
 from bench.bench_training import rows as training_rows
-from models.pipeline import train_and_save
-from models.versions import library_versions
+from rai_audit.models.pipeline import train_and_save
+from rai_audit.models.versions import library_versions
 
 HERE = Path(__file__).resolve().parent
 

@@ -3,12 +3,12 @@
 Registry: :data:`EXPLAINERS` maps a stable name to the method's class.
 """
 
-from explain._captum import IntegratedGradients, Saliency
-from explain._lime import Lime
-from explain._shap import ShapPermutation
-from explain.base import EXPLAINERS, Explainer, Explanation, ModelView
-from explain.expected_gradients import ExpectedGradients
-from explain.gradcam import GradCAM, GradCAMPlusPlus
+from rai_audit.explain._captum import IntegratedGradients, Saliency
+from rai_audit.explain._lime import Lime
+from rai_audit.explain._shap import ShapPermutation
+from rai_audit.explain.base import EXPLAINERS, Explainer, Explanation, ModelView
+from rai_audit.explain.expected_gradients import ExpectedGradients
+from rai_audit.explain.gradcam import GradCAM, GradCAMPlusPlus
 
 __all__ = [
     "EXPLAINERS",

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import torch
 
-from explain.base import (
+from rai_audit.explain.base import (
     Diagnostic,
     Explainer,
     Explanation,
@@ -26,10 +26,10 @@ from explain.base import (
     register,
     to_tensor,
 )
-from models.device import module_device
-from models.errors import InvalidConfigError
-from models.options import Choice, Int, option
-from models.training import frozen_eval
+from rai_audit.models.device import module_device
+from rai_audit.models.errors import InvalidConfigError
+from rai_audit.models.options import Choice, Int, option
+from rai_audit.models.training import frozen_eval
 
 
 def baseline_for(model: ModelView, X: np.ndarray, kind: str) -> np.ndarray:

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from explain.base import (
+from rai_audit.explain.base import (
     Diagnostic,
     Explainer,
     Explanation,
@@ -27,7 +27,7 @@ from explain.base import (
     check_inputs,
     register,
 )
-from models.options import Int, Real, option
+from rai_audit.models.options import Int, Real, option
 
 
 def grid_segments(height: int, width: int, cell: int) -> np.ndarray:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from explain.base import (
+from rai_audit.explain.base import (
     Diagnostic,
     Explainer,
     Explanation,
@@ -30,9 +30,9 @@ from explain.base import (
     check_inputs,
     register,
 )
-from models.device import module_device
-from models.errors import IncompatibleModelError
-from models.options import Int, option
+from rai_audit.models.device import module_device
+from rai_audit.models.errors import IncompatibleModelError
+from rai_audit.models.options import Int, option
 
 
 @register

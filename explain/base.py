@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.errors import IncompatibleModelError, InvalidDataError
-from models.options import validate_fields
+from rai_audit.models.errors import IncompatibleModelError, InvalidDataError
+from rai_audit.models.options import validate_fields
 
 Requirement = Literal["gradients", "conv", "predict"]
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from explain.base import (
+from rai_audit.explain.base import (
     Diagnostic,
     Explainer,
     Explanation,
@@ -30,9 +30,9 @@ from explain.base import (
     register,
     to_tensor,
 )
-from models.errors import InvalidDataError
-from models.options import Int, option
-from models.training import frozen_eval
+from rai_audit.models.errors import InvalidDataError
+from rai_audit.models.options import Int, option
+from rai_audit.models.training import frozen_eval
 
 
 def expected_gradients(

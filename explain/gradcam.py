@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from explain.base import (
+from rai_audit.explain.base import (
     Explainer,
     Explanation,
     ModelView,
@@ -30,9 +30,9 @@ from explain.base import (
     register,
     to_tensor,
 )
-from models.errors import IncompatibleModelError, InvalidConfigError
-from models.options import Bool, Int, Text, option
-from models.training import frozen_eval
+from rai_audit.models.errors import IncompatibleModelError, InvalidConfigError
+from rai_audit.models.options import Bool, Int, Text, option
+from rai_audit.models.training import frozen_eval
 
 
 def find_target_layer(module: nn.Module, example: torch.Tensor) -> str:

@@ -29,7 +29,7 @@ import torch
 from scipy.stats import rankdata
 from torch import nn
 
-from models.errors import InvalidDataError
+from rai_audit.models.errors import InvalidDataError
 
 
 def feature_scores(attributions: np.ndarray) -> np.ndarray:

@@ -10,19 +10,19 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "ARCHITECTURES": "models.architectures",
-    "available_architectures": "models.architectures",
-    "build_model": "models.architectures",
-    "DATASETS": "models.datasets",
-    "DataBundle": "models.datasets",
-    "Split": "models.datasets",
-    "load_dataset": "models.datasets",
-    "AuditError": "models.errors",
-    "CheckpointError": "models.errors",
-    "IncompatibleModelError": "models.errors",
-    "InvalidConfigError": "models.errors",
-    "InvalidDataError": "models.errors",
-    "MissingDependencyError": "models.errors",
+    "ARCHITECTURES": "rai_audit.models.architectures",
+    "available_architectures": "rai_audit.models.architectures",
+    "build_model": "rai_audit.models.architectures",
+    "DATASETS": "rai_audit.models.datasets",
+    "DataBundle": "rai_audit.models.datasets",
+    "Split": "rai_audit.models.datasets",
+    "load_dataset": "rai_audit.models.datasets",
+    "AuditError": "rai_audit.models.errors",
+    "CheckpointError": "rai_audit.models.errors",
+    "IncompatibleModelError": "rai_audit.models.errors",
+    "InvalidConfigError": "rai_audit.models.errors",
+    "InvalidDataError": "rai_audit.models.errors",
+    "MissingDependencyError": "rai_audit.models.errors",
 }
 
 __all__ = [
@@ -53,42 +53,42 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from models.architectures import (
+    from rai_audit.models.architectures import (
         ARCHITECTURES as ARCHITECTURES,
     )
-    from models.architectures import (
+    from rai_audit.models.architectures import (
         available_architectures as available_architectures,
     )
-    from models.architectures import (
+    from rai_audit.models.architectures import (
         build_model as build_model,
     )
-    from models.datasets import (
+    from rai_audit.models.datasets import (
         DATASETS as DATASETS,
     )
-    from models.datasets import (
+    from rai_audit.models.datasets import (
         DataBundle as DataBundle,
     )
-    from models.datasets import (
+    from rai_audit.models.datasets import (
         Split as Split,
     )
-    from models.datasets import (
+    from rai_audit.models.datasets import (
         load_dataset as load_dataset,
     )
-    from models.errors import (
+    from rai_audit.models.errors import (
         AuditError as AuditError,
     )
-    from models.errors import (
+    from rai_audit.models.errors import (
         CheckpointError as CheckpointError,
     )
-    from models.errors import (
+    from rai_audit.models.errors import (
         IncompatibleModelError as IncompatibleModelError,
     )
-    from models.errors import (
+    from rai_audit.models.errors import (
         InvalidConfigError as InvalidConfigError,
     )
-    from models.errors import (
+    from rai_audit.models.errors import (
         InvalidDataError as InvalidDataError,
     )
-    from models.errors import (
+    from rai_audit.models.errors import (
         MissingDependencyError as MissingDependencyError,
     )

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from models.errors import CheckpointError
+from rai_audit.models.errors import CheckpointError
 
 MAX_SCHEMA_BYTES = 64 * 2**20
 MAX_UNPACKED_BYTES = 4 * 2**30

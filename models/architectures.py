@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from models.errors import InvalidConfigError, MissingDependencyError
+from rai_audit.models.errors import InvalidConfigError, MissingDependencyError
 
 
 class Normalize(nn.Module):

@@ -32,11 +32,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from models.architectures import build_model
-from models.datasets import DataBundle, load_dataset
-from models.errors import CheckpointError, InvalidConfigError
-from models.versions import library_versions, sha256_file
-from reports.atomic import atomic_directory
+from rai_audit.models.architectures import build_model
+from rai_audit.models.datasets import DataBundle, load_dataset
+from rai_audit.models.errors import CheckpointError, InvalidConfigError
+from rai_audit.models.versions import library_versions, sha256_file
+from rai_audit.reports.atomic import atomic_directory
 
 FORMAT = "rai-audit-checkpoint"
 FORMAT_VERSION = 1
@@ -330,7 +330,7 @@ def _zip_names(file: Path) -> list[str] | None:
 def _load_skops(file: Path, trust: Sequence[str], trust_by: str | None) -> LoadedModel:
     """A scikit-learn model in skops' format, through the three gates of :mod:`models._skops`
     (an explicit allow-list of names, skops' own audit, bounds checks on the built trees)."""
-    from models import _skops  # noqa: PLC0415
+    from rai_audit.models import _skops  # noqa: PLC0415
 
     estimator, review = _skops.load(file, trust)
     if not hasattr(estimator, "predict_proba"):
@@ -577,7 +577,7 @@ def inspect_model(path: str | Path, *, allow_torchscript: bool = True) -> dict[s
             "sha256": sha256_file(weights),
         }
     if fmt == "skops":
-        from models import _skops  # noqa: PLC0415
+        from rai_audit.models import _skops  # noqa: PLC0415
 
         review = _skops.review(p)
         return {

@@ -28,8 +28,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from models.errors import InvalidConfigError, InvalidDataError, MissingDependencyError
-from models.tabular import TabularEncoder
+from rai_audit.models.errors import InvalidConfigError, InvalidDataError, MissingDependencyError
+from rai_audit.models.tabular import TabularEncoder
 
 SPLITS = ("train", "val", "test", "holdout")
 SplitOrigin = Literal["suite", "given", "checkpoint", "declared", "evaluation"]
@@ -243,7 +243,7 @@ def _assemble(
 
 
 def _package_file(name: str) -> bytes:
-    return resources.files("models").joinpath("data").joinpath(name).read_bytes()
+    return resources.files("rai_audit.models").joinpath("data").joinpath(name).read_bytes()
 
 
 # ---------------------------------------------------------------------------- images

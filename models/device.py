@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import torch
 
-from models.errors import InvalidConfigError
+from rai_audit.models.errors import InvalidConfigError
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 

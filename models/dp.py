@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from models.datasets import DataBundle
-from models.device import resolve_device
-from models.errors import IncompatibleModelError, MissingDependencyError
-from models.training import TrainConfig, seed_everything
+from rai_audit.models.datasets import DataBundle
+from rai_audit.models.device import resolve_device
+from rai_audit.models.errors import IncompatibleModelError, MissingDependencyError
+from rai_audit.models.training import TrainConfig, seed_everything
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
-from models.errors import InvalidConfigError
+from rai_audit.models.errors import InvalidConfigError
 
 
 class _Refused(Exception):

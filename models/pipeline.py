@@ -14,11 +14,17 @@ from typing import Any
 
 import numpy as np
 
-from models.architectures import build_model
-from models.checkpoint import LoadedModel, load_model, recipe_hash, save_checkpoint
-from models.datasets import DataBundle, load_dataset
-from models.errors import AuditError, InvalidConfigError
-from models.training import TrainConfig, TrainResult, accuracy, seed_everything, train_model
+from rai_audit.models.architectures import build_model
+from rai_audit.models.checkpoint import LoadedModel, load_model, recipe_hash, save_checkpoint
+from rai_audit.models.datasets import DataBundle, load_dataset
+from rai_audit.models.errors import AuditError, InvalidConfigError
+from rai_audit.models.training import (
+    TrainConfig,
+    TrainResult,
+    accuracy,
+    seed_everything,
+    train_model,
+)
 
 # (architecture, data kind or name) -> recipe. Looked up by data set name first, then kind.
 DEFAULT_RECIPES: dict[tuple[str, str], TrainConfig] = {

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.errors import InvalidDataError
+from rai_audit.models.errors import InvalidDataError
 
 
 @dataclass(frozen=True)

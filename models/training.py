@@ -21,10 +21,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from models.datasets import DataBundle
-from models.device import autocast_for, describe_device, resolve_device
-from models.errors import InvalidDataError
-from models.options import EPS, Choice, Int, Real, option, validate_fields
+from rai_audit.models.datasets import DataBundle
+from rai_audit.models.device import autocast_for, describe_device, resolve_device
+from rai_audit.models.errors import InvalidDataError
+from rai_audit.models.options import EPS, Choice, Int, Real, option, validate_fields
 
 
 def seed_everything(seed: int) -> None:
@@ -327,7 +327,7 @@ def _train_weights(sample_weight: np.ndarray | None, n: int) -> torch.Tensor | N
 def _adversary(model: nn.Module, data: DataBundle, config: TrainConfig, dev: torch.device):
     """PGD example generator for adversarial training (eval mode, frozen weights while
     attacking; the training flags come back for the step)."""
-    from attacks.pgd import PGDConfig, pgd  # noqa: PLC0415  (attacks builds on models)
+    from rai_audit.attacks.pgd import PGDConfig, pgd  # noqa: PLC0415  (attacks builds on models)
 
     shape = data.input_shape
     size = int(np.prod(shape))

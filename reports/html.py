@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from reports import narrative
-from reports.json_io import record_sha256
-from reports.schema import AuditReport, Metric, ResultBase, Table
+from rai_audit.reports import narrative
+from rai_audit.reports.json_io import record_sha256
+from rai_audit.reports.schema import AuditReport, Metric, ResultBase, Table
 
 _COLOURS = {
     "pass": "#1a7f37",

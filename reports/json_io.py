@@ -7,8 +7,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from reports.atomic import atomic_write_text
-from reports.schema import SCHEMA_VERSION, AuditReport
+from rai_audit.reports.atomic import atomic_write_text
+from rai_audit.reports.schema import SCHEMA_VERSION, AuditReport
 
 #: 1.0 reports (no outcomes, caveats or decision) still load; re-applying a policy fills them in.
 READABLE_VERSIONS = ("1.0", "1.1", SCHEMA_VERSION)

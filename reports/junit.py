@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from reports import narrative
-from reports.schema import AuditReport
+from rai_audit.reports import narrative
+from rai_audit.reports.schema import AuditReport
 
 
 def junit_xml(report: AuditReport) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from reports.schema import AuditReport, Metric, ResultBase
+from rai_audit.reports.schema import AuditReport, Metric, ResultBase
 
 DECISION_TEXT = {
     "no_blocking_findings": "No blocking findings",

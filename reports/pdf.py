@@ -35,11 +35,11 @@ from reportlab.platypus import (
 from reportlab.platypus.doctemplate import BaseDocTemplate, Frame, PageTemplate
 from reportlab.platypus.tableofcontents import TableOfContents
 
-from reports import narrative
-from reports.atomic import atomic_write_bytes
-from reports.json_io import record_sha256
-from reports.schema import AuditReport, ResultBase
-from reports.schema import Table as ReportTable
+from rai_audit.reports import narrative
+from rai_audit.reports.atomic import atomic_write_bytes
+from rai_audit.reports.json_io import record_sha256
+from rai_audit.reports.schema import AuditReport, ResultBase
+from rai_audit.reports.schema import Table as ReportTable
 
 VERDICT_COLOURS = {
     "pass": colors.HexColor("#1a7f37"),

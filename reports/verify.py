@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from reports.json_io import load_report, record_sha256, report_to_json
+from rai_audit.reports.json_io import load_report, record_sha256, report_to_json
 
 
 def verify_run(run_dir: str | Path) -> tuple[list[str], list[str]]:
@@ -20,8 +20,8 @@ def verify_run(run_dir: str | Path) -> tuple[list[str], list[str]]:
     Raises:
         FileNotFoundError: no ``report.json`` there.
     """
-    from reports.html import render_html  # noqa: PLC0415
-    from reports.pdf import render_pdf_bytes  # noqa: PLC0415
+    from rai_audit.reports.html import render_html  # noqa: PLC0415
+    from rai_audit.reports.pdf import render_pdf_bytes  # noqa: PLC0415
 
     run = Path(run_dir)
     if not (run / "report.json").is_file():

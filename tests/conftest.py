@@ -29,14 +29,14 @@ else:
 
 @pytest.fixture(scope="session")
 def digits():
-    from models.datasets import load_digits
+    from rai_audit.models.datasets import load_digits
 
     return load_digits()
 
 
 @pytest.fixture(scope="session")
 def german():
-    from models.datasets import load_german_credit
+    from rai_audit.models.datasets import load_german_credit
 
     return load_german_credit()
 
@@ -44,7 +44,7 @@ def german():
 @pytest.fixture(scope="session")
 def lenet_checkpoint(tmp_path_factory, digits) -> Path:
     """A LeNet-5 trained for a few epochs on digits, saved as a checkpoint folder."""
-    from models.pipeline import train_and_save
+    from rai_audit.models.pipeline import train_and_save
 
     out = tmp_path_factory.mktemp("ckpt") / "lenet5-digits"
     train_and_save(
@@ -55,7 +55,7 @@ def lenet_checkpoint(tmp_path_factory, digits) -> Path:
 
 @pytest.fixture(scope="session")
 def mlp_checkpoint(tmp_path_factory, german) -> Path:
-    from models.pipeline import train_and_save
+    from rai_audit.models.pipeline import train_and_save
 
     out = tmp_path_factory.mktemp("ckpt") / "mlp-german"
     train_and_save(
@@ -68,7 +68,7 @@ def mlp_checkpoint(tmp_path_factory, german) -> Path:
 def adult_mlp_checkpoint(tmp_path_factory) -> Path:
     """The demo's tabular model: the MLP on Adult with its default recipe (about ten seconds).
     Tests that use it share the xdist group ``adult_mlp`` so that one worker trains it once."""
-    from models.pipeline import train_and_save
+    from rai_audit.models.pipeline import train_and_save
 
     out = tmp_path_factory.mktemp("ckpt") / "mlp-adult"
     train_and_save(arch="mlp", dataset="adult", out=out, progress=False)
@@ -78,7 +78,7 @@ def adult_mlp_checkpoint(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def demo_lenet_checkpoint(tmp_path_factory, digits) -> Path:
     """The demo's image model: LeNet-5 on digits with its default recipe (about five seconds)."""
-    from models.pipeline import train_and_save
+    from rai_audit.models.pipeline import train_and_save
 
     out = tmp_path_factory.mktemp("ckpt") / "lenet5-digits-demo"
     train_and_save(arch="lenet5", dataset=digits, out=out, progress=False)
@@ -88,22 +88,22 @@ def demo_lenet_checkpoint(tmp_path_factory, digits) -> Path:
 @pytest.fixture()
 def lenet(lenet_checkpoint):
     """A fresh copy of the trained LeNet per test (tests may not share mutable state)."""
-    from models.checkpoint import load_model
+    from rai_audit.models.checkpoint import load_model
 
     return load_model(lenet_checkpoint)
 
 
 @pytest.fixture()
 def digits_target(lenet, digits):
-    from audit.core.target import AuditTarget
+    from rai_audit.audit.core.target import AuditTarget
 
     return AuditTarget.from_loaded(lenet, digits, device="cpu")
 
 
 @pytest.fixture()
 def german_target(mlp_checkpoint, german):
-    from audit.core.target import AuditTarget
-    from models.checkpoint import load_model
+    from rai_audit.audit.core.target import AuditTarget
+    from rai_audit.models.checkpoint import load_model
 
     return AuditTarget.from_loaded(load_model(mlp_checkpoint), german, device="cpu")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from audit.gate.policy import Policy
-from reports.json_io import report_to_json
-from reports.schema import (
+from rai_audit.audit.gate.policy import Policy
+from rai_audit.reports.json_io import report_to_json
+from rai_audit.reports.schema import (
     AuditReport,
     DataInfo,
     ErrorResult,

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from audit.core.config import build_checks
-from audit.core.runner import run_audit
-from audit.service import jobs, uploads
+from rai_audit.audit.core.config import build_checks
+from rai_audit.audit.core.runner import run_audit
+from rai_audit.audit.service import jobs, uploads
 
 pytestmark = pytest.mark.e2e  # the dashboard, end to end
 
@@ -23,8 +23,8 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 @pytest.fixture(scope="module")
 def runs_root(tmp_path_factory, lenet_checkpoint, mlp_checkpoint, digits, german):
     """Two runs: the German-credit MLP with every section, LeNet with the image sections."""
-    from audit.core.target import AuditTarget
-    from models.checkpoint import load_model
+    from rai_audit.audit.core.target import AuditTarget
+    from rai_audit.models.checkpoint import load_model
 
     root = tmp_path_factory.mktemp("dash") / "runs"
     credit = AuditTarget.from_loaded(load_model(mlp_checkpoint), german, device="cpu")
@@ -186,7 +186,7 @@ def test_uploads_are_checked_and_stay_in_the_job_folder(tmp_path, mlp_checkpoint
         uploads._check_size("big.bin", b"x" * 10, 5)
     files = {p.name: p.read_bytes() for p in Path(mlp_checkpoint).iterdir() if p.is_file()}
     path = uploads.save_model(job, files)
-    from models.checkpoint import load_model
+    from rai_audit.models.checkpoint import load_model
 
     assert load_model(path).source == "checkpoint"
     with pytest.raises(uploads.UploadError, match="not a readable CSV|column"):

@@ -5,8 +5,13 @@ import re
 import pytest
 import torch
 
-from models.architectures import ARCHITECTURES, Normalize, available_architectures, build_model
-from models.errors import InvalidConfigError, MissingDependencyError
+from rai_audit.models.architectures import (
+    ARCHITECTURES,
+    Normalize,
+    available_architectures,
+    build_model,
+)
+from rai_audit.models.errors import InvalidConfigError, MissingDependencyError
 
 SHAPES = {
     "mlp": [(104,), (1, 8, 8)],

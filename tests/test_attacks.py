@@ -8,11 +8,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attacks._art import art_pgd, art_preprocessor
-from attacks.defenses import TransformDefense
-from attacks.pgd import PGDConfig, fgsm_config, input_gradient, pgd
-from models.errors import InvalidConfigError
-from models.training import frozen_eval
+from rai_audit.attacks._art import art_pgd, art_preprocessor
+from rai_audit.attacks.defenses import TransformDefense
+from rai_audit.attacks.pgd import PGDConfig, fgsm_config, input_gradient, pgd
+from rai_audit.models.errors import InvalidConfigError
+from rai_audit.models.training import frozen_eval
 
 
 @pytest.fixture()
@@ -218,7 +218,7 @@ def _linear_tabular(seed=0, n=64, d=4):
 def test_evasion_attacks_break_a_thin_margin_and_not_a_wide_one(name):
     """Every row sits at least 0.05 from the boundary x0 = 0. Planted: an eps wider than every
     margin breaks every row. Clean twin: an eps inside every margin breaks none."""
-    from attacks.evasion import EVASION_ATTACKS, AttackBudget
+    from rai_audit.attacks.evasion import EVASION_ATTACKS, AttackBudget
 
     model, x, y = _linear_tabular()
     low, high = torch.full((4,), -2.0), torch.full((4,), 2.0)
@@ -238,7 +238,7 @@ def test_evasion_attacks_break_a_thin_margin_and_not_a_wide_one(name):
 
 
 def test_each_data_kind_has_a_black_box_attack():
-    from attacks.evasion import EVASION_ATTACKS, first_applicable
+    from rai_audit.attacks.evasion import EVASION_ATTACKS, first_applicable
 
     assert first_applicable("black-box", "image", "inf").name == "square"
     assert first_applicable("black-box", "tabular", "2").name == "corner_search"

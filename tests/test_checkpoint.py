@@ -10,8 +10,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from models.checkpoint import load_model, save_checkpoint
-from models.errors import CheckpointError
+from rai_audit.models.checkpoint import load_model, save_checkpoint
+from rai_audit.models.errors import CheckpointError
 
 
 def test_round_trip_is_bit_identical(lenet_checkpoint, digits):
@@ -113,7 +113,7 @@ def test_csv_checkpoint_reloads_its_data(tmp_path):
     import numpy as np
     import pandas as pd
 
-    from models.pipeline import train_and_save
+    from rai_audit.models.pipeline import train_and_save
 
     rng = np.random.default_rng(0)
     df = pd.DataFrame(
@@ -197,7 +197,7 @@ def test_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, lenet, digi
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("models.checkpoint.sha256_file", boom)
+    monkeypatch.setattr("rai_audit.models.checkpoint.sha256_file", boom)
     with pytest.raises(RuntimeError, match="disk full"):
         save_checkpoint(
             out, lenet.module, arch="lenet5", arch_kwargs={}, data=digits, metrics={"run": 2}
@@ -216,7 +216,7 @@ def test_a_scikit_learn_model_has_one_hash_per_fitted_state(tmp_path, german):
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
 
-    from audit.core.adapters import SklearnAdapter, estimator_digest
+    from rai_audit.audit.core.adapters import SklearnAdapter, estimator_digest
 
     tr = german.splits["train"]
     models = (
@@ -250,7 +250,7 @@ def test_a_scikit_learn_model_has_one_hash_per_fitted_state(tmp_path, german):
 
 def _job_with(tmp_path, checkpoint, edit):
     """A dashboard job whose uploaded checkpoint's model.json is changed by ``edit``."""
-    from audit.service import jobs
+    from rai_audit.audit.service import jobs
 
     root = tmp_path / "runs"
     job = jobs.create_job(root)
@@ -270,8 +270,8 @@ def test_a_checkpoint_cannot_name_a_file_outside_its_folder(tmp_path, lenet_chec
     """Planted: model.json names a server file (absolute, through '..', through a symbolic
     link, or as its split indices), with no sha256 to betray it. The preview and the job
     worker refuse it with one line naming the field; nothing is audited."""
-    from audit.service import jobs
-    from models.checkpoint import inspect_model
+    from rai_audit.audit.service import jobs
+    from rai_audit.models.checkpoint import inspect_model
 
     server = tmp_path / "server"
     server.mkdir()
@@ -305,8 +305,8 @@ def test_a_checkpoint_cannot_name_a_file_outside_its_folder(tmp_path, lenet_chec
 def test_an_in_folder_checkpoint_still_loads_and_audits(tmp_path, lenet_checkpoint):
     """The twin: the same upload naming its own files (a renamed weights file included)
     previews, loads and is audited by the job worker."""
-    from audit.service import jobs
-    from models.checkpoint import inspect_model
+    from rai_audit.audit.service import jobs
+    from rai_audit.models.checkpoint import inspect_model
 
     def edit(folder, meta):
         (folder / "weights.safetensors").rename(folder / "renamed.safetensors")

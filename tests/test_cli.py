@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from audit.cli import main
+from rai_audit.audit.cli import main
 
-RAI = [sys.executable, "-m", "audit.cli"]
+RAI = [sys.executable, "-m", "rai_audit.audit.cli"]
 
 
 def _run(args, **kw):
@@ -80,7 +80,7 @@ def test_no_demo_figure_lies_outside_its_own_interval(demo_dir):
     """Every metric of the three demo reports that has an interval contains its own value
     (COMPAS's predictive parity 0.081 with [0.13, 0.85] and Adult's calibration difference 0.070
     with [0.075, 0.18] did not)."""
-    from audit.core.checks import known_metrics
+    from rai_audit.audit.core.checks import known_metrics
 
     known = known_metrics()
     checked = 0
@@ -196,7 +196,7 @@ def test_audit_own_csv_model(tmp_path):
     with torch.no_grad():
         net.weight.copy_(torch.tensor([[-1.0, -1.0], [1.0, 1.0]]))
         net.bias.zero_()
-    from models.architectures import build_model
+    from rai_audit.models.architectures import build_model
 
     model = build_model("mlp", (2,), 2, hidden=[], dropout=0.0)
     model.net.classifier.load_state_dict(net.state_dict())
@@ -355,8 +355,8 @@ def test_skops_file_with_untrusted_types_is_refused(tmp_path, german):
     import skops.io as sio
     from sklearn.linear_model import LogisticRegression
 
-    from models.checkpoint import load_model
-    from models.errors import CheckpointError
+    from rai_audit.models.checkpoint import load_model
+    from rai_audit.models.errors import CheckpointError
 
     tr = german.splits["train"]
     clf = LogisticRegression(max_iter=200).fit(tr.X, tr.y)
@@ -390,7 +390,7 @@ def test_version_name_and_true_help(lenet_checkpoint, tmp_path, capsys):
 def test_declared_split_flags_reach_the_csv_loader_and_need_a_csv(tmp_path, capsys):
     """--split-column, --train, --holdout and --encoding become the csv: data set's options
     (paths made absolute); without a csv: data set they are refused on one line."""
-    from audit.cli import _csv_options
+    from rai_audit.audit.cli import _csv_options
 
     opts = _csv_options(
         "y", "sex", "csv:t.csv", split_column=None, train="tr.csv", holdout=None, encoding="none"

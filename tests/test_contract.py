@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 import torch
 
-from audit.core.checks import BUDGETS, all_checks
-from audit.performance.check import PerformanceCheck
-from audit.testing import RULES, ContractViolation, check_contract
+from rai_audit.audit.core.checks import BUDGETS, all_checks
+from rai_audit.audit.performance.check import PerformanceCheck
+from rai_audit.audit.testing import RULES, ContractViolation, check_contract
 
 CHECKS = sorted(all_checks())
 
@@ -103,7 +103,7 @@ def test_the_contract_catches_each_planted_flaw(flaw, rule, lenet, digits, tmp_p
     the model."""
     import copy
 
-    from audit.core.target import AuditTarget
+    from rai_audit.audit.core.target import AuditTarget
 
     target = AuditTarget.from_bundle(copy.deepcopy(lenet.module), digits, device="cpu")
     with pytest.raises(ContractViolation, match=f"breaks the rule '{rule}'"):
@@ -113,7 +113,7 @@ def test_the_contract_catches_each_planted_flaw(flaw, rule, lenet, digits, tmp_p
 def test_the_contract_passes_the_flawless_twin(lenet, digits, tmp_path):
     import copy
 
-    from audit.core.target import AuditTarget
+    from rai_audit.audit.core.target import AuditTarget
 
     target = AuditTarget.from_bundle(copy.deepcopy(lenet.module), digits, device="cpu")
     assert check_contract(_Broken(max_samples=60), target, tmp_path) == list(RULES)

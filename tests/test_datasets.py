@@ -4,8 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.datasets import DATASETS, load_csv, load_dataset, load_image_folder, make_splits
-from models.errors import InvalidConfigError, InvalidDataError
+from rai_audit.models.datasets import (
+    DATASETS,
+    load_csv,
+    load_dataset,
+    load_image_folder,
+    make_splits,
+)
+from rai_audit.models.errors import InvalidConfigError, InvalidDataError
 
 EXPECTED_ROWS = {
     "digits": 1797,
@@ -176,7 +182,7 @@ def test_image_folder_needs_class_subfolders(tmp_path):
 
 
 def test_torchvision_data_sets_are_optional_and_never_downloaded(tmp_path):
-    from models.errors import MissingDependencyError
+    from rai_audit.models.errors import MissingDependencyError
 
     try:
         import torchvision.datasets  # noqa: F401
@@ -196,10 +202,10 @@ def test_integer_labels_keep_their_numeric_order_and_text_labels_still_work(tmp_
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
 
-    from audit.core.checks import Artifacts
-    from audit.core.target import AuditTarget
-    from audit.performance.check import PerformanceCheck
-    from models.datasets import load_csv
+    from rai_audit.audit.core.checks import Artifacts
+    from rai_audit.audit.core.target import AuditTarget
+    from rai_audit.audit.performance.check import PerformanceCheck
+    from rai_audit.models.datasets import load_csv
 
     g = np.random.default_rng(0)
     n = 1100
@@ -244,11 +250,11 @@ def test_the_users_split_is_used_and_a_leaking_split_is_a_finding(tmp_path):
     import pandas as pd
     from sklearn.ensemble import GradientBoostingClassifier
 
-    from audit.core.runner import run_audit
-    from audit.core.target import AuditTarget
-    from audit.gate.policy import Policy
-    from audit.performance.check import PerformanceCheck
-    from models.datasets import load_csv
+    from rai_audit.audit.core.runner import run_audit
+    from rai_audit.audit.core.target import AuditTarget
+    from rai_audit.audit.gate.policy import Policy
+    from rai_audit.audit.performance.check import PerformanceCheck
+    from rai_audit.models.datasets import load_csv
 
     g = np.random.default_rng(1)
     n = 1000
@@ -316,7 +322,7 @@ def test_raw_encoding_round_trips_to_the_users_data_frame():
     makes. Codes pushed between categories (LIME's perturbations) decode to the nearest."""
     import pandas as pd
 
-    from models.tabular import TabularEncoder
+    from rai_audit.models.tabular import TabularEncoder
 
     frame = pd.DataFrame(
         {"b": ["x", "z", "y", "x"], "a": [3, 1, 2, 7], "c": [0.5, -1.25, 2.0, 3.5]}
@@ -338,7 +344,7 @@ def test_raw_encoding_round_trips_to_the_users_data_frame():
 def test_evaluation_only_pools_every_row_in_file_order(german):
     """A model the suite did not train, with no split declared: one test split holding every
     row in file order, a domain that covers every row, and the same hash for the same data."""
-    from models.datasets import evaluation_only, load_dataset
+    from rai_audit.models.datasets import evaluation_only, load_dataset
 
     pooled = evaluation_only(german)
     test = pooled.splits["test"]
@@ -360,7 +366,7 @@ def test_an_image_folder_split_into_subfolders_is_the_users_split(tmp_path):
     a split folder with no ``test`` is refused on one line."""
     from PIL import Image
 
-    from models.datasets import load_image_folder
+    from rai_audit.models.datasets import load_image_folder
 
     layout = {"train": {"a": 3, "b": 2, "c": 2}, "test": {"a": 1, "c": 2}}
     for split, classes in layout.items():
@@ -390,7 +396,7 @@ def test_an_image_folder_split_by_a_split_file(tmp_path):
 
     from PIL import Image
 
-    from models.datasets import load_image_folder
+    from rai_audit.models.datasets import load_image_folder
 
     for cls in ("a", "b"):
         (tmp_path / "f" / cls).mkdir(parents=True)

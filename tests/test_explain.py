@@ -11,8 +11,8 @@ from captum.attr import LayerAttribution, LayerGradCam
 from scipy.stats import spearmanr
 from sklearn.linear_model import LogisticRegression
 
-from audit.core.adapters import SklearnAdapter, TorchAdapter
-from explain import (
+from rai_audit.audit.core.adapters import SklearnAdapter, TorchAdapter
+from rai_audit.explain import (
     EXPLAINERS,
     ExpectedGradients,
     GradCAM,
@@ -22,11 +22,11 @@ from explain import (
     ModelView,
     ShapPermutation,
 )
-from explain._lime import grid_segments
-from explain._shap import shap_gradient_reference
-from explain.expected_gradients import expected_gradients
-from explain.gradcam import find_target_layer, get_layer
-from explain.metrics import (
+from rai_audit.explain._lime import grid_segments
+from rai_audit.explain._shap import shap_gradient_reference
+from rai_audit.explain.expected_gradients import expected_gradients
+from rai_audit.explain.gradcam import find_target_layer, get_layer
+from rai_audit.explain.metrics import (
     deletion_insertion,
     feature_scores,
     marker_share,
@@ -36,8 +36,8 @@ from explain.metrics import (
     rowwise_spearman,
     ssim,
 )
-from models.architectures import build_model
-from models.errors import IncompatibleModelError, InvalidConfigError, InvalidDataError
+from rai_audit.models.architectures import build_model
+from rai_audit.models.errors import IncompatibleModelError, InvalidConfigError, InvalidDataError
 
 
 def _view(module, data, n_bg=32, kind=None):
@@ -164,8 +164,8 @@ def test_hooks_are_removed_and_model_restored_even_when_the_method_raises(lenet,
 
 @pytest.mark.parametrize("chunk", [4096, 50])
 def test_integrated_gradients_match_captum(lenet, digits, german, mlp_checkpoint, batch, chunk):
-    from explain._captum import captum_integrated_gradients
-    from models.checkpoint import load_model
+    from rai_audit.explain._captum import captum_integrated_gradients
+    from rai_audit.models.checkpoint import load_model
 
     X, t = batch
     ours = IntegratedGradients(n_steps=24, chunk=chunk).explain(_view(lenet.module, digits), X, t)
@@ -196,7 +196,7 @@ def test_integrated_gradients_completeness(lenet, digits, batch):
 
 
 def test_expected_gradients_agree_with_shap_gradient_explainer(mlp_checkpoint, german):
-    from models.checkpoint import load_model
+    from rai_audit.models.checkpoint import load_model
 
     module = load_model(mlp_checkpoint).module
     X = german.splits["test"].X[:20]
@@ -279,7 +279,7 @@ def test_permutation_shap_is_exactly_additive_on_a_sklearn_model(german):
 
 
 def test_lime_is_deterministic_with_a_seed(lenet, digits, german, batch, mlp_checkpoint):
-    from models.checkpoint import load_model
+    from rai_audit.models.checkpoint import load_model
 
     X, t = batch
     view = _view(lenet.module, digits)
@@ -379,8 +379,8 @@ def test_model_randomization_leaves_the_model_alone_and_has_both_curves(lenet, b
 
 
 def _sensitive(rnd) -> bool:
-    from audit.core.stats import crossed_mean_interval
-    from audit.explainability.check import SANITY_MARGIN
+    from rai_audit.audit.core.stats import crossed_mean_interval
+    from rai_audit.audit.explainability.check import SANITY_MARGIN
 
     est = crossed_mean_interval(rnd.excess())
     return est is not None and est[2] < -SANITY_MARGIN
@@ -435,7 +435,7 @@ def test_integrated_gradients_on_lenet_gets_one_outcome_whatever_the_seed(
     a randomized model's as much as two randomized models resemble each other (0.38 against
     0.36 measured), so it is not shown sensitive."""
 
-    from models.checkpoint import load_model
+    from rai_audit.models.checkpoint import load_model
 
     module = load_model(demo_lenet_checkpoint).module.eval()
     te = digits.splits["test"]
@@ -509,7 +509,7 @@ def test_ssim_matches_scikit_image(rng, size):
 def test_every_method_is_deterministic_and_leaves_the_model_unchanged(
     name, lenet, digits, german, mlp_checkpoint
 ):
-    from models.checkpoint import load_model
+    from rai_audit.models.checkpoint import load_model
 
     if name == "shap_permutation":
         module, data = load_model(mlp_checkpoint).module, german
@@ -540,7 +540,7 @@ EXPLAINER_OPTIONS = [
 
 @pytest.mark.parametrize(("method", "option"), EXPLAINER_OPTIONS)
 def test_invalid_method_option_is_refused_with_the_template(method, option):
-    from models.options import rules_of
+    from rai_audit.models.options import rules_of
 
     cls = EXPLAINERS[method]
     rule = rules_of(cls)[option]
@@ -554,7 +554,7 @@ def test_invalid_method_option_is_refused_with_the_template(method, option):
 @pytest.mark.parametrize("method", sorted(EXPLAINERS))
 def test_methods_declare_their_capabilities(method):
     """What the audit reads from a method instead of a list of names."""
-    from audit.explainability.check import ExplainabilityCheck
+    from rai_audit.audit.explainability.check import ExplainabilityCheck
 
     cls = EXPLAINERS[method]
     assert cls.name == method and cls.title
@@ -572,7 +572,7 @@ def test_methods_declare_their_capabilities(method):
 
 
 def test_shap_permutation_budget_is_raised_to_its_minimum():
-    from audit.explainability.check import ExplainabilityCheck
+    from rai_audit.audit.explainability.check import ExplainabilityCheck
 
     opts = ExplainabilityCheck(shap_max_evals=0, n_background=500).config()
     e = ShapPermutation.from_options(opts, n_features=20)

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from audit.core.checks import Artifacts
-from audit.core.runner import run_audit
-from audit.core.target import AuditTarget
-from audit.explainability.check import ExplainabilityCheck
-from models.architectures import build_model
-from models.datasets import load_dataset
-from models.errors import InvalidConfigError
-from models.pipeline import train_and_save
+from rai_audit.audit.core.checks import Artifacts
+from rai_audit.audit.core.runner import run_audit
+from rai_audit.audit.core.target import AuditTarget
+from rai_audit.audit.explainability.check import ExplainabilityCheck
+from rai_audit.models.architectures import build_model
+from rai_audit.models.datasets import load_dataset
+from rai_audit.models.errors import InvalidConfigError
+from rai_audit.models.pipeline import train_and_save
 
 FAST = dict(
     n_explain=8,
@@ -99,7 +99,7 @@ def test_marker_intervention_reads_the_marker_from_the_data(marker_models, marke
     per image; recomputed here by hand."""
     import torch
 
-    from explain.metrics import marker_intervention
+    from rai_audit.explain.metrics import marker_intervention
 
     spurious, _ = marker_models
     te, tr = marker_data.splits["test"], marker_data.splits["train"]

@@ -14,20 +14,20 @@ from fairlearn.metrics import (
     true_positive_rate,
 )
 
-from audit.core.checks import Artifacts
-from audit.core.target import AuditTarget
-from audit.fairness.check import FairnessCheck
-from audit.fairness.metrics import estimate
-from audit.gate.policy import Policy
-from models.datasets import Split
-from models.errors import InvalidConfigError, InvalidDataError
+from rai_audit.audit.core.checks import Artifacts
+from rai_audit.audit.core.target import AuditTarget
+from rai_audit.audit.fairness.check import FairnessCheck
+from rai_audit.audit.fairness.metrics import estimate
+from rai_audit.audit.gate.policy import Policy
+from rai_audit.models.datasets import Split
+from rai_audit.models.errors import InvalidConfigError, InvalidDataError
 
 FAST = {"n_boot": 200, "mitigations": (), "proxy_rows": 500}
 
 
 @pytest.fixture(scope="module")
 def adult():
-    from models.datasets import load_adult
+    from rai_audit.models.datasets import load_adult
 
     return load_adult()
 
@@ -168,7 +168,7 @@ def test_compas_reproduces_propublicas_fpr_disparity():
     defendants who did not reoffend as medium/high risk (FNR 28.0% vs 47.7%). Their table
     used a slightly different subset; on the 6,172 rows of their filter we get within 3 points
     of each, and the near two-fold FPR ratio."""
-    from models.datasets import load_compas
+    from rai_audit.models.datasets import load_compas
 
     d = load_compas()
     y = np.concatenate([s.y for s in d.splits.values()])
@@ -187,7 +187,7 @@ def test_compas_reproduces_propublicas_fpr_disparity():
 def test_compas_check_reports_the_datas_own_decisions(tmp_path):
     from sklearn.linear_model import LogisticRegression
 
-    from models.datasets import load_compas
+    from rai_audit.models.datasets import load_compas
 
     d = load_compas()
     tr = d.splits["train"]
@@ -292,7 +292,7 @@ def test_demo_mlp_mitigations_reduce_what_they_target_on_held_out_data(
     tmp_path, adult_mlp_checkpoint
 ):
     """The demo's own tabular model (the MLP on Adult, default recipe) at the smoke budget."""
-    from models.checkpoint import load_model
+    from rai_audit.models.checkpoint import load_model
 
     loaded = load_model(adult_mlp_checkpoint)
     target = AuditTarget.from_loaded(loaded, loaded.load_data(), device="cpu")
@@ -315,7 +315,7 @@ def test_a_penalty_on_a_group_too_small_to_compare_is_not_assessable_never_a_pas
     """The planted case: the only group that could be penalized has 10 rows. The data cannot
     resolve a disparity there, so the section is not assessable (a condition, never a pass);
     its twin with a group large enough to compare is judged on the evidence."""
-    from audit.core.runner import run_audit
+    from rai_audit.audit.core.runner import run_audit
 
     def cohort(small):  # "target" rows in every split: 10, or half of the split
         return lambda n: np.array(

@@ -16,8 +16,15 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import accuracy_score, precision_score
 
-from audit.fairness.metrics import estimate, group_counts, holm, intersect, rates, small_groups
-from models.errors import InvalidDataError
+from rai_audit.audit.fairness.metrics import (
+    estimate,
+    group_counts,
+    holm,
+    intersect,
+    rates,
+    small_groups,
+)
+from rai_audit.models.errors import InvalidDataError
 
 
 def _data(rng, n=3000):
@@ -155,7 +162,7 @@ def test_disparate_impact_and_min_group_size_against_fairlearn(rng):
 def test_score_calibration_matches_sklearn_and_groups(rng):
     from sklearn.calibration import calibration_curve
 
-    from audit.fairness.metrics import group_calibration, score_calibration
+    from rai_audit.audit.fairness.metrics import group_calibration, score_calibration
 
     s = rng.random(2000)
     y = (rng.random(2000) < s**1.5).astype(int)
@@ -178,7 +185,11 @@ def test_score_calibration_matches_sklearn_and_groups(rng):
 def test_group_vs_rest_tests_chouldechova_identity_and_reweighing():
     from scipy.stats import fisher_exact
 
-    from audit.fairness.metrics import chouldechova_fpr, group_vs_rest_tests, reweighing_weights
+    from rai_audit.audit.fairness.metrics import (
+        chouldechova_fpr,
+        group_vs_rest_tests,
+        reweighing_weights,
+    )
 
     y = np.array([1, 1, 0, 0, 1, 0, 0, 0, 1, 1])
     p = np.array([1, 0, 1, 0, 1, 1, 1, 0, 1, 0])

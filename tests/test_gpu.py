@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from audit.cli import main
+from rai_audit.audit.cli import main
 
 pytestmark = [
     pytest.mark.gpu,

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score
 
-from reports.schema import Table
+from rai_audit.reports.schema import Table
 
 
 def _performance(overconfident: bool, n: int = 2000, seed: int = 0):
-    from audit.performance.check import PerformanceMeasurement
+    from rai_audit.audit.performance.check import PerformanceMeasurement
 
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 2, n)
@@ -32,7 +32,7 @@ def _performance(overconfident: bool, n: int = 2000, seed: int = 0):
 
 
 def test_performance_judging_finds_overconfidence_and_not_in_the_calibrated_twin():
-    from audit.performance.check import PerformanceCheck
+    from rai_audit.audit.performance.check import PerformanceCheck
 
     check = PerformanceCheck()
     flawed = check.judge(_performance(True))
@@ -48,7 +48,7 @@ def test_performance_judging_finds_overconfidence_and_not_in_the_calibrated_twin
 
 
 def _fairness(gap: float, n: int = 4000, seed: int = 0):
-    from audit.fairness.check import FairnessMeasurement
+    from rai_audit.audit.fairness.check import FairnessMeasurement
 
     rng = np.random.default_rng(seed)
     groups = np.where(rng.random(n) < 0.5, "a", "b")
@@ -80,7 +80,7 @@ def _fairness(gap: float, n: int = 4000, seed: int = 0):
 
 
 def test_fairness_judging_finds_a_planted_gap_and_not_in_the_fair_twin():
-    from audit.fairness.check import FairnessCheck
+    from rai_audit.audit.fairness.check import FairnessCheck
 
     check = FairnessCheck(n_boot=200, mitigations=())
     by = {}
@@ -94,8 +94,8 @@ def test_fairness_judging_finds_a_planted_gap_and_not_in_the_fair_twin():
 
 
 def test_explainability_judging_names_methods_that_fail_their_checks():
-    from audit.explainability.check import ExplainabilityCheck, ExplainabilityMeasurement
-    from reports.schema import ExplainerSummary, Metric
+    from rai_audit.audit.explainability.check import ExplainabilityCheck, ExplainabilityMeasurement
+    from rai_audit.reports.schema import ExplainerSummary, Metric
 
     def measurement(gain: float, excess: float):
         metrics = [
@@ -139,8 +139,8 @@ def test_explainability_judging_names_methods_that_fail_their_checks():
     # the summary states facts; whether saliency is sensitive is the policy's outcome alone,
     # so a summary can never contradict the gate
     assert "sensitive" not in flawed.summary and "sensitive" not in twin.summary
-    from audit.gate.policy import Policy
-    from reports.schema import ResultBase
+    from rai_audit.audit.gate.policy import Policy
+    from rai_audit.reports.schema import ResultBase
 
     def outcome(excess: float) -> str | None:
         m = measurement(0.2, excess).metrics

@@ -8,10 +8,10 @@ from dataclasses import fields
 
 import pytest
 
-from attacks.pgd import PGDConfig, madry_step
-from audit.core.checks import BUDGETS, all_checks
-from models.errors import InvalidConfigError
-from models.options import (
+from rai_audit.attacks.pgd import PGDConfig, madry_step
+from rai_audit.audit.core.checks import BUDGETS, all_checks
+from rai_audit.models.errors import InvalidConfigError
+from rai_audit.models.options import (
     AnyOf,
     Bool,
     Choice,
@@ -24,7 +24,7 @@ from models.options import (
     Text,
     rules_of,
 )
-from models.training import TrainConfig
+from rai_audit.models.training import TrainConfig
 
 TEMPLATE = re.compile(r"^option '(\w+)' of (.+) must be (.+); got (.+)$")
 
@@ -89,7 +89,7 @@ def test_method_configs_declare_every_option(cls):
     ],
 )
 def test_rules_accept_canonicalize_and_refuse(rule, good, canonical, bad):
-    from models.options import check_value
+    from rai_audit.models.options import check_value
 
     for v, c in zip(good, canonical, strict=True):
         out = check_value("thing 't'", "o", rule, v)
@@ -111,7 +111,7 @@ def test_rule_texts_read_as_sentences():
 
 
 def test_values_are_stored_canonical():
-    from audit.robustness.check import RobustnessCheck
+    from rai_audit.audit.robustness.check import RobustnessCheck
 
     c = RobustnessCheck(epsilons=[1, 0.5], compare_with="a/b", defenses=["jpeg"], tolerance=0)
     assert c.epsilons == (1.0, 0.5) and c.compare_with == ("a/b",) and c.defenses == ("jpeg",)
@@ -149,7 +149,7 @@ def test_a_bad_option_in_a_config_is_one_line_and_exit_2(
     tmp_path, capsys, section, yaml_value, message
 ):
     """Options are checked before the model is loaded: the model here does not even exist."""
-    from audit.cli import main
+    from rai_audit.audit.cli import main
 
     cfg = tmp_path / "audit.yaml"
     cfg.write_text(f"model: {{path: nowhere}}\nchecks:\n  {section}: {yaml_value}\n")

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit.cli import main
+from rai_audit.audit.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -338,7 +338,7 @@ def gray16(tmp_path_factory):
     from safetensors.torch import save_file
     from sklearn.datasets import load_digits
 
-    from models.architectures import build_model
+    from rai_audit.models.architectures import build_model
 
     root = tmp_path_factory.mktemp("gray16")
     d = load_digits()
@@ -350,7 +350,7 @@ def gray16(tmp_path_factory):
         folder.mkdir(parents=True, exist_ok=True)
         img = Image.fromarray((d.images[row] * 255 / 16).astype(np.uint8), mode="L")
         img.resize((16, 16), Image.Resampling.BILINEAR).save(folder / f"{i}.png")
-    from models.datasets import load_image_folder
+    from rai_audit.models.datasets import load_image_folder
 
     data = load_image_folder(root / "imgs", size=16, grayscale=True)
     tr = data.splits["train"]
@@ -464,7 +464,7 @@ def test_the_dashboard_upload_path_declares_the_split_and_the_encoding(pipeline_
     into the job's data options, so an uploaded Pipeline is audited on its declared test rows
     with its members known (privacy assessed). Twin: a form that names the label as the split
     column, or an unknown encoding, is refused with one line before any job starts."""
-    from audit.service import jobs, uploads
+    from rai_audit.audit.service import jobs, uploads
 
     src = pipeline_credit["root"]
     root = tmp_path / "runs"
@@ -498,7 +498,7 @@ def test_the_dashboard_upload_path_declares_the_split_and_the_encoding(pipeline_
 
 
 def test_image_upload_options():
-    from audit.service import uploads
+    from rai_audit.audit.service import uploads
 
     assert uploads.image_options(0, "from the model") == {}
     assert uploads.image_options(16, "grayscale") == {"size": 16, "grayscale": True}
@@ -552,8 +552,8 @@ def test_torchscript_on_a_csv_and_skops_on_an_image_folder_through_every_section
     import torch
     from sklearn.linear_model import LogisticRegression
 
-    from models.architectures import build_model
-    from models.datasets import load_image_folder
+    from rai_audit.models.architectures import build_model
+    from rai_audit.models.datasets import load_image_folder
 
     root = credit["root"]
     frame = pd.read_csv(root / "all.csv")

@@ -5,11 +5,11 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
-from audit.core.checks import Artifacts
-from audit.core.stats import calibration_bins, expected_calibration_error, wilson_interval
-from audit.core.target import AuditTarget
-from audit.performance.check import PerformanceCheck
-from models.errors import InvalidConfigError, InvalidDataError
+from rai_audit.audit.core.checks import Artifacts
+from rai_audit.audit.core.stats import calibration_bins, expected_calibration_error, wilson_interval
+from rai_audit.audit.core.target import AuditTarget
+from rai_audit.audit.performance.check import PerformanceCheck
+from rai_audit.models.errors import InvalidConfigError, InvalidDataError
 
 
 def _naive_ece(proba, y, n_bins):
@@ -101,7 +101,7 @@ def test_performance_on_a_sklearn_model_and_subsampling(german, tmp_path):
 
 
 def test_absent_class_makes_auc_undefined_not_nan(digits_target, tmp_path):
-    from models.datasets import Split
+    from rai_audit.models.datasets import Split
 
     s = digits_target.split("test")
     keep = s.y != 3
@@ -154,8 +154,8 @@ def test_inverted_labels_are_a_caveat_that_names_the_cause(german, tmp_path):
     below chance, the 'inverted_labels' caveat fails (read the other way round, the whole
     interval is above 0.5), a warning names inverted labels, and the decision lists the caveat.
     Twin: the correctly coded model passes the caveat and gets no warning."""
-    from audit.core.runner import run_audit
-    from audit.gate.policy import Policy
+    from rai_audit.audit.core.runner import run_audit
+    from rai_audit.audit.gate.policy import Policy
 
     tr = german.splits["train"]
     out = {}

@@ -18,9 +18,9 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from audit import Check
-from models.options import Int, option
-from reports.schema import Metric, PluginResult
+from rai_audit.audit import Check
+from rai_audit.models.options import Int, option
+from rai_audit.reports.schema import Metric, PluginResult
 
 
 class ToyResult(PluginResult):
@@ -67,7 +67,7 @@ def toy_site(tmp_path_factory) -> Path:
 
 _DRIVER = """
 import contextlib, io, json, sys
-from audit.cli import main
+from rai_audit.audit.cli import main
 out = []
 for args in json.loads(sys.argv[1]):
     err = io.StringIO()
@@ -109,7 +109,7 @@ def test_a_plugin_check_runs_end_to_end(toy_site, tmp_path, mlp_checkpoint):
     # the stored record renders again and gates, with or without the plugin installed
     gate += _cli(tmp_path / "empty", ["report", str(out)], ["check", str(out)])
     assert [code for code, _ in gate] == [0, 0, 0, 0], gate
-    from reports.json_io import load_report, report_to_json
+    from rai_audit.reports.json_io import load_report, report_to_json
 
     again = load_report(out)
     assert again.results[1].kind == "toy" and again.results[1].flavour == "mint"
@@ -160,16 +160,16 @@ def test_a_broken_plugin_is_named_when_its_check_is_asked_for(tmp_path, mlp_chec
 
 
 def test_checks_registry_is_complete_on_import():
-    from audit import CHECKS
+    from rai_audit.audit import CHECKS
 
     assert {"performance", "explainability", "robustness", "privacy", "fairness"} <= set(CHECKS)
 
 
 _CONTRACT_DRIVER = """
 import json, sys
-from audit.core.target import AuditTarget
-from audit.testing import check_contract
-from models.checkpoint import load_model
+from rai_audit.audit.core.target import AuditTarget
+from rai_audit.audit.testing import check_contract
+from rai_audit.models.checkpoint import load_model
 from rai_toy_plugin import ToyCheck
 loaded = load_model(sys.argv[1])
 target = AuditTarget.from_loaded(loaded, loaded.load_data(), device="cpu")
@@ -190,6 +190,6 @@ def test_the_toy_plugin_keeps_the_check_contract(toy_site, tmp_path, mlp_checkpo
     )
     assert proc.returncode == 0, proc.stderr
     held = json.loads(proc.stdout.strip().splitlines()[-1])
-    from audit.testing import RULES
+    from rai_audit.audit.testing import RULES
 
     assert held == list(RULES[:10])  # no measure/judge split: the last rule does not apply

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from audit.gate.policy import Policy, Rule
-from models.errors import InvalidConfigError
-from reports.schema import Metric
+from rai_audit.audit.gate.policy import Policy, Rule
+from rai_audit.models.errors import InvalidConfigError
+from rai_audit.reports.schema import Metric
 
 
 def _m(value, lo=None, hi=None):
@@ -37,7 +37,7 @@ def test_use_ci_pass_needs_the_whole_interval_inside_and_fail_the_whole_interval
 
 
 def test_outcomes_become_verdicts_by_the_policy_and_never_pass():
-    from reports.schema import ResultBase
+    from rai_audit.reports.schema import ResultBase
 
     def section(*metrics):
         return ResultBase(kind="performance", title="P", metrics=list(metrics))
@@ -67,7 +67,7 @@ def test_a_caveat_qualifies_the_findings_on_its_method_and_never_deletes_or_pass
     The finding stays, with its value, as inconclusive (a condition), never pass and never
     gone; the same share through LIME, which holds, fails. Twin: IG holds, and its low share
     passes; a low share through a method that does not hold is inconclusive, not pass."""
-    from reports.schema import ResultBase
+    from rai_audit.reports.schema import ResultBase
 
     def metric(name, value, about="model", method=None):
         return Metric(name=name, value=value, about=about, method=method)
@@ -100,7 +100,7 @@ def test_a_caveat_qualifies_the_findings_on_its_method_and_never_deletes_or_pass
     share = by["ig.marker_share"]
     assert share.value == 0.9 and share.outcome == "inconclusive" and share.verdict == "warn"
     assert "rests on ig" in share.qualified and share.set_aside is None
-    from audit.gate.policy import _evidence
+    from rai_audit.audit.gate.policy import _evidence
 
     # the decision's line says why it is inconclusive: the caveat, not an interval
     assert _evidence(share).endswith(
@@ -235,8 +235,8 @@ def test_the_cover_lists_at_most_five_of_each_kind_then_how_many_more():
     show whole, with no 'more' line; the terminal's full list is kept (limit=None)."""
     from reportkit import make_report
 
-    from reports import narrative
-    from reports.schema import Decision
+    from rai_audit.reports import narrative
+    from rai_audit.reports.schema import Decision
 
     report = make_report()
     many = report.model_copy(

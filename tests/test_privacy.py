@@ -9,20 +9,20 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from attacks.membership import (
+from rai_audit.attacks.membership import (
     evaluate_scores,
     lira_scores,
     logit_confidence,
     loss_scores,
     per_class_scores,
 )
-from attacks.shadows import assignments
-from audit.core.checks import Artifacts
-from audit.core.target import AuditTarget
-from audit.privacy.check import PrivacyCheck
-from models.datasets import Split
-from models.errors import InvalidConfigError, InvalidDataError
-from models.pipeline import train_and_save
+from rai_audit.attacks.shadows import assignments
+from rai_audit.audit.core.checks import Artifacts
+from rai_audit.audit.core.target import AuditTarget
+from rai_audit.audit.privacy.check import PrivacyCheck
+from rai_audit.models.datasets import Split
+from rai_audit.models.errors import InvalidConfigError, InvalidDataError
+from rai_audit.models.pipeline import train_and_save
 
 
 def test_metrics_match_an_independent_roc(rng):
@@ -197,10 +197,10 @@ def test_defense_comparison_reports_the_privacy_utility_trade_off(german_target,
 
 
 def test_dp_refuses_batch_norm(digits):
-    from models.architectures import build_model
-    from models.dp import train_dp
-    from models.errors import IncompatibleModelError
-    from models.training import TrainConfig
+    from rai_audit.models.architectures import build_model
+    from rai_audit.models.dp import train_dp
+    from rai_audit.models.errors import IncompatibleModelError
+    from rai_audit.models.training import TrainConfig
 
     with pytest.raises(IncompatibleModelError, match="batch normalization"):
         train_dp(build_model("vgg11", (1, 8, 8), 10), digits, TrainConfig(epochs=1))
@@ -212,7 +212,7 @@ def test_dp_refuses_batch_norm(digits):
 def _evidence(rng, leak: float, n: int = 300, k: int = 3, shadows: bool = True):
     """Members' true-class probability is raised by ``leak`` (0: members and non-members are
     drawn alike, the clean twin)."""
-    from attacks.membership_attacks import MembershipEvidence, ShadowOutputs
+    from rai_audit.attacks.membership_attacks import MembershipEvidence, ShadowOutputs
 
     y = rng.integers(0, k, 2 * n)
     logits = rng.normal(0, 1, (2 * n, k))
@@ -271,7 +271,7 @@ def _evidence(rng, leak: float, n: int = 300, k: int = 3, shadows: bool = True):
 )
 def test_each_attack_finds_a_planted_leak_and_not_its_clean_twin(name):
     """A planted flaw (members more confident) is caught; a clean twin stays at chance."""
-    from attacks.membership_attacks import MEMBERSHIP_ATTACKS
+    from rai_audit.attacks.membership_attacks import MEMBERSHIP_ATTACKS
 
     attack = MEMBERSHIP_ATTACKS[name]()
     for leak, lo, hi in ((2.5, 0.75, 1.0), (0.0, 0.4, 0.6)):
@@ -283,7 +283,7 @@ def test_each_attack_finds_a_planted_leak_and_not_its_clean_twin(name):
 
 
 def test_the_registry_declares_tiers_and_needs():
-    from attacks.membership_attacks import MEMBERSHIP_ATTACKS
+    from rai_audit.attacks.membership_attacks import MEMBERSHIP_ATTACKS
 
     assert list(MEMBERSHIP_ATTACKS)[:3] == ["loss", "confidence", "loss_per_class"]
     for name, cls in MEMBERSHIP_ATTACKS.items():
@@ -298,7 +298,7 @@ def test_the_registry_declares_tiers_and_needs():
 
 def test_judging_needs_no_model():
     """The judge step turns measured scores into metrics, warnings and the strongest attack."""
-    from audit.privacy.check import PrivacyMeasurement
+    from rai_audit.audit.privacy.check import PrivacyMeasurement
 
     rng = np.random.default_rng(0)
     n = 200
@@ -337,10 +337,10 @@ def test_the_strongest_attack_headline_is_not_assessable_when_no_attack_resolves
     """Planted: 50 non-members cannot resolve a 1% FPR, so no attack has a TPR there and the
     headline is not assessable (it used to read 0 and pass). Twin: 400 non-members resolve it,
     and the headline is the worst case over the attacks."""
-    from attacks.membership import evaluate_scores
-    from audit.gate.policy import Policy
-    from audit.privacy.check import PrivacyCheck
-    from reports.schema import ResultBase
+    from rai_audit.attacks.membership import evaluate_scores
+    from rai_audit.audit.gate.policy import Policy
+    from rai_audit.audit.privacy.check import PrivacyCheck
+    from rai_audit.reports.schema import ResultBase
 
     def headline(n_non):
         member = np.r_[np.ones(n_non, bool), np.zeros(n_non, bool)]
@@ -368,10 +368,10 @@ def test_the_summary_reads_the_gated_headline_and_cannot_contradict_it(rng):
     unresolvable while the gate judged 'strongest.tpr_at_fpr_1pct'; now it gives that same
     figure and its attack. Twin: no attack resolves it, the summary says so and the gate finds
     it not assessable."""
-    from attacks.membership import evaluate_scores
-    from audit.gate.policy import Policy
-    from audit.privacy.check import PrivacyCheck
-    from reports.schema import ResultBase
+    from rai_audit.attacks.membership import evaluate_scores
+    from rai_audit.audit.gate.policy import Policy
+    from rai_audit.audit.privacy.check import PrivacyCheck
+    from rai_audit.reports.schema import ResultBase
 
     def scored(n, shift):
         member = np.r_[np.ones(n, bool), np.zeros(n, bool)]
@@ -405,10 +405,10 @@ def test_unknown_members_are_not_assessed_never_blocking(german, tmp_path):
     section is not assessed, with the reason and the fix in the decision's 'not assessed'
     line, and blocks nothing. Twin: with assume_members the section is assessed and the line
     is gone."""
-    from audit.core.runner import run_audit
-    from audit.gate.policy import Policy
-    from audit.performance.check import PerformanceCheck
-    from reports import narrative
+    from rai_audit.audit.core.runner import run_audit
+    from rai_audit.audit.gate.policy import Policy
+    from rai_audit.audit.performance.check import PerformanceCheck
+    from rai_audit.reports import narrative
 
     tr = german.splits["train"]
     clf = LogisticRegression(max_iter=1000).fit(tr.X, tr.y)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from reportkit import make_report, write_run
 
-from audit.testing import assert_metric, assert_no_regression, assert_verdict
+from rai_audit.audit.testing import assert_metric, assert_no_regression, assert_verdict
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "tests_audit"
 
@@ -60,10 +60,10 @@ def test_without_a_run_the_plugin_adds_nothing_and_fixtures_skip(pytester):
 
 def test_example_audit_tests_on_a_real_run(pytester, tmp_path, lenet_checkpoint, digits):
     """The README's tests_audit/ example, with rai_target rebuilding the LeNet from the run."""
-    from audit.core.config import build_checks
-    from audit.core.runner import run_audit
-    from audit.core.target import AuditTarget
-    from models.checkpoint import load_model
+    from rai_audit.audit.core.config import build_checks
+    from rai_audit.audit.core.runner import run_audit
+    from rai_audit.audit.core.target import AuditTarget
+    from rai_audit.models.checkpoint import load_model
 
     target = AuditTarget.from_loaded(load_model(lenet_checkpoint), digits, device="cpu")
     run = tmp_path / "run"

@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 from reportkit import make_report, write_run
 
-from audit.cli import main
-from audit.gate.compare import compare_reports
-from audit.gate.history import index_run, list_runs, metric_trend
-from reports import narrative
-from reports.html import render_html
-from reports.json_io import report_to_json
-from reports.junit import junit_xml
-from reports.pdf import render_pdf_bytes
+from rai_audit.audit.cli import main
+from rai_audit.audit.gate.compare import compare_reports
+from rai_audit.audit.gate.history import index_run, list_runs, metric_trend
+from rai_audit.reports import narrative
+from rai_audit.reports.html import render_html
+from rai_audit.reports.json_io import report_to_json
+from rai_audit.reports.junit import junit_xml
+from rai_audit.reports.pdf import render_pdf_bytes
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -122,10 +122,10 @@ def test_history_indexes_runs_once_and_shows_trends(tmp_path):
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory, lenet_checkpoint, digits):
     """A real run with figures (performance only) for the renderers."""
-    from audit.core.config import build_checks
-    from audit.core.runner import run_audit
-    from audit.core.target import AuditTarget
-    from models.checkpoint import load_model
+    from rai_audit.audit.core.config import build_checks
+    from rai_audit.audit.core.runner import run_audit
+    from rai_audit.audit.core.target import AuditTarget
+    from rai_audit.models.checkpoint import load_model
 
     target = AuditTarget.from_loaded(load_model(lenet_checkpoint), digits, device="cpu")
     out = tmp_path_factory.mktemp("rep") / "run"
@@ -143,7 +143,7 @@ def test_pdf_structure_text_images_and_pixels(real_run, tmp_path):
     import pypdf
     import pypdfium2 as pdfium
 
-    from reports.json_io import load_report
+    from rai_audit.reports.json_io import load_report
 
     pdf_path = real_run / "report.pdf"
     assert pdf_path.is_file()  # written by the runner
@@ -203,7 +203,7 @@ def test_pdf_from_json_alone_and_atomic(real_run, tmp_path):
 
 
 def test_html_has_the_pdf_content(real_run):
-    from reports.json_io import load_report
+    from rai_audit.reports.json_io import load_report
 
     report = load_report(real_run)
     page = render_html(report)
@@ -261,7 +261,7 @@ def test_check_junit_baseline_compare_and_history_commands(tmp_path, capsys):
     assert main(["compare", str(base), str(good), "--fail-on-regression"]) == 0
     assert main(["check", str(good), "--baseline", str(base), "--tolerance", "-1"]) == 2
     for run in (base, good):
-        from reports.json_io import load_report
+        from rai_audit.reports.json_io import load_report
 
         index_run(load_report(run), run)
     capsys.readouterr()
@@ -276,7 +276,7 @@ def test_check_junit_baseline_compare_and_history_commands(tmp_path, capsys):
 
 
 def test_runner_indexes_every_run(real_run):
-    from audit.gate.history import DB_NAME
+    from rai_audit.audit.gate.history import DB_NAME
 
     runs = list_runs(real_run.parent / DB_NAME)
     assert runs and runs[0]["folder"] == str(real_run.resolve())
@@ -309,7 +309,7 @@ def test_check_opens_with_the_decision_lists_failures_first_and_never_cuts_lines
 def test_html_is_self_contained(real_run):
     import base64
 
-    from reports.json_io import load_report
+    from rai_audit.reports.json_io import load_report
 
     report = load_report(real_run)
     page = (real_run / "report.html").read_text()
@@ -325,8 +325,8 @@ def test_report_under_another_policy_never_overwrites_and_verify_catches_drift(
 ):
     import shutil
 
-    from audit.gate.policy import Policy
-    from reports.json_io import load_report, record_sha256
+    from rai_audit.audit.gate.policy import Policy
+    from rai_audit.reports.json_io import load_report, record_sha256
 
     run = tmp_path / "run"
     shutil.copytree(real_run, run)
@@ -414,8 +414,8 @@ def test_a_policy_that_gates_nothing_is_refused_unless_allowed(tmp_path, capsys,
 def test_the_default_policy_and_every_emitted_metric_are_known():
     """Every rule of the default policy names a check and a metric the suite declares, and a
     plugin that declares no metric names lets any through."""
-    from audit.core.checks import known_metrics
-    from audit.gate.policy import Policy
+    from rai_audit.audit.core.checks import known_metrics
+    from rai_audit.audit.gate.policy import Policy
 
     known = known_metrics()
     assert Policy.default().validate(known) is not None
@@ -430,7 +430,7 @@ def test_comparisons_are_like_with_like_and_count_gated_metrics(tmp_path, capsys
     COMPAS MLP). 'compare' flags it loudly on top and 'check --baseline' refuses it (exit 2);
     twin: the same model and data with new weights compares, saying so. A worse metric that no
     policy gates is not a regression unless --all-metrics asks for it."""
-    from reports.schema import DataInfo
+    from rai_audit.reports.schema import DataInfo
 
     base = make_report(broken=False, eod=0.02)
     other = base.model_copy(
@@ -506,7 +506,7 @@ def test_no_python_none_in_any_rendered_text(tmp_path):
 
     from pypdf import PdfReader
 
-    from audit.gate.policy import Policy
+    from rai_audit.audit.gate.policy import Policy
 
     only_accuracy = Policy.from_mapping({"rules": {"performance.accuracy": {"min": 0.5}}})
     for planted, report in ((True, only_accuracy.apply(make_report())), (False, make_report())):

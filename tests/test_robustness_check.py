@@ -7,12 +7,12 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from audit.core.checks import Artifacts
-from audit.core.target import AuditTarget
-from audit.gate.policy import Policy
-from audit.robustness.check import RobustnessCheck
-from models.errors import InvalidConfigError
-from models.pipeline import train_and_save
+from rai_audit.audit.core.checks import Artifacts
+from rai_audit.audit.core.target import AuditTarget
+from rai_audit.audit.gate.policy import Policy
+from rai_audit.audit.robustness.check import RobustnessCheck
+from rai_audit.models.errors import InvalidConfigError
+from rai_audit.models.pipeline import train_and_save
 
 FAST = {"n_eval": 64, "max_iter": 8, "blackbox_queries": 60, "defenses": ()}
 
@@ -202,7 +202,7 @@ def test_same_seed_same_numbers(digits_target, tmp_path):
 
 
 def _measurement(**changes):
-    from audit.robustness.check import RobustnessMeasurement
+    from rai_audit.audit.robustness.check import RobustnessMeasurement
 
     n = 100
     X = np.zeros((n, 3), np.float32)

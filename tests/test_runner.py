@@ -9,12 +9,12 @@ from typing import ClassVar
 import pytest
 import torch
 
-from audit.core.checks import Check
-from audit.core.runner import run_audit
-from audit.gate.policy import Policy
-from audit.performance.check import PerformanceCheck
-from reports.json_io import load_report, report_to_json
-from reports.schema import AuditReport
+from rai_audit.audit.core.checks import Check
+from rai_audit.audit.core.runner import run_audit
+from rai_audit.audit.gate.policy import Policy
+from rai_audit.audit.performance.check import PerformanceCheck
+from rai_audit.reports.json_io import load_report, report_to_json
+from rai_audit.reports.schema import AuditReport
 
 STRICT = Policy.from_mapping({"rules": {"performance.accuracy": {"min": 0.999}}})
 
@@ -106,7 +106,7 @@ def test_interrupted_run_leaves_the_previous_run_intact(digits_target, tmp_path,
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("audit.core.runner.render_html", interrupt)
+    monkeypatch.setattr("rai_audit.audit.core.runner.render_html", interrupt)
     with pytest.raises(KeyboardInterrupt):
         run_audit(digits_target, [PerformanceCheck()], out=out, progress=False)
     assert (out / "report.json").read_bytes() == before
@@ -180,8 +180,8 @@ def test_one_writer_per_output_folder_and_dead_writers_are_swept(digits_target, 
     is gone (the lock dies with its process, however it ends) the audit runs, and what killed
     runs left behind (an unfinished staging folder; a swap that died half-way, whose earlier
     run is the only copy) is swept or put back, then verifies."""
-    from audit.cli import main
-    from reports.atomic import FolderBusyError
+    from rai_audit.audit.cli import main
+    from rai_audit.reports.atomic import FolderBusyError
 
     out = tmp_path / "run"
     run_audit(digits_target, [PerformanceCheck()], out=out, progress=False)
@@ -209,7 +209,7 @@ def test_one_writer_per_output_folder_and_dead_writers_are_swept(digits_target, 
     (tmp_path / ".run.staging-dead").mkdir()
     (tmp_path / ".run.staging-dead" / "half.json").write_text("{")
     (out).rename(tmp_path / ".run.previous-dead")
-    from reports.atomic import folder_lock, sweep_stale
+    from rai_audit.reports.atomic import folder_lock, sweep_stale
 
     with folder_lock(out):
         done = sweep_stale(out)
@@ -223,8 +223,8 @@ def test_one_writer_per_output_folder_and_dead_writers_are_swept(digits_target, 
 
 
 def test_a_second_cli_audit_into_a_busy_folder_exits_2(lenet_checkpoint, tmp_path, capsys):
-    from audit.cli import main
-    from reports.atomic import folder_lock
+    from rai_audit.audit.cli import main
+    from rai_audit.reports.atomic import folder_lock
 
     out = tmp_path / "run"
     argv = ["run", "--model", str(lenet_checkpoint), "--out", str(out), "--checks", "performance"]
@@ -249,9 +249,9 @@ def test_a_torchscript_model_goes_through_every_section_without_an_error(
 
     from test_contract import TINY as tiny  # the smallest valid sizes of each check
 
-    from audit.core.checks import all_checks
-    from audit.core.target import AuditTarget
-    from models.checkpoint import load_model
+    from rai_audit.audit.core.checks import all_checks
+    from rai_audit.audit.core.target import AuditTarget
+    from rai_audit.models.checkpoint import load_model
 
     checks = [
         dataclasses.replace(cls.for_budget("smoke"), **tiny.get(name, {}))

@@ -21,11 +21,11 @@ import numpy as np
 import pytest
 import skops_payloads as sp
 
-from audit.cli import main
-from audit.service import jobs, uploads
-from models import _skops
-from models.checkpoint import load_model
-from models.errors import CheckpointError, InvalidConfigError
+from rai_audit.audit.cli import main
+from rai_audit.audit.service import jobs, uploads
+from rai_audit.models import _skops
+from rai_audit.models.checkpoint import load_model
+from rai_audit.models.errors import CheckpointError, InvalidConfigError
 
 REFUSED = "not on the trusted list"
 
@@ -140,7 +140,7 @@ def test_the_issues_file_through_the_real_cli(tmp_path):
         [
             sys.executable,
             "-m",
-            "audit.cli",
+            "rai_audit.audit.cli",
             "run",
             "--model",
             str(p.path),
@@ -600,7 +600,7 @@ def test_yaml_alias_bombs_are_refused_at_once(tmp_path, capsys, mlp_checkpoint, 
 
 
 def test_yaml_duplicate_keys_and_size_are_refused_and_plain_yaml_loads():
-    from audit.core.yaml_safe import MAX_YAML_BYTES, load_yaml
+    from rai_audit.audit.core.yaml_safe import MAX_YAML_BYTES, load_yaml
 
     with pytest.raises(InvalidConfigError, match="'seed' appears twice"):
         load_yaml("seed: 1\nbudget: smoke\nseed: 2\n", "config")
@@ -637,7 +637,7 @@ def test_image_zip_is_checked_whole_before_anything_is_extracted(tmp_path):
 
 
 def test_a_checkpoint_cannot_ask_for_downloaded_weights():
-    from models.architectures import build_model
+    from rai_audit.models.architectures import build_model
 
     with pytest.raises(InvalidConfigError, match="would download pretrained weights"):
         build_model("tv:resnet18", (3, 32, 32), 10, weights="DEFAULT")

@@ -16,7 +16,7 @@ import pytest
 )
 @pytest.mark.parametrize("n", [8, 16, 32])
 def test_mean_interval_covers_at_its_nominal_rate(draw, truth, n):
-    from audit.core.stats import mean_interval
+    from rai_audit.audit.core.stats import mean_interval
 
     g = np.random.default_rng(n)
     reps = 3000
@@ -30,7 +30,7 @@ def test_mean_interval_covers_at_its_nominal_rate(draw, truth, n):
 
 
 def test_mean_interval_edge_cases():
-    from audit.core.stats import mean_interval
+    from rai_audit.audit.core.stats import mean_interval
 
     assert mean_interval(np.array([0.2])) is None
     assert mean_interval(np.array([0.2, np.nan])) is None
@@ -49,7 +49,7 @@ def test_crossed_mean_interval_covers_inputs_and_randomizations(rows, cols, s_co
     the two-way interval covers the grand mean at about 95% (measured 0.917-0.958 over these
     settings at 2000 draws), where an interval over inputs alone would miss the copies' share;
     and it wrongly puts its upper end below 0 at no more than 5% when the truth is 0."""
-    from audit.core.stats import crossed_mean_interval, mean_interval
+    from rai_audit.audit.core.stats import crossed_mean_interval, mean_interval
 
     g = np.random.default_rng(rows * 100 + cols)
     reps = 1000
@@ -77,8 +77,8 @@ def test_sanity_excess_interval_holds_its_error_rate_on_structured_correlations(
     (trained-vs-copy r against copy r's agreement with the others). Simulated with input and
     copy effects and no true difference, it calls 'below the null' at no more than 5%; with a
     true excess of -0.1 it covers the truth at least 95%."""
-    from audit.core.stats import crossed_mean_interval
-    from explain.metrics import _excess
+    from rai_audit.audit.core.stats import crossed_mean_interval
+    from rai_audit.explain.metrics import _excess
 
     g = np.random.default_rng(7)
     for shift, reps in ((0.0, 1000), (-0.1, 1000)):
@@ -98,7 +98,7 @@ def test_sanity_excess_interval_holds_its_error_rate_on_structured_correlations(
 
 
 def test_crossed_mean_interval_edge_cases():
-    from audit.core.stats import crossed_mean_interval
+    from rai_audit.audit.core.stats import crossed_mean_interval
 
     assert crossed_mean_interval(np.zeros((1, 5))) is None
     assert crossed_mean_interval(np.array([[0.1, np.nan], [0.2, 0.3]])) is None
@@ -115,7 +115,7 @@ def test_crossed_mean_interval_edge_cases():
 def test_paired_difference_interval_covers_at_its_nominal_rate(n, p1, p2, rho):
     """Newcombe's paired interval (accuracy with and without a marker, on the same images):
     coverage of p1 - p2 over 2000 tables (measured 0.933-0.987)."""
-    from audit.core.stats import paired_difference_interval
+    from rai_audit.audit.core.stats import paired_difference_interval
 
     g = np.random.default_rng(n)
     p11 = p1 * p2 + rho * np.sqrt(p1 * (1 - p1) * p2 * (1 - p2))
@@ -129,7 +129,7 @@ def test_paired_difference_interval_covers_at_its_nominal_rate(n, p1, p2, rho):
 
 
 def test_paired_difference_interval_known_values_and_errors():
-    from audit.core.stats import paired_difference_interval
+    from rai_audit.audit.core.stats import paired_difference_interval
 
     # Newcombe (1998), Table II, method 10: his two worked examples
     np.testing.assert_allclose(
@@ -153,7 +153,7 @@ def test_bootstrap_interval_always_holds_the_reported_estimate():
     all sit above the estimate; the percentile interval excludes it, so the normal interval
     around the estimate is given and the method says why. Twin: a mean, whose percentile
     interval holds its estimate and is kept."""
-    from audit.core.stats import bootstrap_interval
+    from rai_audit.audit.core.stats import bootstrap_interval
 
     g = np.random.default_rng(3)
     draws = g.normal(0.3, 0.05, 2000)
@@ -171,7 +171,7 @@ def test_bootstrap_interval_always_holds_the_reported_estimate():
 def test_fairness_aggregates_hold_their_estimate_on_small_groups():
     """Equal rates in six groups of 40 rows: the equalized-odds spread of the sample is what
     is reported, and its interval contains it whatever the seed."""
-    from audit.fairness.metrics import estimate
+    from rai_audit.audit.fairness.metrics import estimate
 
     for seed in range(20):
         g = np.random.default_rng(seed)
@@ -188,7 +188,7 @@ def test_fairness_aggregates_hold_their_estimate_on_small_groups():
 def test_difference_interval_known_values_and_errors():
     """Newcombe (1998b), independent proportions, method 10 (hybrid score): his worked
     examples 56/70 - 48/80 and 9/10 - 3/10."""
-    from audit.core.stats import difference_interval
+    from rai_audit.audit.core.stats import difference_interval
 
     np.testing.assert_allclose(difference_interval(56, 70, 48, 80)[1:], (0.0524, 0.3339), atol=1e-4)
     np.testing.assert_allclose(difference_interval(9, 10, 3, 10)[1:], (0.1705, 0.8090), atol=1e-4)
@@ -206,7 +206,7 @@ def test_difference_interval_covers_and_the_one_sided_test_holds_its_rate(n1, n2
     """Coverage of p1 - p2 over 2000 simulated pairs of samples (test and train accuracy), and
     the caveat's one-sided use: with test no better than train (p1 <= p2), the lower end is
     above 0 in at most 2.5% (plus simulation slack) of draws."""
-    from audit.core.stats import difference_interval
+    from rai_audit.audit.core.stats import difference_interval
 
     g = np.random.default_rng(n1 + n2)
     reps, hits, above = 2000, 0, 0

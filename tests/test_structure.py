@@ -19,24 +19,27 @@ HEAVY = {"torch", "pydantic", "yaml", "numpy", "sklearn", "matplotlib"}
 
 def test_the_pytest_plugin_imports_nothing_heavy():
     """pytest loads the pytest11 entry point in every session of the environment."""
-    assert not HEAVY & _loaded_after("import audit.pytest_plugin")
+    assert not HEAVY & _loaded_after("import rai_audit.audit.pytest_plugin")
 
 
 def test_errors_and_options_do_not_import_torch():
-    assert not HEAVY & _loaded_after("import models.errors, models.options")
+    assert not HEAVY & _loaded_after("import rai_audit.models.errors, rai_audit.models.options")
 
 
 def test_reports_do_not_import_torch():
-    assert "torch" not in _loaded_after("import reports.schema, reports.narrative, reports.html")
+    assert "torch" not in _loaded_after(
+        "import rai_audit.reports.schema, rai_audit.reports.narrative, rai_audit.reports.html"
+    )
 
 
 def test_package_roots_still_export_their_names():
-    import audit
-    import models
+    import rai_audit
+    from rai_audit import audit, models
 
-    assert audit.run_audit.__module__ == "audit.core.runner"
+    assert rai_audit.run_audit is audit.run_audit
+    assert audit.run_audit.__module__ == "rai_audit.audit.core.runner"
     assert "performance" in audit.CHECKS
-    assert models.load_dataset.__module__ == "models.datasets"
+    assert models.load_dataset.__module__ == "rai_audit.models.datasets"
     assert set(audit.__all__) <= set(dir(audit))
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = audit.nope
@@ -46,14 +49,14 @@ def test_the_cli_prints_the_one_scorecard(tmp_path, capsys):
     """`rai-audit check` and the PDF, HTML and dashboard read the same rows."""
     from sklearn.linear_model import LogisticRegression
 
-    from audit.cli import main
-    from audit.core.runner import run_audit
-    from audit.core.target import AuditTarget
-    from audit.gate.policy import Policy
-    from audit.performance.check import PerformanceCheck
-    from models.datasets import load_dataset
-    from reports.json_io import load_report
-    from reports.narrative import scorecard
+    from rai_audit.audit.cli import main
+    from rai_audit.audit.core.runner import run_audit
+    from rai_audit.audit.core.target import AuditTarget
+    from rai_audit.audit.gate.policy import Policy
+    from rai_audit.audit.performance.check import PerformanceCheck
+    from rai_audit.models.datasets import load_dataset
+    from rai_audit.reports.json_io import load_report
+    from rai_audit.reports.narrative import scorecard
 
     data = load_dataset("german_credit")
     tr = data.splits["train"]
@@ -71,3 +74,89 @@ def test_the_cli_prints_the_one_scorecard(tmp_path, capsys):
     for r in rows:
         assert r.metric in out and r.value in out and r.verdict in out
     assert code == (1 if any(r.verdict == "fail" for r in rows) else 0)
+
+
+@pytest.mark.e2e
+def test_the_wheel_is_one_package_that_cannot_clash_with_a_project(tmp_path):
+    """Planted: a project with its own models/, reports/ and audit/ packages (most ML projects
+    have a models/), importing the suite installed from its wheel. The wheel holds one top-level
+    package, rai_audit, with every module and data file; from the project's folder the
+    project's packages stay the project's and the suite works (data, policy, CLI). Twin: the
+    same project imports its own models as before (the assertions on MINE)."""
+    import os
+    import shutil
+    import zipfile
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    src = tmp_path / "src"
+    shutil.copytree(
+        repo,
+        src,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(
+            ".venv",
+            ".git",
+            "*.egg-info",
+            "build",
+            "dist",
+            ".*_cache",
+            ".hypothesis",
+            "rai-audit-demo",
+            "__pycache__",
+        ),
+    )
+    pip = [sys.executable, "-m", "pip", "-q"]
+    subprocess.run(
+        [
+            *pip,
+            "wheel",
+            str(src),
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path / "dist"),
+        ],
+        check=True,
+    )
+    wheel = next((tmp_path / "dist").glob("rai_audit-*.whl"))
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+    dist_info = wheel.name.split("-py3")[0] + ".dist-info"
+    assert {n.split("/")[0] for n in names} == {"rai_audit", dist_info}
+    modules = {
+        p.relative_to(repo).as_posix()
+        for d in ("audit", "models", "reports", "attacks", "explain")
+        for p in (repo / d).rglob("*.py")
+    }
+    assert {f"rai_audit/{m}" for m in modules} <= set(names)
+    assert "rai_audit/models/data/adult.data.gz" in names
+    assert "rai_audit/audit/gate/default_policy.yaml" in names
+    site = tmp_path / "site"
+    subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True)
+    project = tmp_path / "project"
+    for pkg in ("models", "reports", "audit"):
+        (project / pkg).mkdir(parents=True)
+        (project / pkg / "__init__.py").write_text(f"MINE = {pkg!r}\n")
+    code = (
+        "import models, reports, audit\n"
+        "assert (models.MINE, reports.MINE, audit.MINE) == ('models', 'reports', 'audit')\n"
+        "import rai_audit\n"
+        "from rai_audit.models.datasets import load_dataset\n"
+        "from rai_audit.audit.gate.policy import Policy\n"
+        "from rai_audit.audit.cli import main\n"
+        "print(rai_audit.__file__)\n"
+        "print(len(load_dataset('german_credit').splits['test']), len(Policy.default().rules))\n"
+        "raise SystemExit(main(['list', 'checks']))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == str(site / "rai_audit" / "__init__.py")
+    from rai_audit.audit.gate.policy import Policy
+
+    assert lines[1].split() == ["150", str(len(Policy.default().rules))]
+    assert "performance" in proc.stdout and "fairness" in proc.stdout

@@ -7,10 +7,10 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from audit.core.adapters import SklearnAdapter, TorchAdapter
-from audit.core.target import AuditTarget
-from models.datasets import Split
-from models.errors import IncompatibleModelError, InvalidDataError
+from rai_audit.audit.core.adapters import SklearnAdapter, TorchAdapter
+from rai_audit.audit.core.target import AuditTarget
+from rai_audit.models.datasets import Split
+from rai_audit.models.errors import IncompatibleModelError, InvalidDataError
 
 
 def _target(model, splits, **kw):

@@ -3,11 +3,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.architectures import build_model
-from models.device import resolve_device
-from models.errors import InvalidConfigError
-from models.pipeline import default_recipe, train_and_save
-from models.training import TrainConfig, accuracy, train_model
+from rai_audit.models.architectures import build_model
+from rai_audit.models.device import resolve_device
+from rai_audit.models.errors import InvalidConfigError
+from rai_audit.models.pipeline import default_recipe, train_and_save
+from rai_audit.models.training import TrainConfig, accuracy, train_model
 
 
 def _fit(data, seed):
@@ -40,7 +40,7 @@ def test_history_and_early_stopping_restores_best_weights(digits):
     assert len(result.history) == result.best_epoch + cfg.patience
     best = min(result.history, key=lambda h: h["val_loss"])
     assert best["epoch"] == result.best_epoch
-    from models.training import _epoch_eval
+    from rai_audit.models.training import _epoch_eval
 
     val = digits.splits["val"]
     loss, _ = _epoch_eval(
@@ -53,7 +53,7 @@ def test_history_and_early_stopping_restores_best_weights(digits):
 @pytest.mark.xdist_group("adult_mlp")
 def test_default_recipes_reach_sensible_accuracy(tmp_path, digits, adult_mlp_checkpoint):
     """The embedded defaults (timed in bench/): LeNet-5 on digits >= 95 %, MLP on Adult >= 84 %."""
-    from models.checkpoint import load_model
+    from rai_audit.models.checkpoint import load_model
 
     lenet, _ = train_and_save(arch="lenet5", dataset=digits, out=tmp_path / "l", progress=False)
     assert lenet.meta["metrics"]["test_accuracy"] >= 0.95

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from audit.cli import main
-from audit.core.checks import all_checks, budget_of, check_seed
-from audit.core.config import build_checks, load_config
-from audit.core.runner import run_audit
-from models.errors import InvalidConfigError
+from rai_audit.audit.cli import main
+from rai_audit.audit.core.checks import all_checks, budget_of, check_seed
+from rai_audit.audit.core.config import build_checks, load_config
+from rai_audit.audit.core.runner import run_audit
+from rai_audit.models.errors import InvalidConfigError
 
 
 @pytest.mark.parametrize("name", sorted(all_checks()))
@@ -27,7 +27,7 @@ def test_a_check_class_cannot_redefine_smoke():
     from dataclasses import dataclass
     from typing import ClassVar
 
-    from audit.core.checks import Check
+    from rai_audit.audit.core.checks import Check
 
     with pytest.raises(TypeError, match="field defaults are the smoke budget"):
 

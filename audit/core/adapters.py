@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.device import describe_device, resolve_device
-from models.errors import IncompatibleModelError
-from models.training import predict_logits
+from rai_audit.models.device import describe_device, resolve_device
+from rai_audit.models.errors import IncompatibleModelError
+from rai_audit.models.training import predict_logits
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -210,7 +210,7 @@ class SklearnAdapter(ModelAdapter):
         if self.by_index:
             self.columns = None
             return
-        from models.datasets import label_text  # noqa: PLC0415
+        from rai_audit.models.datasets import label_text  # noqa: PLC0415
 
         text = [label_text(c) for c in self.classes]
         where = {c: i for i, c in enumerate(text)}

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
-from models.errors import InvalidConfigError
-from models.options import validate_fields
-from reports.schema import Artifact, ResultBase
+from rai_audit.models.errors import InvalidConfigError
+from rai_audit.models.options import validate_fields
+from rai_audit.reports.schema import Artifact, ResultBase
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from audit.core.target import AuditTarget
+    from rai_audit.audit.core.target import AuditTarget
 
 BudgetName = Literal["smoke", "standard", "thorough"]
 BUDGETS: tuple[str, ...] = ("smoke", "standard", "thorough")
@@ -257,11 +257,11 @@ def get_check(name: str) -> type[Check]:
 
 
 def _load_builtin_checks() -> None:
-    import audit.explainability.check  # noqa: PLC0415
-    import audit.fairness.check  # noqa: PLC0415
-    import audit.performance.check  # noqa: PLC0415
-    import audit.privacy.check  # noqa: PLC0415
-    import audit.robustness.check  # noqa: F401, PLC0415
+    import rai_audit.audit.explainability.check  # noqa: PLC0415
+    import rai_audit.audit.fairness.check  # noqa: PLC0415
+    import rai_audit.audit.performance.check  # noqa: PLC0415
+    import rai_audit.audit.privacy.check  # noqa: PLC0415
+    import rai_audit.audit.robustness.check  # noqa: F401, PLC0415
 
 
 def _load_plugin_checks(registry: _Registry) -> None:

@@ -41,7 +41,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from audit.core.checks import (
+from rai_audit.audit.core.checks import (
     BUDGETS,
     Check,
     all_checks,
@@ -49,12 +49,12 @@ from audit.core.checks import (
     get_check,
     known_metrics,
 )
-from audit.core.target import AuditTarget
-from audit.core.yaml_safe import load_yaml
-from audit.gate.policy import Policy
-from models.checkpoint import load_model
-from models.datasets import evaluation_only, load_dataset
-from models.errors import InvalidConfigError
+from rai_audit.audit.core.target import AuditTarget
+from rai_audit.audit.core.yaml_safe import load_yaml
+from rai_audit.audit.gate.policy import Policy
+from rai_audit.models.checkpoint import load_model
+from rai_audit.models.datasets import evaluation_only, load_dataset
+from rai_audit.models.errors import InvalidConfigError
 
 
 class _Strict(BaseModel):
@@ -353,7 +353,7 @@ def build_target(
             bundle = evaluation_only(bundle)
     target = AuditTarget.from_loaded(loaded, bundle, name=model.name, device=device)
     if model.output == "probabilities":
-        from audit.core.adapters import TorchAdapter  # noqa: PLC0415
+        from rai_audit.audit.core.adapters import TorchAdapter  # noqa: PLC0415
 
         if loaded.source == "skops":
             raise InvalidConfigError(

@@ -24,15 +24,22 @@ from typing import Any
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from audit.core.checks import BUDGETS, Artifacts, Check, budget_of, check_budget, check_seed
-from audit.core.target import AuditTarget
-from audit.gate.policy import Policy
-from models.errors import AuditError, InvalidConfigError
-from models.versions import library_versions, platform_info
-from reports.atomic import atomic_directory
-from reports.html import render_html
-from reports.json_io import report_to_json
-from reports.schema import (
+from rai_audit.audit.core.checks import (
+    BUDGETS,
+    Artifacts,
+    Check,
+    budget_of,
+    check_budget,
+    check_seed,
+)
+from rai_audit.audit.core.target import AuditTarget
+from rai_audit.audit.gate.policy import Policy
+from rai_audit.models.errors import AuditError, InvalidConfigError
+from rai_audit.models.versions import library_versions, platform_info
+from rai_audit.reports.atomic import atomic_directory
+from rai_audit.reports.html import render_html
+from rai_audit.reports.json_io import report_to_json
+from rai_audit.reports.schema import (
     AuditReport,
     Compute,
     DataInfo,
@@ -258,14 +265,14 @@ def run_audit(
         report = AuditReport.model_validate_json(text)
         (stage / "report.html").write_text(render_html(report, stage), encoding="utf-8")
         if pdf:
-            from reports.pdf import write_pdf  # noqa: PLC0415
+            from rai_audit.reports.pdf import write_pdf  # noqa: PLC0415
 
             write_pdf(report, stage, stage / "report.pdf")
     if history is not False:
         import sqlite3  # noqa: PLC0415
         import warnings  # noqa: PLC0415
 
-        from audit.gate.history import index_run  # noqa: PLC0415
+        from rai_audit.audit.gate.history import index_run  # noqa: PLC0415
 
         try:
             index_run(report, out, None if history is True else history)

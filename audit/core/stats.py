@@ -7,7 +7,7 @@ import math
 import numpy as np
 from scipy.stats import norm
 
-from models.errors import InvalidDataError
+from rai_audit.models.errors import InvalidDataError
 
 
 def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:

@@ -15,11 +15,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from audit.core.adapters import ModelAdapter, SklearnAdapter, as_adapter
-from models.checkpoint import LoadedModel
-from models.datasets import DataBundle, Split
-from models.errors import IncompatibleModelError, InvalidDataError
-from models.tabular import TabularEncoder
+from rai_audit.audit.core.adapters import ModelAdapter, SklearnAdapter, as_adapter
+from rai_audit.models.checkpoint import LoadedModel
+from rai_audit.models.datasets import DataBundle, Split
+from rai_audit.models.errors import IncompatibleModelError, InvalidDataError
+from rai_audit.models.tabular import TabularEncoder
 
 _MISSING = ("", "nan", "none", "null", "na", "n/a", "<na>")
 

@@ -8,18 +8,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from audit.core.checks import check_seed
-from audit.core.config import (
+from rai_audit.audit.core.checks import check_seed
+from rai_audit.audit.core.config import (
     AuditConfig,
     build_checks,
     build_policy,
     build_target,
     resolve_paths,
 )
-from audit.core.runner import run_audit
-from audit.core.target import AuditTarget
-from models.errors import InvalidConfigError
-from reports.schema import AuditReport
+from rai_audit.audit.core.runner import run_audit
+from rai_audit.audit.core.target import AuditTarget
+from rai_audit.models.errors import InvalidConfigError
+from rai_audit.reports.schema import AuditReport
 
 
 def target_from_config(

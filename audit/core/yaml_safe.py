@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from models.errors import InvalidConfigError
+from rai_audit.models.errors import InvalidConfigError
 
 MAX_YAML_BYTES = 2**20
 

@@ -33,18 +33,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from audit.core.adapters import TorchAdapter
-from audit.core.checks import Artifacts, Check, register
-from audit.core.stats import (
+from rai_audit.audit.core.adapters import TorchAdapter
+from rai_audit.audit.core.checks import Artifacts, Check, register
+from rai_audit.audit.core.stats import (
     crossed_mean_interval,
     mean_interval,
     paired_difference_interval,
     wilson_interval,
 )
-from audit.core.target import AuditTarget
-from audit.explainability import plots as explain_plots
-from explain.base import EXPLAINERS, Explainer, Explanation, ModelView
-from explain.metrics import (
+from rai_audit.audit.core.target import AuditTarget
+from rai_audit.audit.explainability import plots as explain_plots
+from rai_audit.explain.base import EXPLAINERS, Explainer, Explanation, ModelView
+from rai_audit.explain.metrics import (
     Randomization,
     deletion_insertion,
     feature_scores,
@@ -54,9 +54,9 @@ from explain.metrics import (
     random_scores,
     rowwise_spearman,
 )
-from models.errors import AuditError
-from models.options import Int, Names, Real, Text, option
-from reports.schema import (
+from rai_audit.models.errors import AuditError
+from rai_audit.models.options import Int, Names, Real, Text, option
+from rai_audit.reports.schema import (
     Artifact,
     CurvePoint,
     ExplainabilityResult,

@@ -8,8 +8,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from audit.core import plotting  # selects the Agg backend
-from explain.base import EXPLAINERS
+from rai_audit.audit.core import plotting  # selects the Agg backend
+from rai_audit.explain.base import EXPLAINERS
 
 _COLOURS = plotting.tab10()
 

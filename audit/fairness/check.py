@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 from scipy.stats import chi2_contingency
 
-from audit.core.checks import Artifacts, Check, register
-from audit.core.stats import bootstrap_interval
-from audit.core.target import AuditTarget
-from audit.fairness import plots as fairness_plots
-from audit.fairness.metrics import (
+from rai_audit.audit.core.checks import Artifacts, Check, register
+from rai_audit.audit.core.stats import bootstrap_interval
+from rai_audit.audit.core.target import AuditTarget
+from rai_audit.audit.fairness import plots as fairness_plots
+from rai_audit.audit.fairness.metrics import (
     AGGREGATES,
     RATES,
     FairnessEstimate,
@@ -45,9 +45,9 @@ from audit.fairness.metrics import (
     intersect,
     score_calibration,
 )
-from audit.fairness.mitigation import CONSTRAINTS, METHODS, MITIGATIONS, run_mitigations
-from models.errors import InvalidConfigError, InvalidDataError
-from models.options import (
+from rai_audit.audit.fairness.mitigation import CONSTRAINTS, METHODS, MITIGATIONS, run_mitigations
+from rai_audit.models.errors import InvalidConfigError, InvalidDataError
+from rai_audit.models.options import (
     CI_LEVEL,
     AnyOf,
     Bool,
@@ -60,7 +60,7 @@ from models.options import (
     Text,
     option,
 )
-from reports.schema import Cell, FairnessResult, Metric, Table
+from rai_audit.reports.schema import Cell, FairnessResult, Metric, Table
 
 _BUDGETS: dict[str, dict[str, Any]] = {
     "standard": {

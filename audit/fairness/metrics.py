@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from audit.core.stats import bootstrap_interval
-from models.errors import InvalidDataError
+from rai_audit.audit.core.stats import bootstrap_interval
+from rai_audit.models.errors import InvalidDataError
 
 RATES = ("selection_rate", "base_rate", "accuracy", "tpr", "fpr", "fnr", "precision")
 AGGREGATES = (

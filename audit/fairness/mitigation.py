@@ -33,12 +33,12 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import has_fit_parameter
 from torch import nn
 
-from audit.core.adapters import SklearnAdapter, TorchAdapter
-from audit.core.target import AuditTarget
-from audit.fairness.metrics import AGGREGATES, estimate, reweighing_weights
-from models.datasets import DataBundle, Split
-from models.training import TrainConfig, predict_logits, train_model
-from reports.schema import MitigationRow
+from rai_audit.audit.core.adapters import SklearnAdapter, TorchAdapter
+from rai_audit.audit.core.target import AuditTarget
+from rai_audit.audit.fairness.metrics import AGGREGATES, estimate, reweighing_weights
+from rai_audit.models.datasets import DataBundle, Split
+from rai_audit.models.training import TrainConfig, predict_logits, train_model
+from rai_audit.reports.schema import MitigationRow
 
 POOLED = "(small groups pooled)"
 CONSTRAINTS = ("equalized_odds", "demographic_parity")

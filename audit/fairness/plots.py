@@ -11,8 +11,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from audit.core import plotting  # noqa: F401  (selects the Agg backend)
-from audit.fairness.metrics import score_calibration
+from rai_audit.audit.core import plotting  # noqa: F401  (selects the Agg backend)
+from rai_audit.audit.fairness.metrics import score_calibration
 
 _PANELS = (
     ("selection_rate", "Selection rate"),

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reports.schema import VERDICT_ORDER, AuditReport
+from rai_audit.reports.schema import VERDICT_ORDER, AuditReport
 
 
 @dataclass(frozen=True)

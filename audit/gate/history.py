@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from reports.schema import AuditReport
+from rai_audit.reports.schema import AuditReport
 
 DB_NAME = "rai-audit-history.sqlite"
 SCHEMA = """

@@ -35,9 +35,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from audit.core.yaml_safe import load_yaml
-from models.errors import InvalidConfigError
-from reports.schema import (
+from rai_audit.audit.core.yaml_safe import load_yaml
+from rai_audit.models.errors import InvalidConfigError
+from rai_audit.reports.schema import (
     AuditReport,
     Decision,
     Metric,
@@ -225,7 +225,11 @@ class Policy:
     @classmethod
     def default(cls) -> Policy:
         """The documented default policy shipped as ``audit/gate/default_policy.yaml``."""
-        text = resources.files("audit.gate").joinpath("default_policy.yaml").read_text("utf-8")
+        text = (
+            resources.files("rai_audit.audit.gate")
+            .joinpath("default_policy.yaml")
+            .read_text("utf-8")
+        )
         return cls.from_mapping(load_yaml(text, "the default policy"), source="default")
 
     def to_json(self) -> dict[str, Any]:

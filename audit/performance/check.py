@@ -18,18 +18,18 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from audit.core.checks import Artifacts, Check, register
-from audit.core.stats import (
+from rai_audit.audit.core.checks import Artifacts, Check, register
+from rai_audit.audit.core.stats import (
     calibration_bins,
     difference_interval,
     expected_calibration_error,
     max_calibration_error,
     wilson_interval,
 )
-from audit.core.target import AuditTarget
-from audit.performance import plots
-from models.options import CI_LEVEL, Int, Maybe, Text, option
-from reports.schema import Metric, PerformanceResult, ReliabilityBin, Table
+from rai_audit.audit.core.target import AuditTarget
+from rai_audit.audit.performance import plots
+from rai_audit.models.options import CI_LEVEL, Int, Maybe, Text, option
+from rai_audit.reports.schema import Metric, PerformanceResult, ReliabilityBin, Table
 
 _BUDGETS: dict[str, dict[str, Any]] = {
     "standard": {"max_samples": 50_000},

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from audit.core import plotting  # noqa: F401  (selects the Agg backend)
+from rai_audit.audit.core import plotting  # noqa: F401  (selects the Agg backend)
 
 
 def reliability_diagram(bins: Sequence[Mapping[str, Any]], ece: float, title: str) -> Figure:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from attacks.membership import (
+from rai_audit.attacks.membership import (
     AttackMetrics,
     balanced_indices,
     confidence_scores,
@@ -34,14 +34,18 @@ from attacks.membership import (
     logit_confidence,
     loss_scores,
 )
-from attacks.membership_attacks import MEMBERSHIP_ATTACKS, MembershipEvidence, ShadowOutputs
-from audit.core.checks import Artifacts, Check, register
-from audit.core.target import AuditTarget
-from audit.privacy import plots as privacy_plots
-from models.device import module_device
-from models.errors import InvalidDataError
-from models.options import Bool, Int, Names, Real, Text, option
-from reports.schema import Cell, CurvePoint, Metric, PrivacyResult, Table
+from rai_audit.attacks.membership_attacks import (
+    MEMBERSHIP_ATTACKS,
+    MembershipEvidence,
+    ShadowOutputs,
+)
+from rai_audit.audit.core.checks import Artifacts, Check, register
+from rai_audit.audit.core.target import AuditTarget
+from rai_audit.audit.privacy import plots as privacy_plots
+from rai_audit.models.device import module_device
+from rai_audit.models.errors import InvalidDataError
+from rai_audit.models.options import Bool, Int, Names, Real, Text, option
+from rai_audit.reports.schema import Cell, CurvePoint, Metric, PrivacyResult, Table
 
 FPRS = (0.01, 0.001)
 
@@ -356,10 +360,10 @@ class PrivacyCheck(Check):
         """Target, regularized and DP-SGD models under the threshold attacks."""
         import dataclasses as dc  # noqa: PLC0415
 
-        from models.architectures import build_model  # noqa: PLC0415
-        from models.dp import train_dp  # noqa: PLC0415
-        from models.pipeline import image_normalization  # noqa: PLC0415
-        from models.training import TrainConfig, accuracy, seed_everything, train_model  # noqa: PLC0415
+        from rai_audit.models.architectures import build_model  # noqa: PLC0415
+        from rai_audit.models.dp import train_dp  # noqa: PLC0415
+        from rai_audit.models.pipeline import image_normalization  # noqa: PLC0415
+        from rai_audit.models.training import TrainConfig, accuracy, seed_everything, train_model  # noqa: PLC0415
 
         info = target.model_info
         fields = TrainConfig.__dataclass_fields__
@@ -461,8 +465,8 @@ class PrivacyCheck(Check):
         ni: np.ndarray,
         seed: int,
     ) -> tuple[ShadowOutputs, dict[str, Any]]:
-        from attacks.shadows import shadow_logits, softmax, train_shadows  # noqa: PLC0415
-        from models.training import TrainConfig  # noqa: PLC0415
+        from rai_audit.attacks.shadows import shadow_logits, softmax, train_shadows  # noqa: PLC0415
+        from rai_audit.models.training import TrainConfig  # noqa: PLC0415
 
         info = target.model_info
         fields = TrainConfig.__dataclass_fields__
@@ -691,14 +695,14 @@ class PrivacyJudgement:
 
 
 def _adapter(module: Any) -> Any:
-    from audit.core.adapters import TorchAdapter  # noqa: PLC0415
+    from rai_audit.audit.core.adapters import TorchAdapter  # noqa: PLC0415
 
     return TorchAdapter(module, device=module_device(module))
 
 
 def _bundle_of(target: AuditTarget) -> Any:
     """The target's data as a bundle (the shadow trainer needs train, val and holdout)."""
-    from models.datasets import DataBundle  # noqa: PLC0415
+    from rai_audit.models.datasets import DataBundle  # noqa: PLC0415
 
     d = target.data_info
     return DataBundle(

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from audit.core import plotting  # selects the Agg backend
+from rai_audit.audit.core import plotting  # selects the Agg backend
 
 
 def roc_loglog(results: Mapping[str, object], min_fpr: float) -> Figure:

@@ -36,17 +36,22 @@ import numpy as np
 import torch
 from torch import nn
 
-from attacks._art import DEFENSES, art_preprocessor
-from attacks.defenses import TransformDefense
-from attacks.evasion import EVASION_ATTACKS, AttackBudget, EvasionOutcome, first_applicable
-from attacks.pgd import PGDConfig, input_gradient, pgd
-from audit.core.adapters import TorchAdapter
-from audit.core.checks import Artifacts, Check, register
-from audit.core.stats import wilson_interval
-from audit.core.target import AuditTarget
-from audit.robustness import plots as robustness_plots
-from models.errors import IncompatibleModelError, InvalidConfigError
-from models.options import (
+from rai_audit.attacks._art import DEFENSES, art_preprocessor
+from rai_audit.attacks.defenses import TransformDefense
+from rai_audit.attacks.evasion import (
+    EVASION_ATTACKS,
+    AttackBudget,
+    EvasionOutcome,
+    first_applicable,
+)
+from rai_audit.attacks.pgd import PGDConfig, input_gradient, pgd
+from rai_audit.audit.core.adapters import TorchAdapter
+from rai_audit.audit.core.checks import Artifacts, Check, register
+from rai_audit.audit.core.stats import wilson_interval
+from rai_audit.audit.core.target import AuditTarget
+from rai_audit.audit.robustness import plots as robustness_plots
+from rai_audit.models.errors import IncompatibleModelError, InvalidConfigError
+from rai_audit.models.options import (
     CI_LEVEL,
     POSITIVE_EPS,
     Choice,
@@ -59,8 +64,15 @@ from models.options import (
     Text,
     option,
 )
-from models.training import frozen_eval
-from reports.schema import CurveBand, DefenseRow, MaskingCheck, Metric, RobustnessResult, Table
+from rai_audit.models.training import frozen_eval
+from rai_audit.reports.schema import (
+    CurveBand,
+    DefenseRow,
+    MaskingCheck,
+    Metric,
+    RobustnessResult,
+    Table,
+)
 
 _BUDGETS: dict[str, dict[str, Any]] = {
     "standard": {
@@ -648,7 +660,7 @@ class RobustnessCheck(Check):
         Their adaptive number is the stronger of cross-entropy and margin PGD, so a saturated
         (e.g. distilled) comparison model cannot look robust by masking.
         """
-        from models.checkpoint import load_model  # noqa: PLC0415
+        from rai_audit.models.checkpoint import load_model  # noqa: PLC0415
 
         rows = []
         if self.compare_with and first:

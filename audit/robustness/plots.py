@@ -8,8 +8,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from audit.core import plotting  # selects the Agg backend
-from reports.schema import CurveBand
+from rai_audit.audit.core import plotting  # selects the Agg backend
+from rai_audit.reports.schema import CurveBand
 
 
 def accuracy_curve(

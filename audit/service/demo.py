@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from audit.core.config import AuditConfig, ModelConfig
-from audit.core.wiring import audit_from_config
-from models.pipeline import train_and_save
-from reports.schema import AuditReport
+from rai_audit.audit.core.config import AuditConfig, ModelConfig
+from rai_audit.audit.core.wiring import audit_from_config
+from rai_audit.models.pipeline import train_and_save
+from rai_audit.reports.schema import AuditReport
 
 # (architecture, data set): the embedded defaults every later section is demonstrated on;
 # COMPAS is the second tabular demo, for the fairness section.

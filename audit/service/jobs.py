@@ -20,8 +20,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from audit.service.uploads import UploadError, torchscript_allowed
-from reports.atomic import atomic_write_text
+from rai_audit.audit.service.uploads import UploadError, torchscript_allowed
+from rai_audit.reports.atomic import atomic_write_text
 
 JOBS = ".jobs"
 
@@ -87,7 +87,7 @@ def start_job(job: Path, spec: dict[str, Any]) -> Path:
     _write_status(job, state="queued", name=name, created=_now(), out=full["out"])
     log = open(job / "log.txt", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "audit.service.jobs", str(job)],
+        [sys.executable, "-m", "rai_audit.audit.service.jobs", str(job)],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -121,8 +121,8 @@ def _check_uploaded_model(job: Path, spec: dict[str, Any]) -> bool:
     checkpoint may name only a built-in data set (a recorded ``csv:``/``folder:`` path would
     make the server read, and show, files of its own). A job submitted from Python with a
     model path of the operator's own is not an upload."""
-    from models.checkpoint import model_format, read_checkpoint_meta  # noqa: PLC0415
-    from models.datasets import DATASETS  # noqa: PLC0415
+    from rai_audit.models.checkpoint import model_format, read_checkpoint_meta  # noqa: PLC0415
+    from rai_audit.models.datasets import DATASETS  # noqa: PLC0415
 
     model = spec.get("model") or {}
     path = Path(str(model.get("path", ""))).resolve()
@@ -143,14 +143,14 @@ def _check_uploaded_model(job: Path, spec: dict[str, Any]) -> bool:
 
 def work(job: Path) -> int:
     """The worker: run the job's audit, keeping ``status.json`` current."""
-    from audit.core.config import AuditConfig  # noqa: PLC0415
-    from audit.core.wiring import audit_from_config  # noqa: PLC0415
+    from rai_audit.audit.core.config import AuditConfig  # noqa: PLC0415
+    from rai_audit.audit.core.wiring import audit_from_config  # noqa: PLC0415
 
     _write_status(job, state="running", pid=os.getpid(), started=_now(), done=0)
     try:
         spec = json.loads((job / "spec.json").read_text(encoding="utf-8"))
         if spec.get("train"):
-            from models.pipeline import train_and_save  # noqa: PLC0415
+            from rai_audit.models.pipeline import train_and_save  # noqa: PLC0415
 
             arch, dataset = spec["train"]["arch"], spec["train"]["dataset"]
             _write_status(job, check=f"training {arch} on {dataset} (once; reused afterwards)")

@@ -21,8 +21,8 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from models.checkpoint import inspect_model, sniff_model_file
-from models.errors import CheckpointError, InvalidDataError
+from rai_audit.models.checkpoint import inspect_model, sniff_model_file
+from rai_audit.models.errors import CheckpointError, InvalidDataError
 
 MAX_MODEL_BYTES = 200 * 2**20
 MAX_DATA_BYTES = 100 * 2**20

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit.testing import assert_metric, assert_verdict
+from rai_audit.audit.testing import assert_metric, assert_verdict
 
 
 def test_no_section_crashed(rai_report):
