@@ -94,6 +94,8 @@ def test_no_declared_split_means_every_row_is_evaluation_data(credit):
     assert any(line.startswith("performance.train_test_gap") for line in not_assessed)
     assert any(line.startswith("privacy: no rows are known") for line in not_assessed)
     assert "--split-column" in " ".join(not_assessed)
+    warnings = report["results"][0]["warnings"]
+    assert any("its accuracy here is optimistic" in w for w in warnings)
     assert report["decision"]["level"] != "blocking_findings" or all(
         not r.startswith(("privacy", "performance.train_test"))
         for r in report["decision"]["reasons"]
@@ -123,6 +125,7 @@ def test_a_declared_split_is_used_as_it_is(credit, how):
     overlap = _metric(report, "train_test_overlap")
     assert overlap["outcome"] == "pass" and overlap["value"] == 0.0
     assert not any("train_test" in line for line in report["decision"]["not_assessed"])
+    assert not any("optimistic" in w for w in report["results"][0]["warnings"])
     assert _metric(report, "test_above_train")["outcome"] == "pass"
     assert not gap["qualified"]
 

@@ -93,6 +93,7 @@ def _cli(site: Path, *calls: list[str]) -> list[tuple[int, str]]:
     return [(code, err) for code, err in json.loads(proc.stdout.strip().splitlines()[-1])]
 
 
+@pytest.mark.e2e
 def test_a_plugin_check_runs_end_to_end(toy_site, tmp_path, mlp_checkpoint):
     policy = tmp_path / "policy.yaml"
     policy.write_text("version: 1\nrules:\n  toy.majority_share: {max: 0.999, severity: fail}\n")
@@ -177,6 +178,7 @@ print(json.dumps(check_contract(ToyCheck.for_budget("smoke"), target, sys.argv[2
 """
 
 
+@pytest.mark.e2e
 def test_the_toy_plugin_keeps_the_check_contract(toy_site, tmp_path, mlp_checkpoint):
     """The conformance suite a plugin author runs (README: 'Writing a check'), on the toy
     plugin as installed, in a fresh process."""

@@ -133,6 +133,7 @@ def test_cli_refuses_payload_with_one_line(payloads, on_path, name, tmp_path, ca
     assert not p.marker.exists() and not out.exists()
 
 
+@pytest.mark.e2e
 def test_the_issues_file_through_the_real_cli(tmp_path):
     """The reported attack, end to end in a fresh process: refused, nothing ran, exit 2."""
     (p,) = [q for q in sp.build_all(tmp_path / "p") if q.name == "prefix_subprocess_predict"]

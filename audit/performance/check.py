@@ -282,6 +282,12 @@ class PerformanceCheck(Check):
                 "training rows as a file of their own (--train) beside the test file"
             )
             not_assessed.append(f"train_test_gap and train_test_overlap: {why}")
+            if "every row is evaluation data" in m.split_source:
+                warnings.append(
+                    "no split was declared, so every row was evaluated: if the model was "
+                    "trained on any of these rows, its accuracy here is optimistic; declare "
+                    "the split (--split-column, --train/--test files or --split-file)"
+                )
         if m.overlap is not None:
             shared, n_eval, null = m.overlap
             excess = (shared - null.mean()) / n_eval
