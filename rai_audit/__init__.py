@@ -17,19 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_FROM_AUDIT = (
-    "CHECKS",
-    "Artifacts",
-    "AuditTarget",
-    "Check",
-    "ModelDescription",
-    "Policy",
-    "Rule",
-    "build_checks",
-    "build_policy",
-    "register",
-    "run_audit",
-)
+from rai_audit.audit import __all__ as _FROM_AUDIT  # lazy itself: imports nothing heavy
 
 __all__ = list(_FROM_AUDIT)
 
