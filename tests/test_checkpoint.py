@@ -227,7 +227,7 @@ def test_a_scikit_learn_model_has_one_hash_per_fitted_state(tmp_path, german):
     for clf, path in zip(models, paths):
         sio.dump(clf, path)
     code = (
-        "import sys, skops.io as s; from audit.core.adapters import estimator_digest as e\n"
+        "import sys, skops.io as s; from rai_audit.audit.core.adapters import estimator_digest as e\n"
         "for p in sys.argv[1:]: print(e(s.load(p, trusted=s.get_untrusted_types(file=p))))"
     )
     other_process = subprocess.run(

@@ -190,7 +190,7 @@ def test_one_writer_per_output_folder_and_dead_writers_are_swept(digits_target, 
         [
             sys.executable,
             "-c",
-            "import sys; from reports.atomic import folder_lock\n"
+            "import sys; from rai_audit.reports.atomic import folder_lock\n"
             f"with folder_lock({str(out)!r}):\n    print('held', flush=True); sys.stdin.read()",
         ],
         stdin=subprocess.PIPE,
@@ -205,6 +205,7 @@ def test_one_writer_per_output_folder_and_dead_writers_are_swept(digits_target, 
     finally:
         holder.stdin.close()
         holder.wait(timeout=60)
+        holder.stdout.close()
     # what SIGKILLed writers leave: an unfinished build, and a swap cut between its renames
     (tmp_path / ".run.staging-dead").mkdir()
     (tmp_path / ".run.staging-dead" / "half.json").write_text("{")

@@ -63,6 +63,10 @@ def _alive(pid: int) -> bool:
         return True
 
 
+#: the workers this process started and that may still run
+_WORKERS: list[subprocess.Popen[bytes]] = []
+
+
 def create_job(runs_root: str | Path) -> Path:
     """A new, empty job folder (uploads go to its ``inputs/`` before :func:`start_job`)."""
     stamp = f"{_dt.datetime.now(_dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
@@ -94,6 +98,9 @@ def start_job(job: Path, spec: dict[str, Any]) -> Path:
         env={**os.environ, "TQDM_DISABLE": "1"},
     )
     log.close()
+    # keep the handle, so it is not dropped while the worker runs, and reap finished workers
+    _WORKERS[:] = [p for p in _WORKERS if p.poll() is None]
+    _WORKERS.append(proc)
     _write_status(job, pid=proc.pid)
     return job
 
