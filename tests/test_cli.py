@@ -436,6 +436,11 @@ def test_an_image_folder_of_another_size_is_probed_or_names_the_options(tmp_path
     assert main([*args, "--checks", "performance"]) == 0
     report = json.loads((out / "report.json").read_text())
     assert [r["status"] for r in report["results"]] == ["ok"]
+    # the size alone: the channels are probed, at that size only
+    sized = [*base, "--image-size", "20", "--out", str(tmp_path / "s"), "--checks", "performance"]
+    assert main(sized) == 0
+    report = json.loads((tmp_path / "s" / "report.json").read_text())
+    assert report["manifest"]["config"]["data"]["options"] == {"size": 20, "grayscale": True}
     probed = ["run", "--model", str(tmp_path / "cnn16.ts"), *data, "--out", str(tmp_path / "p")]
     assert main([*probed, "--checks", "performance"]) == 0
     report = json.loads((tmp_path / "p" / "report.json").read_text())

@@ -268,8 +268,11 @@ def _infer_image_options(loaded: Any, data: DataConfig) -> None:
     if "grayscale" in opts:
         channels = [1 if opts["grayscale"] else 3]
     native = _first_image_size(Path(data.name[len("folder:") :]))
-    sizes = [int(opts["size"])] if "size" in opts else []
-    sizes += [s for s in (native, *_PROBE_SIZES) if s and s not in sizes]
+    sizes = (
+        [int(opts["size"])]  # the size given is the only one tried
+        if "size" in opts
+        else list(dict.fromkeys(s for s in (native, *_PROBE_SIZES) if s))
+    )
     param = next(iter(module.parameters()), None)
     device = param.device if param is not None else torch.device("cpu")
     tried = []
