@@ -19,6 +19,7 @@ import numpy as np
 import streamlit as st
 
 from rai_audit.audit.core import plotting
+from rai_audit.audit.core.checks import BUDGETS, CHECKS
 from rai_audit.audit.gate.compare import compare_reports, differences
 from rai_audit.audit.gate.history import DB_NAME, list_runs, metric_trend
 from rai_audit.audit.service import jobs, uploads
@@ -38,18 +39,19 @@ _ICON = {
     "not_assessable": "❔",
     None: "ℹ️",
 }
-PAGES = (
-    "Runs",
-    "New audit",
-    "Performance",
-    "Explainability",
-    "Robustness",
-    "Privacy",
-    "Fairness",
-    "Report",
-)
+# the built-in sections' report order; every other registered check (a plugin) follows them
 SECTIONS = ("performance", "explainability", "robustness", "privacy", "fairness")
 RECIPES = (("lenet5", "digits"), ("mlp", "adult"), ("mlp", "compas"), ("mlp", "german_credit"))
+
+
+def section_names() -> list[str]:
+    """The registered checks (names only: nothing is imported), built-in sections first."""
+    names = CHECKS.names()
+    return [s for s in SECTIONS if s in names] + [n for n in names if n not in SECTIONS]
+
+
+def page_label(name: str) -> str:
+    return name.replace("_", " ").capitalize()
 
 
 # ------------------------------------------------------------------ data access (cached)
@@ -352,8 +354,9 @@ def page_new_audit(root: Path) -> None:
     )
     source = st.radio("Model", ["Built-in model", "Upload a model"], horizontal=True, key="source")
     name = st.text_input("Run name", value="my-audit", key="run_name")
-    checks = st.multiselect("Sections", list(SECTIONS), default=list(SECTIONS), key="sections")
-    budget = st.selectbox("Budget", ["smoke", "standard", "thorough"], key="budget")
+    names = section_names()
+    checks = st.multiselect("Sections", names, default=names, key="sections")
+    budget = st.selectbox("Budget", list(BUDGETS), key="budget")
     seed = int(st.number_input("Seed", min_value=0, value=0, step=1, key="seed"))
     spec: dict[str, Any] = {
         "name": name,
@@ -497,8 +500,9 @@ def _stage_uploads(job: Path, files: dict[str, Any], spec: dict[str, Any]) -> No
         spec["data"] = {"name": f"folder:{folder}", "options": options}
 
 
-def page_performance(run: Path, report: AuditReport) -> None:
-    r = _section(report, "performance")
+def page_section(run: Path, report: AuditReport, name: str) -> None:
+    """Any section, a plugin's included: its header, metrics, figures and tables."""
+    r = _section(report, name)
     if r is None:
         return
     metrics_table(r)
@@ -781,7 +785,9 @@ def main() -> None:
     st.title("RAI Audit")
     default = os.environ.get("RAI_AUDIT_RUNS", "rai-audit-demo/runs")
     root = Path(st.sidebar.text_input("Runs folder", value=default, key="root"))
-    page = st.sidebar.radio("Page", PAGES, key="page") or PAGES[0]
+    sections = {page_label(n): n for n in section_names()}
+    pages = ["Runs", "New audit", *sections, "Report"]
+    page = st.sidebar.radio("Page", pages, key="page") or pages[0]
     runs = find_runs(root)
     if page == "Runs":
         page_runs(root, runs)
@@ -797,14 +803,20 @@ def main() -> None:
     except (ValueError, FileNotFoundError) as exc:
         st.error(str(exc))
         return
-    {
-        "Performance": page_performance,
-        "Explainability": page_explainability,
-        "Robustness": page_robustness,
-        "Privacy": page_privacy,
-        "Fairness": page_fairness,
-        "Report": page_report,
-    }[page](run, report)
+    if page == "Report":
+        page_report(run, report)
+        return
+    name = sections[page]
+    special = {
+        "explainability": page_explainability,
+        "robustness": page_robustness,
+        "privacy": page_privacy,
+        "fairness": page_fairness,
+    }.get(name)
+    if special is not None:
+        special(run, report)
+    else:
+        page_section(run, report, name)
 
 
 main()

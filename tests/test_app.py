@@ -223,3 +223,49 @@ def test_a_job_audits_an_uploaded_checkpoint(tmp_path, mlp_checkpoint):
     assert status["state"] == "done", (status, (job / "log.txt").read_text())
     report = json.loads((root / "uploaded" / "report.json").read_text())
     assert report["manifest"]["model"]["path"].startswith(str(job / "inputs"))
+
+
+def test_a_plugin_check_gets_a_page_and_can_be_chosen(tmp_path, monkeypatch, german):
+    """The pages and the New audit form follow what is registered: a check added at run time
+    gets its own page, showing its metrics, and is offered for a new audit."""
+    from dataclasses import dataclass
+    from typing import ClassVar
+
+    from sklearn.linear_model import LogisticRegression
+
+    from rai_audit.audit.core.checks import CHECKS, Check
+    from rai_audit.audit.core.target import AuditTarget
+    from rai_audit.reports.schema import Metric, PluginResult
+
+    @dataclass(frozen=True, kw_only=True)
+    class MajorityShare(Check):
+        name: ClassVar[str] = "majority_share"
+        title: ClassVar[str] = "Majority share"
+
+        def run(self, target, *, seed, artifacts):
+            pred = target.model.predict_proba(target.splits["test"].X).argmax(1)
+            share = float((pred == 1).mean())
+            return PluginResult(
+                kind="majority_share",
+                check=self.name,
+                title=self.title,
+                summary=f"Class 1 takes {share:.0%} of the predictions.",
+                metrics=[Metric(name="share_of_class_1", value=share, higher_is_better=False)],
+            )
+
+    tr = german.splits["train"]
+    target = AuditTarget.from_bundle(LogisticRegression(max_iter=500).fit(tr.X, tr.y), german)
+    root = tmp_path / "runs"
+    CHECKS.register(MajorityShare)
+    try:
+        run_audit(target, [MajorityShare()], out=root / "plugin", progress=False, pdf=False)
+        at = _app(root, monkeypatch, "New audit")
+        assert "majority_share" in at.multiselect(key="sections").options
+        at = _app(root, monkeypatch, "Majority share", "plugin")
+        assert any("Majority share" in s.value for s in at.subheader)
+        assert "share_of_class_1" in set(at.dataframe[0].value["metric"])
+    finally:
+        CHECKS.unregister("majority_share")
+    at = _app(root, monkeypatch)  # unregistered: no page, and the run still lists
+    assert "Majority share" not in at.sidebar.radio(key="page").options
+    assert "plugin" in set(at.dataframe[0].value["run"])

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,11 +19,21 @@ def _run(args, **kw):
     return subprocess.run([*RAI, *args], capture_output=True, text=True, timeout=600, **kw)
 
 
+# one thread for torch and the BLAS pools, whether pytest runs under xdist or not, so the demo's
+# numbers are the same bytes in every run (a float sum split over two threads can differ)
+ONE_THREAD = {
+    **os.environ,
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+}
+
+
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory):
     """The README's first command, end to end, in a subprocess."""
     out = tmp_path_factory.mktemp("demo") / "demo"
-    proc = _run(["demo", "--out", str(out), "--quiet"])
+    proc = _run(["demo", "--out", str(out), "--quiet"], env=ONE_THREAD)
     assert proc.returncode == 0, proc.stderr
     assert all(n in proc.stdout for n in ("lenet5-digits", "mlp-adult", "mlp-compas"))
     return out
@@ -52,6 +64,77 @@ def test_demo_end_to_end(demo_dir):
             )
         assert (run / "report.html").is_file()
         assert (demo_dir / "models" / name / "weights.safetensors").is_file()
+
+
+GOLDEN_DEMO = Path(__file__).parent / "golden" / "demo"
+# what differs between two runs of the same demo: when and where it ran, how long it took, how
+# much memory it used, whether shadow models came from the cache, and the machine and library
+# versions; every result, figure hash and decision is compared
+VOLATILE = {
+    "run_id",
+    "created_at",
+    "wall_time_s",
+    "seconds",
+    "peak_rss_mb",
+    "command",
+    "platform",
+    "versions",
+    "cache",
+    "from_cache",
+    "trained_now",
+}
+
+
+def _stable(value, out: str):
+    if isinstance(value, dict):
+        if "columns" in value and "rows" in value:  # a table: its timing columns aside
+            timed = [i for i, c in enumerate(value["columns"]) if "second" in str(c).lower()]
+            rows = [[None if i in timed else v for i, v in enumerate(r)] for r in value["rows"]]
+            value = {**value, "rows": rows}
+        return {
+            k: "<device>"
+            if k == "device" and isinstance(v, str) and "thread" in v
+            else _stable(v, out)
+            for k, v in value.items()
+            if k not in VOLATILE
+        }
+    if isinstance(value, list):
+        return [_stable(v, out) for v in value]
+    if isinstance(value, str):
+        return value.replace(out, "<out>")
+    return value
+
+
+def _differences(got, want, at: str = "") -> list[str]:
+    """Where two JSON values differ, as paths with both values."""
+    if isinstance(got, dict) and isinstance(want, dict):
+        return [
+            d
+            for k in sorted(set(got) | set(want))
+            for d in _differences(got.get(k, "<missing>"), want.get(k, "<missing>"), f"{at}.{k}")
+        ]
+    if isinstance(got, list) and isinstance(want, list) and len(got) == len(want):
+        return [
+            d for i, (g, w) in enumerate(zip(got, want)) for d in _differences(g, w, f"{at}[{i}]")
+        ]
+    return [] if got == want else [f"{at}: {got!r} != {want!r}"]
+
+
+@pytest.mark.e2e
+def test_demo_reports_match_the_stored_copy(demo_dir):
+    """Refactoring changes no result: the demo's three report.json files equal a stored copy,
+    ids, times, paths and the machine aside. RAI_UPDATE_GOLDEN=1 rewrites the copy (review the
+    diff: a changed number is a changed result)."""
+    GOLDEN_DEMO.mkdir(parents=True, exist_ok=True)
+    for name in DEMO_ACCURACY:
+        report = json.loads((demo_dir / "runs" / name / "report.json").read_text())
+        text = json.dumps(_stable(report, str(demo_dir)), indent=1, sort_keys=True) + "\n"
+        path = GOLDEN_DEMO / f"{name}.json"
+        if os.environ.get("RAI_UPDATE_GOLDEN") == "1":
+            path.write_text(text, encoding="utf-8")
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        diffs = _differences(json.loads(text), stored)
+        assert not diffs, f"the demo's {name} report differs from {path}: {diffs[:10]}"
 
 
 @pytest.mark.e2e

@@ -32,6 +32,55 @@ def test_reports_do_not_import_torch():
     )
 
 
+PILLARS = ("performance", "explainability", "robustness", "privacy", "fairness")
+
+
+def test_the_core_imports_no_pillar():
+    """The core, the gate, the service and the CLI reach the pillars only through the
+    ``rai_audit.checks`` entry points: no module outside a pillar's folder imports one."""
+    import ast
+    from pathlib import Path
+
+    audit = Path(__file__).resolve().parents[1] / "audit"
+    outside = [p for p in audit.rglob("*.py") if p.relative_to(audit).parts[0] not in PILLARS]
+    assert len(outside) > 15
+    offenders = []
+    for path in outside:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            offenders += [
+                f"{path.relative_to(audit)} imports {n}"
+                for n in names
+                if any(n.startswith(f"rai_audit.audit.{p}") for p in PILLARS)
+            ]
+    assert not offenders, offenders
+
+
+def test_the_built_in_checks_are_entry_points_like_any_plugin():
+    """The five built-ins are declared in the package's own metadata, in the group plugins use,
+    and listing what is registered imports none of them."""
+    from importlib.metadata import entry_points
+
+    declared = {ep.name: ep.value for ep in entry_points(group="rai_audit.checks")}
+    assert set(PILLARS) <= set(declared)
+    assert all(declared[p].startswith(f"rai_audit.audit.{p}.check:") for p in PILLARS)
+    loaded = _loaded_after(
+        "from rai_audit.audit.core.checks import CHECKS\nassert set(CHECKS.names()) >= "
+        f"{set(PILLARS)!r}"
+    )
+    assert not {m for m in loaded if m.split(".")[2:3] and m.split(".")[2] in PILLARS}
+    assert "torch" not in loaded
+    from rai_audit.audit.core.checks import all_checks
+
+    assert list(all_checks())[:5] == list(PILLARS)  # report order, from each class's order
+
+
 def test_package_roots_still_export_their_names():
     import rai_audit
     from rai_audit import audit, models

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 from abc import ABC, abstractmethod
-from collections.abc import ItemsView, Iterator, KeysView, Sequence, ValuesView
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -22,6 +22,8 @@ from rai_audit.models.options import validate_fields
 from rai_audit.reports.schema import Artifact, ResultBase
 
 if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
     from matplotlib.figure import Figure
 
     from rai_audit.audit.core.target import AuditTarget
@@ -181,105 +183,101 @@ class Check(ABC):
 ENTRY_POINT_GROUP = "rai_audit.checks"
 
 
-class _Registry(dict[str, type["Check"]]):
-    """name -> check class. Reading it loads the built-in checks and the checks that installed
-    packages declare in the ``rai_audit.checks`` entry-point group, once."""
+class CheckRegistry(Mapping[str, type[Check]]):
+    """name -> check class, from the ``rai_audit.checks`` entry-point group.
 
-    _loaded = False
-    plugin_errors: ClassVar[dict[str, str]] = {}
+    The built-in checks are listed there by this package's own metadata, beside the checks that
+    other installed packages declare, so the core imports no pillar: a check's module is imported
+    the first time its class is asked for. :meth:`names` lists what is registered without importing
+    anything (the dashboard lists the checks a new audit can run without loading torch). A plugin
+    that fails to import is reported when its check is asked for, and does not stop the others;
+    :meth:`register` adds a check defined in a script, a notebook or a test.
+    """
 
-    def _load(self) -> None:
-        if not _Registry._loaded:
-            _Registry._loaded = True
-            _load_builtin_checks()
-            _load_plugin_checks(self)
+    def __init__(self, group: str) -> None:
+        self.group = group
+        self._classes: dict[str, type[Check]] = {}
+        self._entry_points: dict[str, EntryPoint] | None = None
+        self.errors: dict[str, str] = {}
 
-    def __getitem__(self, key: str) -> type[Check]:
-        self._load()
-        return super().__getitem__(key)
+    def _declared(self) -> dict[str, EntryPoint]:
+        if self._entry_points is None:
+            from importlib.metadata import entry_points  # noqa: PLC0415
 
-    def __contains__(self, key: object) -> bool:
-        self._load()
-        return super().__contains__(key)
+            self._entry_points = {ep.name: ep for ep in entry_points(group=self.group)}
+        return self._entry_points
 
-    def __iter__(self) -> Iterator[str]:
-        self._load()
-        return super().__iter__()
+    def names(self) -> list[str]:
+        """Every registered name (declared or added), sorted, importing nothing."""
+        return sorted(set(self._declared()) | set(self._classes))
 
-    def __len__(self) -> int:
-        self._load()
-        return super().__len__()
-
-    def keys(self) -> KeysView[str]:  # type: ignore[override]
-        self._load()
-        return super().keys()
-
-    def items(self) -> ItemsView[str, type[Check]]:  # type: ignore[override]
-        self._load()
-        return super().items()
-
-    def values(self) -> ValuesView[type[Check]]:  # type: ignore[override]
-        self._load()
-        return super().values()
-
-    def get(self, key: str, default: Any = None) -> Any:
-        self._load()
-        return super().get(key, default)
-
-    def __repr__(self) -> str:
-        self._load()
-        return super().__repr__()
-
-
-#: Every registered check by name (built-in ones, plugins, and ``@register``-ed ones).
-CHECKS: _Registry = _Registry()
-
-
-def register(cls: type[Check]) -> type[Check]:
-    """Class decorator adding a check to :data:`CHECKS` under ``cls.name``."""
-    existing = dict.get(CHECKS, cls.name)
-    if existing is not None and existing is not cls:
-        raise InvalidConfigError(f"a check named {cls.name!r} is already registered")
-    dict.__setitem__(CHECKS, cls.name, cls)
-    return cls
-
-
-def get_check(name: str) -> type[Check]:
-    try:
-        return CHECKS[name]
-    except KeyError:
-        broken = "".join(
-            f"; the plugin {n!r} failed to load: {e}" for n, e in _Registry.plugin_errors.items()
-        )
-        raise InvalidConfigError(
-            f"unknown check {name!r}: expected one of {', '.join(sorted(CHECKS))}{broken}"
-        ) from None
-
-
-def _load_builtin_checks() -> None:
-    import rai_audit.audit.explainability.check  # noqa: PLC0415
-    import rai_audit.audit.fairness.check  # noqa: PLC0415
-    import rai_audit.audit.performance.check  # noqa: PLC0415
-    import rai_audit.audit.privacy.check  # noqa: PLC0415
-    import rai_audit.audit.robustness.check  # noqa: F401, PLC0415
-
-
-def _load_plugin_checks(registry: _Registry) -> None:
-    """Checks from installed packages: ``[project.entry-points."rai_audit.checks"]`` with
-    ``name = "package.module:CheckClass"``. A plugin that fails to import is reported when its
-    check is asked for, and does not stop the others."""
-    from importlib.metadata import entry_points  # noqa: PLC0415
-
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    def _load(self, name: str) -> None:
+        ep = self._declared().get(name)
+        if ep is None or name in self._classes or name in self.errors:
+            return
         try:
             cls = ep.load()
             if not (isinstance(cls, type) and issubclass(cls, Check)):
                 raise TypeError(f"{ep.value} is not a Check subclass")
             if cls.name != ep.name:
                 raise TypeError(f"{ep.value} is named {cls.name!r}, its entry point {ep.name!r}")
-            register(cls)
+            self.register(cls)
         except Exception as exc:
-            _Registry.plugin_errors[ep.name] = f"{type(exc).__name__}: {exc}"
+            self.errors[name] = f"{type(exc).__name__}: {exc}"
+
+    def register(self, cls: type[Check]) -> type[Check]:
+        """Add ``cls`` under ``cls.name`` (usable as a class decorator)."""
+        existing = self._classes.get(cls.name)
+        if existing is not None and existing is not cls:
+            raise InvalidConfigError(f"a check named {cls.name!r} is already registered")
+        self._classes[cls.name] = cls
+        return cls
+
+    def unregister(self, name: str) -> None:
+        """Remove a check added with :meth:`register` (tests clean up with it)."""
+        self._classes.pop(name, None)
+
+    def __getitem__(self, name: str) -> type[Check]:
+        self._load(name)
+        return self._classes[name]
+
+    def __iter__(self) -> Iterator[str]:
+        for name in self._declared():
+            self._load(name)
+        return iter(sorted(self._classes))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return f"CheckRegistry({self.group!r}, {self.names()})"
+
+
+#: Every registered check by name: the built-in ones and plugins (entry points), and checks
+#: added with :func:`register`.
+CHECKS = CheckRegistry(ENTRY_POINT_GROUP)
+
+
+def register(cls: type[Check]) -> type[Check]:
+    """Class decorator adding a check defined outside an installed package to :data:`CHECKS`."""
+    return CHECKS.register(cls)
+
+
+def get_check(name: str) -> type[Check]:
+    try:
+        return CHECKS[name]
+    except KeyError:
+        if not CHECKS.names():
+            raise InvalidConfigError(
+                f"no checks are registered, so {name!r} cannot run: the {ENTRY_POINT_GROUP!r} "
+                "entry points come with an installed rai-audit; install it (pip install -e .)"
+            ) from None
+        broken = "".join(
+            f"; the plugin {n!r} failed to load: {e}" for n, e in CHECKS.errors.items()
+        )
+        raise InvalidConfigError(
+            f"unknown check {name!r}: expected one of {', '.join(sorted(CHECKS))}{broken}"
+        ) from None
 
 
 def known_metrics() -> dict[str, frozenset[str] | None]:

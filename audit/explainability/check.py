@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from rai_audit.audit.core.adapters import TorchAdapter
-from rai_audit.audit.core.checks import Artifacts, Check, register
+from rai_audit.audit.core.checks import Artifacts, Check
 from rai_audit.audit.core.stats import (
     crossed_mean_interval,
     mean_interval,
@@ -99,7 +99,6 @@ _BUDGETS: dict[str, dict[str, Any]] = {
 }
 
 
-@register
 @dataclass(frozen=True, kw_only=True)
 class ExplainabilityCheck(Check):
     """Explanations and their quality.

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import chi2_contingency
 
-from rai_audit.audit.core.checks import Artifacts, Check, register
+from rai_audit.audit.core.checks import Artifacts, Check
 from rai_audit.audit.core.stats import bootstrap_interval
 from rai_audit.audit.core.target import AuditTarget
 from rai_audit.audit.fairness import plots as fairness_plots
@@ -178,7 +178,6 @@ class _Feature:
     calib_ci_method: str
 
 
-@register
 @dataclass(frozen=True, kw_only=True)
 class FairnessCheck(Check):
     """Group fairness of the model's decisions on a split.

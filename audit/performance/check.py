@@ -18,7 +18,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from rai_audit.audit.core.checks import Artifacts, Check, register
+from rai_audit.audit.core.checks import Artifacts, Check
 from rai_audit.audit.core.stats import (
     calibration_bins,
     difference_interval,
@@ -47,7 +47,6 @@ def _balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
         return float(balanced_accuracy_score(y, pred))
 
 
-@register
 @dataclass(frozen=True, kw_only=True)
 class PerformanceCheck(Check):
     """Predictive performance of the model on a split.

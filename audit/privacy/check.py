@@ -39,7 +39,7 @@ from rai_audit.attacks.membership_attacks import (
     MembershipEvidence,
     ShadowOutputs,
 )
-from rai_audit.audit.core.checks import Artifacts, Check, register
+from rai_audit.audit.core.checks import Artifacts, Check
 from rai_audit.audit.core.target import AuditTarget
 from rai_audit.audit.privacy import plots as privacy_plots
 from rai_audit.models.device import module_device
@@ -63,7 +63,6 @@ def _fpr_name(f: float) -> str:
     return f"tpr_at_fpr_{f * 100:g}pct".replace(".", "_")
 
 
-@register
 @dataclass(frozen=True, kw_only=True)
 class PrivacyCheck(Check):
     """Membership inference against the target.

@@ -46,7 +46,7 @@ from rai_audit.attacks.evasion import (
 )
 from rai_audit.attacks.pgd import PGDConfig, input_gradient, pgd
 from rai_audit.audit.core.adapters import TorchAdapter
-from rai_audit.audit.core.checks import Artifacts, Check, register
+from rai_audit.audit.core.checks import Artifacts, Check
 from rai_audit.audit.core.stats import wilson_interval
 from rai_audit.audit.core.target import AuditTarget
 from rai_audit.audit.robustness import plots as robustness_plots
@@ -107,7 +107,6 @@ def _fmt_eps(eps: float, kind: str) -> str:
     return f"{eps:.4g} ({eps * 255:.3g}/255)" if kind == "image" else f"{eps:.4g}"
 
 
-@register
 @dataclass(frozen=True, kw_only=True)
 class RobustnessCheck(Check):
     """Adversarial robustness of a torch classifier.
