@@ -800,6 +800,31 @@ def list_(
             out_console.print(f"{key}: {', '.join(values)}")
 
 
+@app.command(
+    name="policy",
+    epilog="Example: rai-audit policy > my-policy.yaml (then edit it and pass --policy)",
+)
+def policy_() -> None:
+    """Print the default policy as a policy file: what each outcome counts as, and the rules of
+    every registered check (a plugin's included), in report order."""
+    import yaml  # noqa: PLC0415
+
+    from rai_audit.audit.gate.policy import Policy  # noqa: PLC0415
+
+    body = Policy.default().to_json()
+    rules = {
+        metric: {k: v for k, v in rule.items() if v is not None and (k != "use_ci" or v)}
+        for metric, rule in body["rules"].items()
+    }
+    text = yaml.safe_dump(
+        {"version": 1, "outcomes": body["outcomes"], "rules": rules},
+        sort_keys=False,
+        default_flow_style=None,
+        width=100,
+    )
+    print(f"# the default policy, sha256 {body['sha256']}\n{text}", end="")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the exit code."""
     args = sys.argv[1:] if argv is None else argv

@@ -62,6 +62,10 @@ def toy_site(tmp_path_factory) -> Path:
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: rai-toy-plugin\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text("[rai_audit.checks]\ntoy = rai_toy_plugin:ToyCheck\n")
+    # its rules in the default policy, beside its module as the built-in checks keep theirs
+    (site / "rai_toy_plugin" / "policy.yaml").write_text(
+        "rules:\n  toy.majority_share: {max: 0.999, severity: warn}\n"
+    )
     return site
 
 
@@ -134,8 +138,12 @@ def test_a_plugin_check_has_budgets_and_validated_options(toy_site, tmp_path, ml
         calls.append(["run", "--config", str(bad_cfg), "--out", str(tmp_path / "x"), "--quiet"])
     (code, err), *bad = _cli(toy_site, *calls)
     assert code == 0, err
-    toy = json.loads((tmp_path / "r" / "report.json").read_text())["results"][0]
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    toy = report["results"][0]
     assert toy["config"] == {"rows": 200, "flavour": "lemon"}
+    # no --policy: the default policy gates the plugin's metric with the plugin's own rule
+    assert report["manifest"]["policy"]["rules"]["toy.majority_share"]["severity"] == "warn"
+    assert toy["metrics"][0]["threshold"]["max"] == 0.999
     for (code, err), (_, message) in zip(bad, cases, strict=True):
         assert code == 2, err
         assert message in err and "Traceback" not in err

@@ -178,6 +178,63 @@ def test_default_policy_loads():
     assert pol.rule_for("performance", "accuracy").min == 0.8
 
 
+def test_the_default_policy_is_the_rules_the_registered_checks_declare():
+    """Each built-in check's rules come from the policy.yaml beside it, in report order; a check
+    registered at run time brings its own rules, and takes them away when it goes."""
+    from dataclasses import dataclass
+    from pathlib import Path
+    from typing import ClassVar
+
+    from rai_audit.audit.core.checks import CHECKS, Check, all_checks
+    from rai_audit.audit.core.yaml_safe import load_yaml
+
+    pol = Policy.default()
+    root = Path(__file__).resolve().parents[1] / "audit"
+    expected = []
+    for name in all_checks():
+        text = (root / name / "policy.yaml").read_text(encoding="utf-8")
+        expected += list(load_yaml(text, name)["rules"])
+    assert [r.metric for r in pol.rules] == expected
+    assert len(expected) == 21
+
+    @dataclass(frozen=True, kw_only=True)
+    class Coverage(Check):
+        name: ClassVar[str] = "coverage"
+        title: ClassVar[str] = "Coverage"
+        rules = {"coverage.share": {"min": 0.9, "severity": "warn"}}  # noqa: RUF012
+
+        @classmethod
+        def default_policy(cls):
+            return cls.rules
+
+        def run(self, target, *, seed, artifacts):
+            raise NotImplementedError
+
+    CHECKS.register(Coverage)
+    try:
+        with_plugin = Policy.default()
+        assert with_plugin.rule_for("coverage", "share").min == 0.9
+        assert with_plugin.rule_for("coverage", "share").severity == "warn"
+        assert with_plugin.rules[: len(pol.rules)] == pol.rules
+        Coverage.rules = {"performance.accuracy": {"min": 0.1}}  # not its own metric
+        with pytest.raises(InvalidConfigError, match="check 'coverage' declares the default rule"):
+            Policy.default()
+    finally:
+        CHECKS.unregister("coverage")
+    assert Policy.default() == pol
+
+
+def test_rai_audit_policy_prints_the_default_policy_as_a_policy_file(tmp_path, capsys):
+    from rai_audit.audit.cli import main
+
+    assert main(["policy"]) == 0
+    text = capsys.readouterr().out
+    (tmp_path / "p.yaml").write_text(text)
+    printed = Policy.load(tmp_path / "p.yaml")
+    assert printed.sha256 == Policy.default().sha256
+    assert text.startswith(f"# the default policy, sha256 {printed.sha256}")
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

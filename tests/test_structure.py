@@ -181,6 +181,11 @@ def test_the_wheel_is_one_package_that_cannot_clash_with_a_project(tmp_path):
     assert {f"rai_audit/{m}" for m in modules} <= set(names)
     assert "rai_audit/models/data/adult.data.gz" in names
     assert "rai_audit/audit/gate/default_policy.yaml" in names
+    assert {f"rai_audit/audit/{p}/policy.yaml" for p in PILLARS} <= set(names)
+    assert (
+        "[rai_audit.checks]"
+        in zipfile.ZipFile(wheel).read(f"{dist_info}/entry_points.txt").decode()
+    )
     site = tmp_path / "site"
     subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True)
     project = tmp_path / "project"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
+from rai_audit.audit.core.yaml_safe import load_yaml
 from rai_audit.models.errors import InvalidConfigError
 from rai_audit.models.options import validate_fields
 from rai_audit.reports.schema import Artifact, ResultBase
@@ -163,6 +165,25 @@ class Check(ABC):
         """Field values implied by a budget: none for ``smoke`` (the field defaults are the
         smoke budget, by construction), ``budgets[budget]`` for the larger ones."""
         return dict(cls.budgets.get(budget, {}))
+
+    @classmethod
+    def default_policy(cls) -> dict[str, Any]:
+        """This check's rules in the default policy, as a policy file's ``rules`` mapping
+        (``<name>.<metric>: {min: ..., max: ..., severity: ..., use_ci: ...}``).
+
+        By default the ``rules`` of ``policy.yaml`` beside the check's module, none if there is no
+        such file; a check may override this to return them.
+        """
+        file = getattr(sys.modules.get(cls.__module__), "__file__", None)
+        path = Path(file).with_name("policy.yaml") if file else None
+        if path is None or not path.is_file():
+            return {}
+        where = f"the default rules of check {cls.name!r} ({path})"
+        data = load_yaml(path.read_text(encoding="utf-8"), where)
+        rules = data.get("rules") if isinstance(data, dict) else None
+        if not isinstance(rules, dict):
+            raise InvalidConfigError(f"{where}: expected a mapping 'rules: {{<metric>: bound}}'")
+        return rules
 
     def skip_reason(self, target: AuditTarget) -> str | None:
         """Why this check does not apply to ``target`` (None if it does)."""

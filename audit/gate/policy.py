@@ -224,13 +224,31 @@ class Policy:
 
     @classmethod
     def default(cls) -> Policy:
-        """The documented default policy shipped as ``audit/gate/default_policy.yaml``."""
+        """The default policy: how rules are read and what outcomes count as, from
+        ``audit/gate/default_policy.yaml``, and the rules every registered check declares
+        (:meth:`Check.default_policy <audit.core.checks.Check.default_policy>`), in report order.
+
+        Raises:
+            InvalidConfigError: a check declares a rule about another check's metrics.
+        """
+        from rai_audit.audit.core.checks import all_checks  # noqa: PLC0415
+
         text = (
             resources.files("rai_audit.audit.gate")
             .joinpath("default_policy.yaml")
             .read_text("utf-8")
         )
-        return cls.from_mapping(load_yaml(text, "the default policy"), source="default")
+        data = load_yaml(text, "the default policy")
+        rules: dict[str, Any] = {}
+        for name, check in all_checks().items():
+            for metric, spec in _flatten_sections(check.default_policy()):
+                if metric.split(".", 1)[0] != name or "." not in metric:
+                    raise InvalidConfigError(
+                        f"check {name!r} declares the default rule {metric!r}: a check's rules "
+                        f"are about its own metrics, named {name}.<metric>"
+                    )
+                rules[metric] = spec
+        return cls.from_mapping({**data, "rules": rules}, source="default")
 
     def to_json(self) -> dict[str, Any]:
         """The whole policy as the report records it, with the sha256 of its canonical form."""
