@@ -168,7 +168,7 @@ def section_header(result: ResultBase) -> None:
     st.subheader(
         f"{_ICON.get(result.verdict)} {result.title}: {narrative.verdict_text(result.verdict)}"
     )
-    guide = narrative.SECTION_GUIDE.get(narrative.section_name(result))
+    guide = narrative.section_guide(result)
     if guide:
         st.caption(f"What it measures: {guide[0]} Limits: {guide[1]}")
     if result.summary:

@@ -282,6 +282,20 @@ def option(default: Any, rule: Rule, *, doc: str = "") -> Any:
     return field(default=default, metadata={"rule": rule, "doc": doc})
 
 
+def option_from(factory: Callable[[], Any], rule: Rule, *, doc: str = "") -> Any:
+    """A dataclass field whose default ``factory()`` gives when an instance is made, with its
+    rule: a default read from a registry at call time, so a method registered after import is
+    in it (``option_from(lambda: tuple(MITIGATIONS), Names(...))``)."""
+    return field(default_factory=factory, metadata={"rule": rule, "doc": doc})
+
+
+def default_of(f: Any) -> Any:
+    """A field's default now: its value, or what its factory gives (None: it has none)."""
+    if f.default is not MISSING:
+        return f.default
+    return f.default_factory() if f.default_factory is not MISSING else None
+
+
 def inferred_rule(default: Any) -> Rule | None:
     """The rule of a field made without :func:`option` (a third-party check's plain field):
     the type of its default (bool, int, float or str), else None (not checked)."""
@@ -344,7 +358,7 @@ def option_table(cls: type) -> list[dict[str, str]]:
     out = []
     for f in fields(cls):
         rule = _rule(f)
-        default = f.default if f.default is not MISSING else None
+        default = default_of(f)
         out.append(
             {
                 "name": f.name,

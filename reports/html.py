@@ -121,7 +121,7 @@ def _figure_src(f: Any, run_dir: Path | None) -> str:
 
 def _section(r: ResultBase, run_dir: Path | None = None) -> str:
     out = [f"<h2 id='{_e(r.kind)}'>{_e(r.title)} {badge(r.verdict)}</h2>"]
-    guide = narrative.SECTION_GUIDE.get(narrative.section_name(r))
+    guide = narrative.section_guide(r)
     if guide:
         out.append(
             f"<p class='muted'><b>What it measures.</b> {_e(guide[0])} "

@@ -201,6 +201,17 @@ SECTION_GUIDE: dict[str, tuple[str, str]] = {
 }
 
 
+def section_guide(r: ResultBase) -> tuple[str, str] | None:
+    """What the section measures and the limits of its numbers: a built-in section's from
+    :data:`SECTION_GUIDE`, a plugin's from its result (``PluginResult.guide``, which the runner
+    fills from the check's ``guide``)."""
+    known = SECTION_GUIDE.get(section_name(r))
+    if known is not None:
+        return known
+    given = getattr(r, "guide", None)
+    return (str(given[0]), str(given[1])) if given and len(given) == 2 else None
+
+
 def _worst_metrics(r: ResultBase, limit: int = 3) -> list[Metric]:
     bad = [m for m in r.metrics if m.verdict in ("fail", "error")]
     bad += [m for m in r.metrics if m.verdict == "warn"]

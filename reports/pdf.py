@@ -402,7 +402,7 @@ def build_story(report: AuditReport, run_dir: Path, width: float) -> list[Any]:
     for r in report.results:
         story.append(PageBreak())
         story.append(_p(f"{r.title}: {(r.verdict or '').upper()}", "h1"))
-        guide = narrative.SECTION_GUIDE.get(narrative.section_name(r))
+        guide = narrative.section_guide(r)
         if guide:
             story += [
                 _p(f"What it measures. {guide[0]}", "small"),

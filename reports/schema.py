@@ -344,6 +344,9 @@ class PluginResult(ResultBase):
 
     model_config = ConfigDict(frozen=True, extra="allow")
     check: str = ""
+    #: what the section measures and the limits of its numbers, shown above it in every
+    #: rendering (the runner fills it from the check's ``guide``)
+    guide: list[str] = Field(default_factory=list)
 
     @field_validator("kind")
     @classmethod

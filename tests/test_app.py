@@ -241,6 +241,7 @@ def test_a_plugin_check_gets_a_page_and_can_be_chosen(tmp_path, monkeypatch, ger
     class MajorityShare(Check):
         name: ClassVar[str] = "majority_share"
         title: ClassVar[str] = "Majority share"
+        guide: ClassVar[tuple[str, str]] = ("How often class 1 is predicted.", "No intervals.")
 
         def run(self, target, *, seed, artifacts):
             pred = target.model.predict_proba(target.splits["test"].X).argmax(1)
@@ -264,6 +265,7 @@ def test_a_plugin_check_gets_a_page_and_can_be_chosen(tmp_path, monkeypatch, ger
         at = _app(root, monkeypatch, "Majority share", "plugin")
         assert any("Majority share" in s.value for s in at.subheader)
         assert "share_of_class_1" in set(at.dataframe[0].value["metric"])
+        assert any("What it measures: How often class 1" in c.value for c in at.caption)
     finally:
         CHECKS.unregister("majority_share")
     at = _app(root, monkeypatch)  # unregistered: no page, and the run still lists

@@ -375,3 +375,35 @@ def test_the_definitions_table_describes_and_the_gate_alone_judges(german_target
     assert below.metric("sex.equalized_odds_difference").outcome == "fail"
     for judged in (above, below):  # the tables are the same whatever the policy says
         assert next(t for t in judged.tables if t.title == table.title) == table
+
+
+def test_a_mitigation_registered_after_import_is_run_by_default(german_target, tmp_path):
+    """The mitigations a check runs by default are the registry's when the check is made, not a
+    copy taken at import: a mitigation added later is one class and one entry. Its twin, a check
+    made after it is removed, no longer names it."""
+    from rai_audit.audit.fairness.mitigation import MITIGATIONS, Mitigation, register
+
+    class AsIs(Mitigation):
+        """The audited model's own decisions (a mitigation that changes nothing)."""
+
+        name = "as_is"
+        title = "As is (planted)"
+        family = "post-processing"
+
+        def apply(self, m):
+            return (m.score(m.X_test) > 0.5).astype(int), "the model's own decisions"
+
+    register(AsIs)
+    try:
+        check = FairnessCheck(n_boot=100, proxy_rows=0, intersections=False)
+        assert check.mitigations[-1] == "as_is"
+        res = _run(check.for_budget("smoke", mitigations=("as_is",)), german_target, tmp_path)
+        rows = {r.method: r for r in res.mitigations}
+        assert rows["as_is"].status == "ok", rows["as_is"].note
+        audited = rows["audited model"]
+        assert rows["as_is"].accuracy == pytest.approx(audited.accuracy)
+        assert rows["as_is"].metrics == pytest.approx(audited.metrics)
+        assert "equalized_odds_difference" in audited.metrics
+    finally:
+        MITIGATIONS.pop("as_is")
+    assert "as_is" not in FairnessCheck().mitigations

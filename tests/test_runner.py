@@ -283,3 +283,40 @@ def test_a_torchscript_model_goes_through_every_section_without_an_error(
         history=False,
     )
     assert {s.method: s.status for s in ckpt.results[0].methods}["gradcam"] == "ok"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GuidedCheck(Check):
+    name: ClassVar[str] = "guided"
+    title: ClassVar[str] = "Guided"
+    guide: ClassVar[tuple[str, str]] = ("How many test rows there are.", "A count, no more.")
+
+    def run(self, target, *, seed, artifacts):
+        from rai_audit.reports.schema import Metric, PluginResult
+
+        n = len(target.splits["test"].y)
+        return PluginResult(
+            kind="guided", check=self.name, title=self.title, metrics=[Metric(name="n", value=n)]
+        )
+
+
+def test_a_plugin_guide_reaches_every_rendering(digits_target, tmp_path):
+    """A plugin check's guide (what it measures, its limits) is recorded with its result and
+    shown above its section in the HTML and the PDF, as the built-in sections' are; a built-in
+    result is unchanged (its guide is the narrative's)."""
+    from rai_audit.reports import narrative
+    from rai_audit.reports.html import render_html
+
+    report = run_audit(
+        digits_target, [GuidedCheck(), PerformanceCheck()], out=tmp_path / "r", progress=False
+    )
+    guided, perf = report.results
+    assert guided.guide == ["How many test rows there are.", "A count, no more."]
+    assert "guide" not in json.loads(report_to_json(report))["results"][1]
+    assert load_report(tmp_path / "r").results[0].guide == guided.guide
+    html = render_html(report)
+    assert "<b>What it measures.</b> How many test rows there are." in html
+    assert "<b>Limits.</b> A count, no more." in html
+    assert narrative.section_guide(perf) == narrative.SECTION_GUIDE["performance"]
+    pdf = (tmp_path / "r" / "report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF")

@@ -117,6 +117,10 @@ class Check(ABC):
     #: ``equalized_odds_difference``), against which a policy's rules are validated; None (a
     #: plugin that does not declare them) lets any metric name through
     metric_leaves: ClassVar[frozenset[str] | None] = None
+    #: what the check measures and the limits of its numbers, two sentences a reader sees above
+    #: the section in the HTML, the PDF and the dashboard (a plugin's; the built-in sections'
+    #: are in :data:`reports.narrative.SECTION_GUIDE`)
+    guide: ClassVar[tuple[str, str] | None] = None
 
     @classmethod
     def for_budget(cls, budget: str, **overrides: Any) -> Check:

@@ -46,6 +46,7 @@ from rai_audit.reports.schema import (
     ErrorResult,
     Manifest,
     ModelInfo,
+    PluginResult,
     ResultBase,
     SkippedResult,
 )
@@ -157,6 +158,8 @@ def run_check(check: Check, target: AuditTarget, *, seed: int, run_dir: Path) ->
                 summary=f"The {check.name} check failed: {exc}",
             )
     wall = time.perf_counter() - t0
+    if isinstance(result, PluginResult) and check.guide and not result.guide:
+        result = result.model_copy(update={"guide": list(check.guide)})
     after = target.model.state_fingerprint()
     warnings = list(result.warnings)
     if after != before:

@@ -45,7 +45,7 @@ from rai_audit.audit.fairness.metrics import (
     intersect,
     score_calibration,
 )
-from rai_audit.audit.fairness.mitigation import CONSTRAINTS, METHODS, MITIGATIONS, run_mitigations
+from rai_audit.audit.fairness.mitigation import CONSTRAINTS, MITIGATIONS, run_mitigations
 from rai_audit.models.errors import InvalidConfigError, InvalidDataError
 from rai_audit.models.options import (
     CI_LEVEL,
@@ -59,6 +59,7 @@ from rai_audit.models.options import (
     Strings,
     Text,
     option,
+    option_from,
 )
 from rai_audit.reports.schema import Cell, FairnessResult, Metric, Table
 
@@ -231,7 +232,9 @@ class FairnessCheck(Check):
     n_bins: int = option(10, Int(2))
     alpha: float = option(0.05, Real(0.0, 1.0, lo_open=True, hi_open=True))
     proxy_rows: int | None = option(2000, Maybe(Int(0), "every train row"))
-    mitigations: tuple[str, ...] = option(METHODS, Names(lambda: MITIGATIONS))
+    mitigations: tuple[str, ...] = option_from(
+        lambda: tuple(MITIGATIONS), Names(lambda: MITIGATIONS)
+    )
     mitigation_feature: str | None = option(
         None, Maybe(Text(nonempty=True, what="feature name"), "the data's primary one")
     )

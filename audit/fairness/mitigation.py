@@ -553,7 +553,3 @@ def run_mitigations(
     for name in refit_methods:
         rows.append(attempt(name, refit, base_row.accuracy))
     return rows
-
-
-#: The registered mitigation names (the fairness check's ``mitigations`` default).
-METHODS: tuple[str, ...] = tuple(MITIGATIONS)
