@@ -6,7 +6,13 @@ classifies correctly on them (the attack's own record, so a per-example worst ca
 attacks is a logical AND). :data:`EVASION_ATTACKS` maps a name to the class. Attributes:
 
 - ``threat``: ``white-box`` (needs input gradients) or ``black-box`` (queries outputs only);
+- ``iterative``: a white-box attack that takes many steps (PGD) or one (FGSM);
 - ``data_kinds`` and ``norms`` it supports.
+
+The robustness audit plans its attacks from these (:func:`plan_attacks`): the first white-box
+iterative attack that applies is the headline attack (its epsilon curve and the masking checks'
+variants), the first single-step one and the first black-box one are the masking checks'
+references, and every other attack that applies runs once at the audited epsilon.
 
 Adding an attack is one class (here or in its own file, registered with :func:`register`), one
 registry entry, and one reference test.
@@ -73,6 +79,7 @@ class EvasionAttack:
     name: ClassVar[str]
     title: ClassVar[str]
     threat: ClassVar[Threat]
+    iterative: ClassVar[bool] = True
     data_kinds: ClassVar[tuple[str, ...]] = ("image", "tabular")
     norms: ClassVar[tuple[str, ...]] = ("inf", "2")
 
@@ -95,12 +102,45 @@ def register(cls: type[EvasionAttack]) -> type[EvasionAttack]:
     return cls
 
 
-def first_applicable(threat: Threat, kind: str, norm: str) -> type[EvasionAttack] | None:
-    """The first registered attack of ``threat`` that supports ``kind`` and ``norm``."""
-    return next(
-        (c for c in EVASION_ATTACKS.values() if c.threat == threat and c.applies(kind, norm)),
-        None,
-    )
+@dataclass(frozen=True)
+class AttackPlan:
+    """The attacks a robustness audit runs on one kind of data and norm, by role."""
+
+    iterative: type[EvasionAttack]
+    single_step: type[EvasionAttack]
+    black_box: type[EvasionAttack] | None
+    others: tuple[type[EvasionAttack], ...] = ()
+
+
+def plan_attacks(kind: str, norm: str) -> AttackPlan:
+    """The registered attacks that apply to ``kind`` and ``norm``, by role (read at call time,
+    so an attack registered after import is planned).
+
+    Raises:
+        ValueError: no white-box iterative or single-step attack applies.
+    """
+    applicable = [c for c in EVASION_ATTACKS.values() if c.applies(kind, norm)]
+
+    def first(threat: Threat, iterative: bool | None = None) -> type[EvasionAttack] | None:
+        return next(
+            (
+                c
+                for c in applicable
+                if c.threat == threat and (iterative is None or c.iterative == iterative)
+            ),
+            None,
+        )
+
+    iterative, single = first("white-box", True), first("white-box", False)
+    if iterative is None or single is None:
+        raise ValueError(
+            f"no registered white-box {'iterative' if iterative is None else 'single-step'} "
+            f"attack supports {kind} data with the L{norm} norm; the attacks are "
+            f"{', '.join(EVASION_ATTACKS)}"
+        )
+    black = first("black-box")
+    others = tuple(c for c in applicable if c not in (iterative, single, black))
+    return AttackPlan(iterative, single, black, others)
 
 
 def _outcome(module: nn.Module, adv: torch.Tensor, y: torch.Tensor) -> EvasionOutcome:
@@ -145,6 +185,7 @@ class FGSM(PGD):
 
     name = "fgsm"
     title = "FGSM"
+    iterative = False
 
     def config(self, b: AttackBudget) -> PGDConfig:
         return fgsm_config(b.eps, norm=b.norm, loss=b.loss)

@@ -237,12 +237,27 @@ def test_evasion_attacks_break_a_thin_margin_and_not_a_wide_one(name):
         assert torch.equal(same.adv, out.adv)
 
 
-def test_each_data_kind_has_a_black_box_attack():
-    from rai_audit.attacks.evasion import EVASION_ATTACKS, first_applicable
+def test_each_data_kind_has_its_attacks_planned_by_role():
+    """The robustness audit's plan comes from what each registered attack declares: the
+    headline iterative attack, the single-step and black-box references, and the others."""
+    from rai_audit.attacks.evasion import EVASION_ATTACKS, plan_attacks
 
-    assert first_applicable("black-box", "image", "inf").name == "square"
-    assert first_applicable("black-box", "tabular", "2").name == "corner_search"
-    assert first_applicable("white-box", "tabular", "inf").name == "pgd"
+    image, tabular = plan_attacks("image", "inf"), plan_attacks("tabular", "2")
+    assert (image.iterative.name, image.single_step.name, image.black_box.name) == (
+        "pgd",
+        "fgsm",
+        "square",
+    )
+    assert tabular.black_box.name == "corner_search" and tabular.iterative.name == "pgd"
+    assert image.others == tabular.others == ()
+    saved = dict(EVASION_ATTACKS)
+    del EVASION_ATTACKS["fgsm"]
+    try:
+        with pytest.raises(ValueError, match="no registered white-box single-step attack"):
+            plan_attacks("image", "inf")
+    finally:
+        EVASION_ATTACKS.clear()
+        EVASION_ATTACKS.update(saved)
     for name, cls in EVASION_ATTACKS.items():
         assert cls.name == name and cls.title and cls.threat in ("white-box", "black-box")
         assert set(cls.data_kinds) <= {"image", "tabular"} and set(cls.norms) <= {"inf", "2"}

@@ -201,6 +201,63 @@ def test_same_seed_same_numbers(digits_target, tmp_path):
     np.testing.assert_equal([c.value for c in a.masking], [c.value for c in b.masking])
 
 
+def test_a_newly_registered_attack_is_planned_and_run(digits_target, tmp_path):
+    """Planted: a further white-box attack registered after import (random signs at eps) runs in
+    the audit and reports its accuracy, which an independent computation on the audited rows
+    reproduces. Twin: without it the result has no such metric and the same others."""
+    from rai_audit.attacks.evasion import EVASION_ATTACKS, EvasionAttack, EvasionOutcome, register
+
+    def signs_of(x, seed):
+        gen = torch.Generator().manual_seed(seed)
+        return torch.randint(0, 2, x.shape, generator=gen).float() * 2 - 1
+
+    class RandomSigns(EvasionAttack):
+        name = "random_signs"
+        title = "random signs (planted)"
+        threat = "white-box"
+
+        def perturb(self, module, x, y, b):
+            adv = torch.clamp(x + b.eps * signs_of(x, b.seed), b.low, b.high)
+            with torch.no_grad():
+                hit = (module(adv).argmax(1) == y).cpu().numpy()
+            return EvasionOutcome(adv, hit, float(hit.mean()))
+
+    twin = _run(digits_target, tmp_path / "twin")
+    assert not any(m.name.startswith("attacks.") for m in twin.metrics)
+    register(RandomSigns)
+    try:
+        res = _run(digits_target, tmp_path / "planted")
+        m = RobustnessCheck(**FAST).measure(digits_target, seed=0)
+    finally:
+        EVASION_ATTACKS.pop("random_signs")
+    metric = res.metric("attacks.random_signs.robust_accuracy")
+    assert metric.description.startswith("accuracy under the random signs (planted)")
+    assert (
+        metric.n == res.metric("robust_accuracy").n
+        and metric.ci_low <= metric.value <= metric.ci_high
+    )
+    x = torch.as_tensor(m.X)
+    adv = torch.clamp(x + m.eps * signs_of(x, 0), 0.0, 1.0)
+    with torch.no_grad():
+        expected = (digits_target.model.module(adv).argmax(1).numpy() == m.y).mean()
+    assert metric.value == pytest.approx(expected)
+    assert m.others == (("random_signs", "random signs (planted)", metric.value),)
+    assert metric.value >= res.metric("robust_accuracy").value  # weaker than PGD: no warning
+    assert not any("not the worst case" in w for w in res.warnings)
+    assert [x.name for x in twin.metrics] == [x.name for x in res.metrics if x is not metric]
+
+
+def test_judging_warns_when_a_further_attack_beats_the_headline():
+    """Planted: a further attack 20 points below PGD is named in a warning (the headline is
+    not the worst case); twin: one at PGD's level is not."""
+    rc = RobustnessCheck()
+    strong = rc.judge(_measurement(others=(("x", "attack X", 0.3),)))
+    assert any("not the worst case" in w and "attack X reaches 30%" in w for w in strong.warnings)
+    assert {m.name: m.value for m in strong.metrics}["attacks.x.robust_accuracy"] == 0.3
+    level = rc.judge(_measurement(others=(("x", "attack X", 0.5),)))
+    assert not any("not the worst case" in w for w in level.warnings)
+
+
 def _measurement(**changes):
     from rai_audit.audit.robustness.check import RobustnessMeasurement
 

@@ -39,10 +39,10 @@ from torch import nn
 from rai_audit.attacks._art import DEFENSES, art_preprocessor
 from rai_audit.attacks.defenses import TransformDefense
 from rai_audit.attacks.evasion import (
-    EVASION_ATTACKS,
     AttackBudget,
+    EvasionAttack,
     EvasionOutcome,
-    first_applicable,
+    plan_attacks,
 )
 from rai_audit.attacks.pgd import PGDConfig, input_gradient, pgd
 from rai_audit.audit.core.adapters import TorchAdapter
@@ -262,9 +262,14 @@ class RobustnessCheck(Check):
             num_classes=target.num_classes,
         )
 
-        def attack(name: str, **changes: Any) -> EvasionOutcome:
+        try:
+            plan = plan_attacks(target.kind, self.norm)
+        except ValueError as exc:
+            raise InvalidConfigError(f"check 'robustness': {exc}") from None
+
+        def attack(cls: type[EvasionAttack], **changes: Any) -> EvasionOutcome:
             b = dataclasses.replace(budget, **changes)
-            return EVASION_ATTACKS[name]().perturb(module, xt, yt, b)
+            return cls().perturb(module, xt, yt, b)
 
         with frozen_eval(adapter.module):
             with torch.no_grad():
@@ -283,17 +288,19 @@ class RobustnessCheck(Check):
             by_eps: dict[float, tuple[float, float]] = {}
             adv = xt
             for e in self._ladder(eps):
-                a_pgd = attack("pgd", eps=e)
+                a_pgd = attack(plan.iterative, eps=e)
                 if e == eps:
                     adv = a_pgd.adv
-                by_eps[e] = (a_pgd.accuracy, attack("fgsm", eps=e).accuracy)
+                by_eps[e] = (a_pgd.accuracy, attack(plan.single_step, eps=e).accuracy)
             robust, fgsm_acc = by_eps[eps]
             strong = attack(
-                "pgd", max_iter=4 * self.max_iter, num_random_init=self.num_random_init + 2
+                plan.iterative,
+                max_iter=4 * self.max_iter,
+                num_random_init=self.num_random_init + 2,
             ).accuracy
-            large_acc = attack("pgd", eps=large).accuracy
+            large_acc = attack(plan.iterative, eps=large).accuracy
             other_loss: Literal["ce", "margin"] = "margin" if self.loss == "ce" else "ce"
-            other_acc = attack("pgd", loss=other_loss).accuracy
+            other_acc = attack(plan.iterative, loss=other_loss).accuracy
             grads, _ = input_gradient(module, xt, yt, loss=self.loss)
             flat = grads.flatten(1)
             zero_share = float(
@@ -301,8 +308,9 @@ class RobustnessCheck(Check):
             )
             with torch.no_grad():
                 nondet = float((module(xt) != module(xt)).any(1).float().mean())
-            blackbox = first_applicable("black-box", target.kind, self.norm)
-            bb = None if blackbox is None else attack(blackbox.name)
+            blackbox = plan.black_box
+            bb = None if blackbox is None else attack(blackbox)
+            others = tuple((c.name, c.title, attack(c).accuracy) for c in plan.others)
             with torch.no_grad():
                 adv_out = torch.softmax(module(adv).float(), 1)
             adv_pred = adv_out.argmax(1)
@@ -351,6 +359,7 @@ class RobustnessCheck(Check):
             blackbox=None if bb is None else bb.accuracy,
             blackbox_name="n/a" if blackbox is None else blackbox.title,
             blackbox_n=n,
+            others=others,
             wrong_confidence=wrong_conf,
             linf=linf,
             l2=l2,
@@ -433,6 +442,12 @@ class RobustnessCheck(Check):
             for c in failed
         ]
         warnings = list(m.warnings)
+        beaten = [f"{title} reaches {acc:.0%}" for _, title, acc in m.others if acc < robust - tol]
+        if beaten:
+            warnings.append(
+                f"the headline (PGD, {robust:.0%}) is not the worst case over the attacks that "
+                f"ran: {', '.join(beaten)} at the same eps"
+            )
         if not verified:
             warnings.append("robustness is UNVERIFIED: " + "; ".join(reasons))
         curves: dict[str, list[CurveBand]] = {"PGD": [], "FGSM": []}
@@ -785,6 +800,14 @@ class RobustnessCheck(Check):
                     bb_n,
                 )
             )
+        out += [
+            acc_metric(
+                f"attacks.{name}.robust_accuracy",
+                acc,
+                f"accuracy under the {title} (a further registered attack) at eps {eps_txt}",
+            )
+            for name, title, acc in m.others
+        ]
         if m.image_quality is not None:
             ssim, psnr = m.image_quality
             out += [
@@ -842,6 +865,8 @@ class RobustnessMeasurement:
         zero_gradient_share, nondeterministic_share: the gradient and determinism diagnostics.
         blackbox, blackbox_name, blackbox_n: the black-box attack's accuracy (None: none
             applies), name and rows.
+        others: (name, title, accuracy at ``eps``) of every other registered attack that
+            applies (:func:`attacks.evasion.plan_attacks`).
         wrong_confidence, linf, l2, image_quality: the adversarial examples' confidence when
             wrong, mean perturbation sizes, (SSIM, PSNR) for images.
         defense_rows: defenses (naive and adaptive) and compared models.
@@ -879,6 +904,7 @@ class RobustnessMeasurement:
     image_quality: tuple[float, float] | None
     defense_rows: list[DefenseRow]
     warnings: list[str]
+    others: tuple[tuple[str, str, float], ...] = ()
 
 
 @dataclass(frozen=True)
