@@ -282,7 +282,7 @@ def run(
     checks: Annotated[
         str | None, typer.Option(help="Comma-separated checks to run (default: all).")
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Base seed of every check.")] = None,
+    seed: Annotated[str | None, typer.Option(help="Base seed of every check.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps.")] = None,
     arch: Annotated[str | None, typer.Option(help=".safetensors only: architecture name.")] = None,
     input_shape: Annotated[
@@ -409,9 +409,9 @@ def run(
         if grayscale is not None:
             cfg.data.options["grayscale"] = grayscale
     if budget is not None:
-        cfg.budget = budget  # type: ignore[assignment]
+        cfg.budget = budget
     if seed is not None:
-        cfg.seed = seed
+        cfg.seed = _int_or_text(seed)
     if device is not None:
         cfg.device = device
     if checks is not None:
@@ -443,7 +443,7 @@ def demo(
     ),
     budget: Annotated[str, typer.Option(help="smoke, standard or thorough.")] = "smoke",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
-    seed: Annotated[int, typer.Option(help="Base seed.")] = 0,
+    seed: Annotated[str, typer.Option(help="Base seed.")] = "0",
     retrain: Annotated[
         bool, typer.Option(help="Train again even if the models are cached.")
     ] = False,
@@ -458,7 +458,7 @@ def demo(
         out,
         budget=budget,
         device=device,
-        seed=seed,
+        seed=_int_or_text(seed),
         retrain=retrain,
         progress=not quiet,
         command=shlex.join(["rai-audit", *sys.argv[1:]]),
@@ -823,6 +823,15 @@ def policy_() -> None:
         width=100,
     )
     print(f"# the default policy, sha256 {body['sha256']}\n{text}", end="")
+
+
+def _int_or_text(value: str) -> int | str:
+    """A command-line number as an int, anything else as given, for its option's rule to refuse
+    with the message a config file's value gets."""
+    try:
+        return int(value)
+    except ValueError:
+        return value
 
 
 def main(argv: list[str] | None = None) -> int:

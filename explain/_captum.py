@@ -106,7 +106,6 @@ class IntegratedGradients(Explainer):
     title: ClassVar[str] = "Integrated Gradients"
     requires: ClassVar[Requirement] = "gradients"
     overlay_rank: ClassVar[int | None] = 1
-    check_options: ClassVar[dict[str, str]] = {"n_steps": "ig_steps"}
 
     n_steps: int = option(32, Int(2))
     baseline: Literal["auto", "zeros", "mean"] = option("auto", Choice(("auto", "zeros", "mean")))

@@ -72,7 +72,6 @@ class Lime(Explainer):
     requires: ClassVar[Requirement] = "predict"
     stochastic: ClassVar[bool] = True
     overlay_rank: ClassVar[int | None] = 3
-    check_options: ClassVar[dict[str, str]] = {"num_samples": "lime_samples"}
 
     num_samples: int = option(500, Int(10))
     cell: int = option(0, Int(0))

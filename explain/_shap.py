@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -56,13 +55,12 @@ class ShapPermutation(Explainer):
     n_background: int = option(50, Int(1))
 
     @classmethod
-    def from_options(cls, options: Mapping[str, Any], *, n_features: int) -> Explainer:
-        """``shap_max_evals`` raised to the minimum ``2 * n_features + 1`` (0 asks for it), and
-        at most 50 background rows (the masker's cost grows with them)."""
-        return cls(
-            max_evals=max(int(options["shap_max_evals"]), 2 * n_features + 1),
-            n_background=min(int(options["n_background"]), 50),
-        )
+    def configured(cls, *, n_features: int, **settings: Any) -> Explainer:
+        """``max_evals`` raised to the minimum ``2 * n_features + 1`` (0 asks for it), and at
+        most 50 background rows (the masker's cost grows with them)."""
+        max_evals = int(settings.get("max_evals", 0))
+        n_background = int(settings.get("n_background", 50))
+        return cls(max_evals=max(max_evals, 2 * n_features + 1), n_background=min(n_background, 50))
 
     def diagnostics(
         self, exp: Explanation, model: ModelView, X: np.ndarray, targets: np.ndarray

@@ -9,7 +9,7 @@ only call ``model.predict_proba``. Every method returns attributions shaped like
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -107,7 +107,9 @@ class Explainer:
             ``logit``), else None; SHAP values feed the global importance and the beeswarm,
             probability-space ones first.
         overlay_rank: its column in the image overlay figure (None: not shown there).
-        check_options: its own option -> the audit check's option that sets it.
+
+    A method takes its own argument names; which audit option sets which is the audit's
+    business (``audit.explainability.check.METHOD_SETTINGS``).
     """
 
     name: ClassVar[str]
@@ -118,15 +120,15 @@ class Explainer:
     signed: ClassVar[bool] = True
     shap_space: ClassVar[str | None] = None
     overlay_rank: ClassVar[int | None] = None
-    check_options: ClassVar[dict[str, str]] = {}
 
     def __post_init__(self) -> None:
         validate_fields(self, f"explanation method {self.name!r}")
 
     @classmethod
-    def from_options(cls, options: Mapping[str, Any], *, n_features: int) -> Explainer:
-        """This method configured from the audit check's options (see ``check_options``)."""
-        return cls(**{own: options[theirs] for own, theirs in cls.check_options.items()})
+    def configured(cls, *, n_features: int, **settings: Any) -> Explainer:
+        """This method with ``settings`` (its own argument names) for inputs of ``n_features``
+        features; a method whose cost depends on the width adjusts them here."""
+        return cls(**settings)
 
     def explain(
         self, model: ModelView, X: np.ndarray, targets: np.ndarray, *, seed: int = 0

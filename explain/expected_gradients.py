@@ -100,7 +100,6 @@ class ExpectedGradients(Explainer):
     stochastic: ClassVar[bool] = True
     shap_space: ClassVar[str | None] = "logit"
     overlay_rank: ClassVar[int | None] = 2
-    check_options: ClassVar[dict[str, str]] = {"n_samples": "eg_samples"}
 
     n_samples: int = option(64, Int(1))
     chunk: int = option(2048, Int(1))

@@ -113,7 +113,6 @@ class GradCAM(Explainer):
     data_kinds: ClassVar[tuple[str, ...]] = ("image",)
     signed: ClassVar[bool] = False
     overlay_rank: ClassVar[int | None] = 0
-    check_options: ClassVar[dict[str, str]] = {"target_layer": "target_layer"}
     plus: ClassVar[bool] = False
 
     target_layer: str = option("", Text(what="layer name"))

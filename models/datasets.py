@@ -15,8 +15,10 @@ each of them.
 
 from __future__ import annotations
 
+import ast
 import gzip
 import hashlib
+import inspect
 import io
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -29,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from rai_audit.models.errors import InvalidConfigError, InvalidDataError, MissingDependencyError
+from rai_audit.models.options import Choice, Rule, check_value, inferred_rule, unknown_options
 from rai_audit.models.tabular import TabularEncoder
 
 SPLITS = ("train", "val", "test", "holdout")
@@ -1125,12 +1128,15 @@ def load_dataset(
         preprocessing: a stored tabular encoder (from a checkpoint) to use instead of a new fit.
     """
     if name.startswith("csv:"):
+        options = _checked_options(name, load_csv, options)
         return load_csv(
             name[4:], split_seed=split_seed, indices=indices, preprocessing=preprocessing, **options
         )
     if name.startswith("folder:"):
+        options = _checked_options(name, load_image_folder, options)
         return load_image_folder(name[7:], split_seed=split_seed, indices=indices, **options)
     if name.startswith("tv:"):
+        options = _checked_options(name, load_torchvision, options)
         return load_torchvision(name[3:], split_seed=split_seed, indices=indices, **options)
     loader = DATASETS.get(name)
     if loader is None:
@@ -1138,10 +1144,54 @@ def load_dataset(
             f"unknown data set {name!r}: expected one of {', '.join(sorted(DATASETS))}, "
             "csv:PATH, folder:PATH or tv:NAME"
         )
-    kwargs: dict[str, Any] = {"split_seed": split_seed, "indices": indices, **options}
+    kwargs: dict[str, Any] = {
+        "split_seed": split_seed,
+        "indices": indices,
+        **_checked_options(name, loader, options),
+    }
     if preprocessing is not None and DATASETS[name] in _TABULAR_LOADERS:
         kwargs["preprocessing"] = preprocessing
-    try:
-        return loader(**kwargs)
-    except TypeError as exc:
-        raise InvalidConfigError(f"bad option for data set {name!r}: {exc}") from exc
+    return loader(**kwargs)
+
+
+#: a loader's keyword arguments that the audit sets, not the user
+_NOT_OPTIONS = frozenset({"split_seed", "indices", "preprocessing"})
+
+
+def _option_rule(param: inspect.Parameter) -> Rule | None:
+    """An option's rule from its loader's signature: a ``Literal[...]`` annotation is a choice,
+    else the type of its default (None: not checked here)."""
+    note = param.annotation if isinstance(param.annotation, str) else ""
+    if note.startswith("Literal[") and note.endswith("]"):
+        return Choice(tuple(ast.literal_eval(f"({note[8:-1]},)")))
+    if param.default is inspect.Parameter.empty:
+        return None
+    return inferred_rule(param.default)
+
+
+def _checked_options(name: str, loader: Callable[..., Any], options: Mapping[str, Any]) -> dict:
+    """``options`` checked against what ``loader`` takes, with the messages every option has:
+    unknown names listed with the known ones, a missing required one, a value its rule
+    refuses."""
+    where = f"data set {name!r}"
+    params = {
+        n: p
+        for n, p in inspect.signature(loader).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and n not in _NOT_OPTIONS
+    }
+    unknown = set(options) - set(params)
+    if unknown:
+        raise unknown_options(where, unknown, params)
+    missing = [
+        n for n, p in params.items() if p.default is inspect.Parameter.empty and n not in options
+    ]
+    if missing:
+        raise InvalidConfigError(
+            f"{where} needs the option(s) {', '.join(missing)}; set them in the config "
+            f"(data: {{options: {{{missing[0]}: ...}}}})"
+        )
+    out = {}
+    for key, value in options.items():
+        rule = _option_rule(params[key])
+        out[key] = value if rule is None or value is None else check_value(where, key, rule, value)
+    return out

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 import torch
 
 from rai_audit.models.errors import InvalidConfigError
+from rai_audit.models.options import DEVICES, Device, check_value
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+DEVICE_CHOICES = DEVICES
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -24,7 +25,7 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     """
     if isinstance(device, torch.device):
         return device
-    name = (device or "auto").strip().lower()
+    name = check_value("the run", "device", Device(), device or "auto")
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -33,11 +34,6 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     base = name.split(":", 1)[0]
-    if base not in DEVICE_CHOICES:
-        raise InvalidConfigError(
-            f"unknown device {device!r}: expected one of {', '.join(DEVICE_CHOICES)} "
-            "(optionally 'cuda:N')"
-        )
     if base == "cuda" and not torch.cuda.is_available():
         raise InvalidConfigError(
             f"device {device!r} was asked for but CUDA is not available here; "

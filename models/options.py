@@ -329,6 +329,15 @@ def refusal(where: str, name: str, rule: Rule, value: Any) -> InvalidConfigError
     return InvalidConfigError(f"option {name!r} of {where} must be {rule.text()}; got {shown}")
 
 
+def unknown_options(where: str, given: Iterable[str], known: Iterable[str]) -> InvalidConfigError:
+    """The one message for option names an owner does not have, listing those it has."""
+    have = sorted(known)
+    return InvalidConfigError(
+        f"{where} has no option(s) {', '.join(sorted(given))}; its options are "
+        f"{', '.join(have) if have else 'none'}"
+    )
+
+
 def check_value(where: str, name: str, rule: Rule, value: Any) -> Any:
     """``value`` in its canonical form, or the one message naming the option."""
     try:
@@ -371,6 +380,41 @@ def option_table(cls: type) -> list[dict[str, str]]:
 
 
 # ---------------------------------------------------------------------- shared rules
+
+#: The device names (``cuda`` may carry an index, ``cuda:1``).
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass(frozen=True)
+class Device(Rule):
+    """A device name: one of :data:`DEVICES`, or ``cuda:N`` (canonical: lower case)."""
+
+    def coerce(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise _Refused
+        name = value.strip().lower()
+        base, colon, index = name.partition(":")
+        if base not in DEVICES or (colon and not (base == "cuda" and index.isdigit())):
+            raise _Refused
+        return name
+
+    def text(self) -> str:
+        return "one of " + ", ".join(repr(d) for d in DEVICES) + " (or 'cuda:N')"
+
+    def invalid(self) -> Any:
+        return "tpu"
+
+
+@dataclass(frozen=True)
+class Seed(Int):
+    """A seed: an integer in [0, 2**63), which NumPy, torch and SQLite all accept."""
+
+    lo: int | None = 0
+    hi: int | None = 2**63 - 1
+
+    def text(self) -> str:
+        return "an integer in [0, 2**63)"
+
 
 #: An attack radius in input units (pixels in [0, 1]: 8/255 ~= 0.031), where 0 turns it off.
 EPS = Real(lo=0.0)

@@ -561,11 +561,13 @@ def test_methods_declare_their_capabilities(method):
     assert cls.requires in ("gradients", "conv", "predict")
     assert set(cls.data_kinds) <= {"image", "tabular"} and cls.data_kinds
     assert cls.shap_space in (None, "probability", "logit")
+    from rai_audit.audit.explainability.check import METHOD_SETTINGS
+
     check_fields = {f.name for f in dataclasses.fields(ExplainabilityCheck)}
     own_fields = {f.name for f in dataclasses.fields(cls)}
-    for own, theirs in cls.check_options.items():
-        assert own in own_fields and theirs in check_fields
-    configured = cls.from_options(ExplainabilityCheck().config(), n_features=10)
+    for own, ours in METHOD_SETTINGS.get(method, {}).items():  # the audit maps its options
+        assert own in own_fields and ours in check_fields
+    configured = ExplainabilityCheck()._explainer(method, n_features=10)
     assert isinstance(configured, cls)
     if cls.requires == "conv":
         assert cls.data_kinds == ("image",)
@@ -574,6 +576,7 @@ def test_methods_declare_their_capabilities(method):
 def test_shap_permutation_budget_is_raised_to_its_minimum():
     from rai_audit.audit.explainability.check import ExplainabilityCheck
 
-    opts = ExplainabilityCheck(shap_max_evals=0, n_background=500).config()
-    e = ShapPermutation.from_options(opts, n_features=20)
+    e = ExplainabilityCheck(shap_max_evals=0, n_background=500)._explainer(
+        "shap_permutation", n_features=20
+    )
     assert e.max_evals == 41 and e.n_background == 50

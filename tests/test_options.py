@@ -159,3 +159,102 @@ def test_a_bad_option_in_a_config_is_one_line_and_exit_2(
     lines = [ln for ln in err.strip().splitlines() if ln.strip()]
     assert len(lines) == 1 and message in lines[0], err
     assert not (tmp_path / "r").exists()
+
+
+# (option, value, the one message) for the audit's own options and a data set's options
+TOP_LEVEL = [
+    ("seed", -1, "option 'seed' of the audit must be an integer in [0, 2**63); got -1"),
+    ("seed", "abc", "option 'seed' of the audit must be an integer in [0, 2**63); got 'abc'"),
+    (
+        "budget",
+        "huge",
+        "option 'budget' of the audit must be one of 'smoke', 'standard', 'thorough'; got 'huge'",
+    ),
+    (
+        "device",
+        "tpu",
+        "option 'device' of the audit must be one of 'auto', 'cpu', 'cuda', 'mps' "
+        "(or 'cuda:N'); got 'tpu'",
+    ),
+]
+DATA_OPTIONS = [
+    ({"sise": 3}, "data set 'adult' has no option(s) sise; its options are include_sensitive"),
+    (
+        {"include_sensitive": "maybe"},
+        "option 'include_sensitive' of data set 'adult' must be true or false; got 'maybe'",
+    ),
+]
+
+
+def _refusals(tmp_path, model, cases, *, jobs_too):
+    """Each case as the CLI, a config file and (``jobs_too``) a dashboard job see it: (cli,
+    config, job), None where a door does not take it."""
+    import contextlib
+    import io
+    import json
+    import time
+
+    import yaml
+
+    from rai_audit.audit.cli import main
+    from rai_audit.audit.service import jobs
+
+    out = []
+    for i, (flag, value, data) in enumerate(cases):
+        base = {"model": {"path": str(model)}, "checks": ["performance"]}
+        if data is not None:
+            base["data"] = {"name": "adult", "options": data}
+        spec = {**base, **({flag: value} if flag else {})}
+        cfg = tmp_path / f"c{i}.yaml"
+        cfg.write_text(yaml.safe_dump(spec))
+        cli_args = ["run", "--model", str(model), "--out", str(tmp_path / f"r{i}"), "--quiet"]
+        cli = None
+        if flag:
+            buf = io.StringIO()
+            with contextlib.redirect_stderr(buf):
+                assert main([*cli_args, f"--{flag}", str(value)]) == 2
+            cli = buf.getvalue().strip().removeprefix("rai-audit: error: ")
+        buf = io.StringIO()
+        with contextlib.redirect_stderr(buf):
+            assert (
+                main(["run", "--config", str(cfg), "--out", str(tmp_path / f"r{i}"), "--quiet"])
+                == 2
+            )
+        config = buf.getvalue().strip().removeprefix("rai-audit: error: ")
+        if not jobs_too:
+            out.append((cli, config, config))
+            continue
+        job = jobs.submit(
+            tmp_path / "runs", {**spec, "name": f"j{i}", "out": str(tmp_path / f"j{i}")}
+        )
+        deadline = time.time() + 120
+        while jobs.read_status(job)["state"] in ("queued", "running") and time.time() < deadline:
+            time.sleep(0.2)
+        status = json.loads((job / "status.json").read_text())
+        assert status["state"] == "failed", status
+        jobs.wait_for_workers()
+        dashboard = status["error"].removeprefix("InvalidConfigError: ")
+        out.append((cli, config, dashboard))
+        assert not (tmp_path / f"r{i}").exists() and not (tmp_path / "runs" / f"j{i}").exists()
+    return out
+
+
+@pytest.mark.parametrize("jobs_too", [False, pytest.param(True, marks=pytest.mark.e2e)])
+def test_the_audits_own_options_read_the_same_from_the_cli_a_config_and_the_dashboard(
+    tmp_path, mlp_checkpoint, jobs_too
+):
+    """Planted: a bad seed, budget, device and data-set option, each from the three doors (the
+    dashboard's job process in the e2e set); each gives the one template, word for word the
+    same. Twin: the good values run (see the CLI and dashboard tests), and a good data-set
+    option is accepted below."""
+    cases = [(flag, value, None) for flag, value, _ in TOP_LEVEL]
+    cases += [(None, None, data) for data, _ in DATA_OPTIONS]
+    got = _refusals(tmp_path, mlp_checkpoint, cases, jobs_too=jobs_too)
+    expected = [m for *_, m in TOP_LEVEL] + [m for _, m in DATA_OPTIONS]
+    for (cli, config, dashboard), message in zip(got, expected, strict=True):
+        assert config == dashboard == message
+        assert cli in (None, message)
+    from rai_audit.models.datasets import load_dataset
+
+    assert load_dataset("adult").sensitive_in_features["sex"]
+    assert not load_dataset("adult", include_sensitive=False).sensitive_in_features["sex"]

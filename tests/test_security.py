@@ -218,6 +218,7 @@ def test_dashboard_job_in_its_own_process_refuses_a_load_time_payload(payloads, 
     while jobs.read_status(job)["state"] in ("queued", "running") and time.time() < deadline:
         time.sleep(0.3)
     status = jobs.read_status(job)
+    jobs.wait_for_workers()
     assert status["state"] == "failed" and REFUSED in status["error"], status
     assert not p.marker.exists()
 

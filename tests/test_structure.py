@@ -81,6 +81,31 @@ def test_the_built_in_checks_are_entry_points_like_any_plugin():
     assert list(all_checks())[:5] == list(PILLARS)  # report order, from each class's order
 
 
+def test_methods_never_name_the_audits_options():
+    """An explanation method takes its own argument names; the audit maps its options to them.
+    No string in explain/ is an option of the explainability check that no method has as its
+    own (``ig_steps`` is the audit's; ``n_steps`` is Integrated Gradients')."""
+    import ast
+    from dataclasses import fields
+    from pathlib import Path
+
+    import rai_audit.explain  # noqa: F401  (registers the methods)
+    from rai_audit.audit.explainability.check import ExplainabilityCheck
+    from rai_audit.explain.base import EXPLAINERS
+
+    own = {f.name for cls in EXPLAINERS.values() for f in fields(cls)}
+    audit_only = {f.name for f in fields(ExplainabilityCheck)} - own
+    assert {"ig_steps", "lime_samples", "eg_samples", "shap_max_evals"} <= audit_only
+    root = Path(__file__).resolve().parents[1]
+    named = [
+        f"{path.relative_to(root)}: {node.value!r}"
+        for path in (root / "explain").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and node.value in audit_only
+    ]
+    assert not named, named
+
+
 def test_package_roots_still_export_their_names():
     import rai_audit
     from rai_audit import audit, models

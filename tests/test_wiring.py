@@ -61,7 +61,9 @@ def test_the_manifest_records_the_budget_the_checks_ran_at(digits_target, tmp_pa
 
 @pytest.mark.parametrize("seed", [-1, 2**63, True, 1.5])
 def test_bad_seeds_are_refused_before_any_work(seed, tmp_path, capsys, mlp_checkpoint):
-    with pytest.raises(InvalidConfigError, match=r"seed must be an integer in \[0, 2\*\*63\)"):
+    with pytest.raises(
+        InvalidConfigError, match=r"option 'seed' of the audit must be an integer in \[0, 2\*\*63\)"
+    ):
         check_seed(seed)
     if isinstance(seed, int) and not isinstance(seed, bool):
         code = main(
@@ -78,7 +80,9 @@ def test_bad_seeds_are_refused_before_any_work(seed, tmp_path, capsys, mlp_check
                 "--quiet",
             ]
         )
-        assert code == 2 and "seed must be an integer" in capsys.readouterr().err
+        assert (
+            code == 2 and "option 'seed' of the audit must be an integer" in capsys.readouterr().err
+        )
         assert not (tmp_path / "r").exists()
 
 

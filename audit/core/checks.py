@@ -14,13 +14,21 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 import numpy as np
 
 from rai_audit.audit.core.yaml_safe import load_yaml
 from rai_audit.models.errors import InvalidConfigError
-from rai_audit.models.options import validate_fields
+from rai_audit.models.options import (
+    Choice,
+    Device,
+    Seed,
+    check_value,
+    option,
+    unknown_options,
+    validate_fields,
+)
 from rai_audit.reports.schema import Artifact, ResultBase
 
 if TYPE_CHECKING:
@@ -35,13 +43,35 @@ BUDGETS: tuple[str, ...] = ("smoke", "standard", "thorough")
 
 
 SEED_LIMIT = 2**63
+BUDGET_RULE = Choice(BUDGETS)
+SEED_RULE = Seed()
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditOptions:
+    """The audit's own options, declared with their rules as every check option is, so a bad
+    value reads the same from the CLI, a config file or the dashboard:
+    ``option 'budget' of the audit must be one of 'smoke', 'standard', 'thorough'; got 'huge'``.
+
+    Attributes:
+        seed: the base seed of every check.
+        budget: how much work each check does (its options for that budget).
+        device: where the model runs.
+        split_seed: the seed of a data set's train/val/test/holdout split.
+    """
+
+    seed: int = option(0, SEED_RULE, doc="the base seed of every check")
+    budget: str = option("smoke", BUDGET_RULE, doc="how much work each check does")
+    device: str = option("auto", Device(), doc="where the model runs")
+    split_seed: int = option(0, SEED_RULE, doc="the seed of a data set's split")
+
+    def __post_init__(self) -> None:
+        validate_fields(self, "the audit")
 
 
 def check_seed(seed: object) -> int:
     """``seed`` if it is an integer in [0, 2**63) (NumPy, torch and SQLite all accept it)."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
-        raise InvalidConfigError(f"seed must be an integer in [0, 2**63); got {seed!r}")
-    return seed
+    return int(check_value("the audit", "seed", SEED_RULE, seed))
 
 
 def budget_of(checks: Sequence[Check]) -> str:
@@ -50,10 +80,8 @@ def budget_of(checks: Sequence[Check]) -> str:
     return names.pop() if len(names) == 1 else "mixed"
 
 
-def check_budget(budget: str) -> BudgetName:
-    if budget not in BUDGETS:
-        raise InvalidConfigError(f"unknown budget {budget!r}: expected one of {', '.join(BUDGETS)}")
-    return budget  # type: ignore[return-value]
+def check_budget(budget: object) -> BudgetName:
+    return check_value("the audit", "budget", BUDGET_RULE, budget)
 
 
 class Artifacts:
@@ -129,15 +157,12 @@ class Check(ABC):
         Raises:
             InvalidConfigError: unknown budget or an option the check does not have.
         """
-        check_budget(budget)
+        checked = check_budget(budget)
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(overrides) - known)
+        unknown = set(overrides) - known
         if unknown:
-            raise InvalidConfigError(
-                f"check {cls.name!r} has no option(s) {', '.join(unknown)}; its options are "
-                f"{', '.join(sorted(known))}"
-            )
-        check = cls(**{**cls.budget_defaults(check_budget(budget)), **overrides})
+            raise unknown_options(f"check {cls.name!r}", unknown, known)
+        check = cls(**{**cls.budget_defaults(checked), **overrides})
         object.__setattr__(check, "_budget", budget)  # not an option: where the options came from
         return check
 
@@ -203,6 +228,64 @@ class Check(ABC):
     @abstractmethod
     def run(self, target: AuditTarget, *, seed: int, artifacts: Artifacts) -> ResultBase:
         """Run on ``target`` and return a result (metrics without verdicts)."""
+
+
+M = TypeVar("M")
+J = TypeVar("J")
+R = TypeVar("R", bound=ResultBase)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeasuredCheck(Check, Generic[M, J, R]):
+    """A check in three steps, which this base runs in order, as pytorch-grad-cam's ``BaseCAM``
+    owns the pass its subclasses customize:
+
+    - :meth:`measure` is the only step that touches the model: it returns a frozen measurement
+      (raw numbers and arrays, no model);
+    - :meth:`judge` is pure: the measurement in, metrics, tables, warnings and a summary out;
+      the policy, applied later by the runner, is the only judge of an outcome;
+    - :meth:`render` makes the artifacts (figures, arrays) and assembles the result, with
+      :meth:`result` for the fields every result has.
+    """
+
+    def run(self, target: AuditTarget, *, seed: int, artifacts: Artifacts) -> R:
+        measured = self.measure(target, seed=seed)
+        return self.render(measured, self.judge(measured), artifacts)
+
+    @abstractmethod
+    def measure(self, target: AuditTarget, *, seed: int) -> M:
+        """Run the methods on the model and collect what they measured."""
+
+    @abstractmethod
+    def judge(self, measured: M) -> J:
+        """Metrics, tables, warnings and the summary, from the measurement alone."""
+
+    @abstractmethod
+    def render(self, measured: M, judged: J, artifacts: Artifacts) -> R:
+        """Figures and arrays written through ``artifacts``, and the result."""
+
+    def result(
+        self,
+        kind: type[R],
+        judged: Any,
+        *,
+        figures: Sequence[Artifact] = (),
+        **detail: Any,
+    ) -> R:
+        """The result of this check: its title and configuration, the judgement's summary,
+        metrics, tables and warnings (``detail`` may give any of them instead), the figures,
+        and the kind's own fields in ``detail``."""
+        common = {
+            name: getattr(judged, name)
+            for name in ("summary", "metrics", "tables", "warnings")
+            if hasattr(judged, name)
+        }
+        return kind(
+            title=self.title,
+            config=self.config(),
+            figures=list(figures),
+            **{**common, **detail},
+        )
 
 
 ENTRY_POINT_GROUP = "rai_audit.checks"

@@ -43,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rai_audit.audit.core.checks import (
     BUDGETS,
+    AuditOptions,
     Check,
     all_checks,
     check_budget,
@@ -74,14 +75,16 @@ class ModelConfig(_Strict):
 
 class DataConfig(_Strict):
     name: str
-    split_seed: int = 0
+    split_seed: Any = 0  # checked with the audit's options (AuditOptions), one message for all
     options: dict[str, Any] = Field(default_factory=dict)
 
 
 class AuditConfig(_Strict):
-    seed: int = 0
-    budget: Literal["smoke", "standard", "thorough"] = "smoke"
-    device: str = "auto"
+    # seed, budget and device are checked against their declared rules by
+    # :func:`validate_options` (AuditOptions), with the message every option has
+    seed: Any = 0
+    budget: Any = "smoke"
+    device: Any = "auto"
     model: ModelConfig | None = None
     data: DataConfig | None = None
     checks: dict[str, dict[str, Any] | None] | list[str] | None = None
@@ -137,6 +140,24 @@ def resolve_paths(cfg: AuditConfig, base: Path | None) -> AuditConfig:
     return cfg
 
 
+def validate_options(cfg: AuditConfig) -> AuditOptions:
+    """The audit's own options of ``cfg`` checked against their rules, and stored canonical.
+
+    Raises:
+        InvalidConfigError: ``option 'seed' of the audit must be ...; got ...``.
+    """
+    opts = AuditOptions(
+        seed=cfg.seed,
+        budget=cfg.budget,
+        device=cfg.device,
+        split_seed=cfg.data.split_seed if cfg.data is not None else 0,
+    )
+    cfg.seed, cfg.budget, cfg.device = opts.seed, opts.budget, opts.device
+    if cfg.data is not None:
+        cfg.data.split_seed = opts.split_seed
+    return opts
+
+
 def load_config(path: str | Path | None) -> tuple[AuditConfig, Path | None]:
     """Parse and validate a configuration file (None gives the defaults)."""
     if path is None:
@@ -156,6 +177,7 @@ def load_config(path: str | Path | None) -> tuple[AuditConfig, Path | None]:
             f"config file {str(p)!r}: {where}: {e['msg']} (see 'rai-audit run --help' for the "
             "format)"
         ) from exc
+    validate_options(cfg)
     base = p.parent.resolve()
     return resolve_paths(cfg, base), base
 

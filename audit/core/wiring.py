@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from rai_audit.audit.core.checks import check_seed
 from rai_audit.audit.core.config import (
     AuditConfig,
     build_checks,
     build_policy,
     build_target,
     resolve_paths,
+    validate_options,
 )
 from rai_audit.audit.core.runner import run_audit
 from rai_audit.audit.core.target import AuditTarget
@@ -58,9 +58,9 @@ def audit_from_config(
     Raises:
         InvalidConfigError: a bad seed, budget, option, policy or model path.
     """
-    check_seed(cfg.seed)
     cfg = resolve_paths(cfg.model_copy(deep=True), None)  # what is left relative: the cwd
-    checks = build_checks(cfg.checks, cfg.budget)  # validates the budget
+    validate_options(cfg)  # seed, budget, device, split seed: before anything is loaded
+    checks = build_checks(cfg.checks, cfg.budget)
     policy = build_policy(cfg.policy, allow_empty=cfg.allow_empty_policy)
     target = target_from_config(cfg, trust_by=trust_by, allow_torchscript=allow_torchscript)
     return run_audit(

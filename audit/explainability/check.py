@@ -99,6 +99,18 @@ _BUDGETS: dict[str, dict[str, Any]] = {
 }
 
 
+#: method -> {its own argument: the option of this check that sets it}; a method not named
+#: here runs with its own defaults (the methods never name the audit's options)
+METHOD_SETTINGS: dict[str, dict[str, str]] = {
+    "integrated_gradients": {"n_steps": "ig_steps"},
+    "lime": {"num_samples": "lime_samples"},
+    "shap_permutation": {"max_evals": "shap_max_evals", "n_background": "n_background"},
+    "expected_gradients": {"n_samples": "eg_samples"},
+    "gradcam": {"target_layer": "target_layer"},
+    "gradcam++": {"target_layer": "target_layer"},
+}
+
+
 @dataclass(frozen=True, kw_only=True)
 class ExplainabilityCheck(Check):
     """Explanations and their quality.
@@ -172,7 +184,9 @@ class ExplainabilityCheck(Check):
     # ------------------------------------------------------------------ configuration
 
     def _explainer(self, name: str, n_features: int) -> Explainer:
-        return EXPLAINERS[name].from_options(self.config(), n_features=n_features)
+        config = self.config()
+        settings = {own: config[ours] for own, ours in METHOD_SETTINGS.get(name, {}).items()}
+        return EXPLAINERS[name].configured(n_features=n_features, **settings)
 
     def _plan(self, target: AuditTarget) -> list[tuple[str, str | None]]:
         """(method, reason it cannot run or None) for every method to attempt.

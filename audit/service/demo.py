@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rai_audit.audit.core.checks import AuditOptions, check_seed
 from rai_audit.audit.core.config import AuditConfig, ModelConfig
 from rai_audit.audit.core.wiring import audit_from_config
 from rai_audit.models.pipeline import train_and_save
@@ -23,7 +24,7 @@ def run_demo(
     *,
     budget: str = "smoke",
     device: str = "auto",
-    seed: int = 0,
+    seed: int | str = 0,
     retrain: bool = False,
     progress: bool = True,
     command: str = "rai-audit demo",
@@ -32,6 +33,7 @@ def run_demo(
 
     Returns ``(run folder, report)`` per demo model.
     """
+    seed = AuditOptions(seed=check_seed(seed), budget=budget, device=device).seed  # before training
     out = Path(out)
     results = []
     for arch, dataset in DEMO_MODELS:
@@ -47,7 +49,7 @@ def run_demo(
         )
         cfg = AuditConfig(
             seed=seed,
-            budget=budget,  # type: ignore[arg-type]
+            budget=budget,
             device=device,
             model=ModelConfig(path=str(folder.resolve()), name=name),
         )

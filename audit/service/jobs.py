@@ -67,6 +67,14 @@ def _alive(pid: int) -> bool:
 _WORKERS: list[subprocess.Popen[bytes]] = []
 
 
+def wait_for_workers(timeout: float = 120.0) -> None:
+    """Wait until every worker this process started has exited (a clean shutdown, and tests
+    that read a job's final status and move on)."""
+    for proc in list(_WORKERS):
+        proc.wait(timeout=timeout)
+    _WORKERS.clear()
+
+
 def create_job(runs_root: str | Path) -> Path:
     """A new, empty job folder (uploads go to its ``inputs/`` before :func:`start_job`)."""
     stamp = f"{_dt.datetime.now(_dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
