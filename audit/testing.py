@@ -20,15 +20,14 @@ The rules (:data:`RULES`): the check is a frozen keyword-only dataclass that eve
 build and whose ``config()`` is JSON and rebuilds it; it applies to the target given; two runs
 with one seed give the same metrics; the model is left as it was found (weights, training flag,
 ``requires_grad`` flags, no hook left behind); the result round-trips through JSON; its metric
-names are the ones the check declares; its figures exist; and, for a check with the
-``measure``/``judge`` split, judging is a pure function of the measurement: it holds no model and
+names are the ones the check declares; its figures exist; and, for a
+:class:`~rai_audit.audit.core.checks.MeasuredCheck` (``measure``, ``judge``, ``render``), judging is a pure function of the measurement: it holds no model and
 gives the same findings twice.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -194,11 +193,6 @@ def _rebuild(check: Check) -> Check:
     return type(check)(**kwargs)
 
 
-def _judge(check: Any, measurement: Any, seed: int) -> Any:
-    params = inspect.signature(check.judge).parameters
-    return check.judge(measurement, seed=seed) if "seed" in params else check.judge(measurement)
-
-
 def check_contract(
     check: Check, target: AuditTarget, workdir: str | Path, *, seed: int = 7
 ) -> list[str]:
@@ -218,7 +212,7 @@ def check_contract(
     Raises:
         ContractViolation: the first rule broken, named, with what was seen.
     """
-    from rai_audit.audit.core.checks import BUDGETS, Artifacts  # noqa: PLC0415
+    from rai_audit.audit.core.checks import BUDGETS, Artifacts, MeasuredCheck  # noqa: PLC0415
 
     held: list[str] = []
     cls = type(check)
@@ -275,10 +269,10 @@ def check_contract(
     missing = [f.path for f in r1.figures if not (work / "first" / f.path).is_file()]
     _require(not missing, check, RULES[9], f"missing {missing}")
     held.append(RULES[9])
-    if callable(getattr(check, "measure", None)) and callable(getattr(check, "judge", None)):
-        measurement = check.measure(target, seed=seed)  # type: ignore[attr-defined]
+    if isinstance(check, MeasuredCheck):
+        measurement = check.measure(target, seed=seed)
         _require(not _holds_a_model(measurement), check, RULES[10], "the measurement holds a model")
-        first, second = _judge(check, measurement, seed), _judge(check, measurement, seed)
+        first, second = check.judge(measurement), check.judge(measurement)
         _require(
             getattr(first, "metrics", first) == getattr(second, "metrics", second),
             check,

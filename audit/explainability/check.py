@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from rai_audit.audit.core.adapters import TorchAdapter
-from rai_audit.audit.core.checks import Artifacts, Check
+from rai_audit.audit.core.checks import Artifacts, MeasuredCheck
 from rai_audit.audit.core.stats import (
     crossed_mean_interval,
     mean_interval,
@@ -112,7 +112,9 @@ METHOD_SETTINGS: dict[str, dict[str, str]] = {
 
 
 @dataclass(frozen=True, kw_only=True)
-class ExplainabilityCheck(Check):
+class ExplainabilityCheck(
+    MeasuredCheck["ExplainabilityMeasurement", "ExplainabilityJudgement", ExplainabilityResult]
+):
     """Explanations and their quality.
 
     Attributes:
@@ -225,12 +227,6 @@ class ExplainabilityCheck(Check):
         return plan
 
     # ------------------------------------------------------------------ run
-
-    def run(self, target: AuditTarget, *, seed: int, artifacts: Artifacts) -> ExplainabilityResult:
-        """Measure (every method and its quality measures), judge (tables, summary), render
-        (figures and arrays)."""
-        measured = self.measure(target, seed=seed)
-        return self.render(measured, self.judge(measured), artifacts)
 
     def measure(self, target: AuditTarget, *, seed: int) -> ExplainabilityMeasurement:
         """Each planned method's attributions on the same rows, with faithfulness (deletion and
@@ -504,15 +500,12 @@ class ExplainabilityCheck(Check):
                     **{f"attr_{k}": e.attributions for k, e in m.explanations.items()},
                 )
             )
-        return ExplainabilityResult(
+        return self.result(
+            ExplainabilityResult,
+            j,
             arrays=arrays,
-            title=self.title,
-            summary=j.summary,
-            config=self.config(),
             metrics=m.metrics,
-            tables=j.tables,
             figures=figures,
-            warnings=j.warnings,
             methods=m.summaries,
             sanity={
                 k: [CurvePoint(x=i + 1, y=v) for i, (_, v) in enumerate(c)]

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import chi2_contingency
 
-from rai_audit.audit.core.checks import Artifacts, Check
+from rai_audit.audit.core.checks import Artifacts, MeasuredCheck
 from rai_audit.audit.core.stats import bootstrap_interval
 from rai_audit.audit.core.target import AuditTarget
 from rai_audit.audit.fairness import plots as fairness_plots
@@ -154,6 +154,9 @@ class FairnessMeasurement:
     data_warnings: list[str]
     mitigation_feature: str | None
     mitigations: list[Any]
+    #: seeds the judgement's bootstrap intervals (judging is pure: the same measurement, the
+    #: same intervals)
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,7 @@ class _Feature:
 
 
 @dataclass(frozen=True, kw_only=True)
-class FairnessCheck(Check):
+class FairnessCheck(MeasuredCheck["FairnessMeasurement", "FairnessJudgement", FairnessResult]):
     """Group fairness of the model's decisions on a split.
 
     Attributes:
@@ -282,13 +285,6 @@ class FairnessCheck(Check):
 
     # ------------------------------------------------------------------ the check
 
-    def run(self, target: AuditTarget, *, seed: int, artifacts: Artifacts) -> FairnessResult:
-        """Measure (the model's decisions and scores per group, the data's representation and
-        proxies, mitigations), judge (bootstrap intervals, tests, definitions, metrics), render
-        (figures)."""
-        measured = self.measure(target, seed=seed)
-        return self.render(measured, self.judge(measured, seed=seed), artifacts)
-
     # ------------------------------------------------------------------ measure
 
     def measure(self, target: AuditTarget, *, seed: int) -> FairnessMeasurement:
@@ -355,6 +351,7 @@ class FairnessCheck(Check):
                 target, singles, pos, positive_is_favorable, seed, data_warnings
             )
         return FairnessMeasurement(
+            seed=seed,
             y=y,
             pred=pred,
             score=score,
@@ -376,11 +373,11 @@ class FairnessCheck(Check):
 
     # ------------------------------------------------------------------ judge
 
-    def judge(self, m: FairnessMeasurement, *, seed: int) -> FairnessJudgement:
+    def judge(self, m: FairnessMeasurement) -> FairnessJudgement:
         """Group rates with bootstrap intervals, calibration by group, Holm-corrected tests,
-        the definitions side by side and where they conflict; needs no model (``seed`` seeds
-        the bootstrap)."""
-        y, pred, score = m.y, m.pred, m.score
+        the definitions side by side and where they conflict; needs no model (the
+        measurement's ``seed`` seeds the bootstrap)."""
+        y, pred, score, seed = m.y, m.pred, m.score, m.seed
         warn = list(m.warnings)
         results: dict[str, _Feature] = {}
         for i, (name, values) in enumerate(m.columns.items()):
@@ -520,14 +517,10 @@ class FairnessCheck(Check):
                     f"{key.replace('_', ' ')}",
                 )
             )
-        return FairnessResult(
-            title=self.title,
-            summary=j.summary,
-            config=self.config(),
-            metrics=j.metrics,
-            tables=j.tables,
+        return self.result(
+            FairnessResult,
+            j,
             figures=figures,
-            warnings=j.warnings,
             split=self.split,
             positive_class=m.pos_name,
             favorable_class=m.fav_name,

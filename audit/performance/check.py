@@ -18,7 +18,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from rai_audit.audit.core.checks import Artifacts, Check
+from rai_audit.audit.core.checks import Artifacts, MeasuredCheck
 from rai_audit.audit.core.stats import (
     calibration_bins,
     difference_interval,
@@ -48,7 +48,9 @@ def _balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
 
 
 @dataclass(frozen=True, kw_only=True)
-class PerformanceCheck(Check):
+class PerformanceCheck(
+    MeasuredCheck["PerformanceMeasurement", "PerformanceJudgement", PerformanceResult]
+):
     """Predictive performance of the model on a split.
 
     Attributes:
@@ -95,11 +97,6 @@ class PerformanceCheck(Check):
             return np.arange(n)
         rng = np.random.default_rng(seed)
         return np.sort(rng.choice(n, size=self.max_samples, replace=False))
-
-    def run(self, target: AuditTarget, *, seed: int, artifacts: Artifacts) -> PerformanceResult:
-        """Measure (the model's probabilities), judge (metrics), render (figures)."""
-        measured = self.measure(target, seed=seed)
-        return self.render(measured, self.judge(measured), artifacts)
 
     def measure(self, target: AuditTarget, *, seed: int) -> PerformanceMeasurement:
         """The model's probabilities on (a seeded sample of) the split, and its train-split
@@ -409,14 +406,11 @@ class PerformanceCheck(Check):
                     "Loss and accuracy per epoch (train and validation)",
                 )
             )
-        return PerformanceResult(
-            title=self.title,
-            summary=j.summary,
-            config=self.config(),
-            metrics=j.metrics,
+        return self.result(
+            PerformanceResult,
+            j,
             tables=[j.per_class],
             figures=figures,
-            warnings=j.warnings,
             not_assessed=j.not_assessed,
             class_names=list(m.class_names),
             confusion_matrix=j.confusion.astype(int).tolist(),

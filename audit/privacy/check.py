@@ -39,7 +39,7 @@ from rai_audit.attacks.membership_attacks import (
     MembershipEvidence,
     ShadowOutputs,
 )
-from rai_audit.audit.core.checks import Artifacts, Check
+from rai_audit.audit.core.checks import Artifacts, MeasuredCheck
 from rai_audit.audit.core.target import AuditTarget
 from rai_audit.audit.privacy import plots as privacy_plots
 from rai_audit.models.device import module_device
@@ -64,7 +64,7 @@ def _fpr_name(f: float) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
-class PrivacyCheck(Check):
+class PrivacyCheck(MeasuredCheck["PrivacyMeasurement", "PrivacyJudgement", PrivacyResult]):
     """Membership inference against the target.
 
     Attributes:
@@ -143,13 +143,6 @@ class PrivacyCheck(Check):
                 "(non-members) splits; membership cannot be measured on overlapping sets"
             )
         return None
-
-    def run(self, target: AuditTarget, *, seed: int, artifacts: Artifacts) -> PrivacyResult:
-        """Measure (attack scores, shadows, defended retrains), judge (metrics, strongest
-        attack, leakage by group), render (figures, tables, summary)."""
-        measured = self.measure(target, seed=seed)
-        judged = self.judge(measured)
-        return self.render(measured, judged, artifacts)
 
     # ------------------------------------------------------------------ measure
 
@@ -334,14 +327,10 @@ class PrivacyCheck(Check):
                     privacy_plots.group_auc(groups), "groups", "Membership AUC per sensitive group"
                 )
             )
-        return PrivacyResult(
-            title=self.title,
-            summary=j.summary,
-            config=self.config(),
-            metrics=j.metrics,
-            tables=j.tables,
+        return self.result(
+            PrivacyResult,
+            j,
             figures=figures,
-            warnings=j.warnings,
             n_members=int(m.member.sum()),
             n_nonmembers=n_non,
             min_resolvable_fpr=1 / n_non,

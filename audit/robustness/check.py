@@ -46,7 +46,7 @@ from rai_audit.attacks.evasion import (
 )
 from rai_audit.attacks.pgd import PGDConfig, input_gradient, pgd
 from rai_audit.audit.core.adapters import TorchAdapter
-from rai_audit.audit.core.checks import Artifacts, Check
+from rai_audit.audit.core.checks import Artifacts, MeasuredCheck
 from rai_audit.audit.core.stats import wilson_interval
 from rai_audit.audit.core.target import AuditTarget
 from rai_audit.audit.robustness import plots as robustness_plots
@@ -108,7 +108,9 @@ def _fmt_eps(eps: float, kind: str) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
-class RobustnessCheck(Check):
+class RobustnessCheck(
+    MeasuredCheck["RobustnessMeasurement", "RobustnessJudgement", RobustnessResult]
+):
     """Adversarial robustness of a torch classifier.
 
     Attributes:
@@ -207,13 +209,6 @@ class RobustnessCheck(Check):
         return PGDConfig.madry(eps, kw.pop("max_iter", self.max_iter), norm=self.norm, **kw)
 
     # ------------------------------------------------------------------ run
-
-    def run(self, target: AuditTarget, *, seed: int, artifacts: Artifacts) -> RobustnessResult:
-        """Measure (every attack on the same inputs), judge (masking checks, metrics), render
-        (figures, tables, summary)."""
-        measured = self.measure(target, seed=seed)
-        judged = self.judge(measured)
-        return self.render(measured, judged, artifacts)
 
     # ------------------------------------------------------------------ measure
 
@@ -568,15 +563,12 @@ class RobustnessCheck(Check):
                     ],
                 )
             )
-        return RobustnessResult(
-            title=self.title,
-            summary=j.summary,
-            config=self.config(),
-            metrics=j.metrics,
+        return self.result(
+            RobustnessResult,
+            j,
             tables=tables,
             figures=figures,
             arrays=arrays,
-            warnings=j.warnings,
             norm=self.norm,
             input_space=m.input_space,
             eps=eps,
