@@ -366,6 +366,7 @@ def test_bad_arguments_give_one_clear_line_and_exit_2(tmp_path, monkeypatch, cap
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.e2e  # every section, or a process of its own: the end-to-end set
 def test_the_console_script_exits_2_with_one_line(tmp_path):
     """The same contract through the real entry point, in a process of its own."""
     proc = _run(["run", "--model", "nowhere", "--out", "x", "--budget", "huge"], cwd=tmp_path)
@@ -395,6 +396,7 @@ def test_list(capsys):
     assert "lenet5" in out and "compas" in out and "performance" in out
 
 
+@pytest.mark.e2e  # every section, or a process of its own: the end-to-end set
 def test_audit_a_scikit_learn_model_saved_with_skops(tmp_path, german):
     """A scikit-learn classifier from a .skops file (never a pickle), audited for performance
     and fairness from the command line."""

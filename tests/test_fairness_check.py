@@ -287,6 +287,7 @@ def test_configuration_is_validated():
         FairnessCheck(n_boot=3)
 
 
+@pytest.mark.e2e  # a subprocess or the demo's model: the end-to-end set
 @pytest.mark.xdist_group("adult_mlp")
 def test_demo_mlp_mitigations_reduce_what_they_target_on_held_out_data(
     tmp_path, adult_mlp_checkpoint

@@ -121,6 +121,7 @@ def test_a_plugin_check_runs_end_to_end(toy_site, tmp_path, mlp_checkpoint):
     assert report_to_json(again) == (out / "report.json").read_text()
 
 
+@pytest.mark.e2e  # a subprocess or the demo's model: the end-to-end set
 def test_a_plugin_check_has_budgets_and_validated_options(toy_site, tmp_path, mlp_checkpoint):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(
@@ -151,6 +152,7 @@ def test_a_plugin_check_has_budgets_and_validated_options(toy_site, tmp_path, ml
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.e2e  # a subprocess or the demo's model: the end-to-end set
 def test_a_broken_plugin_is_named_when_its_check_is_asked_for(tmp_path, mlp_checkpoint):
     site = tmp_path / "site"
     info = site / "rai_broken-0.1.dist-info"

@@ -19,6 +19,7 @@ from rai_audit.attacks.membership import (
 from rai_audit.attacks.shadows import assignments
 from rai_audit.audit.core.checks import Artifacts
 from rai_audit.audit.core.target import AuditTarget
+from rai_audit.audit.privacy.analysis import attack_report
 from rai_audit.audit.privacy.check import PrivacyCheck
 from rai_audit.models.datasets import Split
 from rai_audit.models.errors import InvalidConfigError, InvalidDataError
@@ -339,7 +340,6 @@ def test_the_strongest_attack_headline_is_not_assessable_when_no_attack_resolves
     and the headline is the worst case over the attacks."""
     from rai_audit.attacks.membership import evaluate_scores
     from rai_audit.audit.gate.policy import Policy
-    from rai_audit.audit.privacy.check import PrivacyCheck
     from rai_audit.reports.schema import ResultBase
 
     def headline(n_non):
@@ -348,7 +348,7 @@ def test_the_strongest_attack_headline_is_not_assessable_when_no_attack_resolves
             "weak": evaluate_scores(rng.normal(size=2 * n_non), member),
             "strong": evaluate_scores(rng.normal(size=2 * n_non) + 2.0 * member, member),
         }
-        metrics, _ = PrivacyCheck(compare_defenses=False)._report(results)
+        metrics, _ = attack_report(results)
         section = ResultBase(kind="privacy", title="P", metrics=metrics)
         judged = Policy.default().apply_to_result(section)
         return results, judged.metric("strongest.tpr_at_fpr_1pct")
@@ -382,7 +382,7 @@ def test_the_summary_reads_the_gated_headline_and_cannot_contradict_it(rng):
         ({"sharp": scored(50, 3.0), "broad": scored(400, 1.0)}, True),
         ({"sharp": scored(50, 3.0), "other": scored(60, 1.0)}, False),
     ):
-        metrics, _ = check._report(results)
+        metrics, _ = attack_report(results)
         text = check._summary(results, metrics, 400, 0.1)
         gated = (
             Policy.default()

@@ -238,6 +238,7 @@ def test_a_second_cli_audit_into_a_busy_folder_exits_2(lenet_checkpoint, tmp_pat
     assert main([*argv, "--quiet"]) == 0
 
 
+@pytest.mark.e2e  # every section, or a process of its own: the end-to-end set
 def test_a_torchscript_model_goes_through_every_section_without_an_error(
     lenet_checkpoint, digits, tmp_path
 ):

@@ -198,6 +198,7 @@ def test_dashboard_job_worker_refuses_payload(payloads, on_path, name, tmp_path)
     assert not p.marker.exists() and not (tmp_path / "runs" / "x").exists()
 
 
+@pytest.mark.e2e  # a subprocess or the demo's model: the end-to-end set
 def test_dashboard_job_in_its_own_process_refuses_a_load_time_payload(payloads, tmp_path):
     p = payloads["constructor_alias_load"]
     root = tmp_path / "runs"

@@ -232,33 +232,9 @@ class ExplainabilityCheck(
         """Each planned method's attributions on the same rows, with faithfulness (deletion and
         insertion against a random order), stability, the randomization sanity check and the
         share on a planted marker."""
-        rng = np.random.default_rng(seed)
-        split = target.split(self.split)
-        proba_all = target.model.predict_proba(split.X)
-        pred_all = proba_all.argmax(axis=1)
-        rows = _pick_rows(pred_all == split.y, self.n_explain, rng)
-        X = split.X[rows]
-        y = split.y[rows]
-        targets = pred_all[rows]
-        train = target.split("train") if "train" in target.splits else split
-        bg_rows = rng.choice(len(train), min(self.n_background, len(train)), replace=False)
-        background = train.X[np.sort(bg_rows)]
-        view = _view(target, background)
-        base = (
-            np.zeros_like(X)
-            if target.kind == "image"
-            else np.broadcast_to(background.mean(axis=0), X.shape).astype(np.float32)
-        )
+        rows_in, y = self._rows(target, seed)
+        X, targets, marker, marker_X = rows_in.X, rows_in.targets, rows_in.marker, rows_in.marker_X
         n_features = int(np.prod(target.input_shape))
-        steps = self.deletion_steps
-        rand = deletion_insertion(
-            view.predict_proba,
-            X,
-            random_scores((len(X), _n_scores(X)), seed),
-            targets,
-            base,
-            steps=steps,
-        )
         metrics: list[Metric] = []
         summaries: list[ExplainerSummary] = []
         explanations: dict[str, Explanation] = {}
@@ -266,17 +242,12 @@ class ExplainabilityCheck(
         insertion_curves: dict[str, np.ndarray] = {}
         sanity_curves: dict[str, list[tuple[str, float]]] = {}
         independent_curves: dict[str, list[tuple[str, float]]] = {}
-        warnings: list[str] = []
-        marker = (target.data_info.get("annotations") or {}).get("marker")
-        marker_X = None
-        if marker and target.kind == "image":
-            marked = split.y == int(marker["class"])
-            marker_X = split.X[marked][: max(self.n_explain, 8)]
         shares: dict[str, float] = {}
         marker_attr: dict[str, np.ndarray] = {}
         if marker and target.kind == "image":
+            split = target.split(self.split)
+            train = target.split("train") if "train" in target.splits else split
             metrics += _marker_metrics(target, split, self.split, train, marker)
-
         for name, reason in self._plan(target):
             if reason is not None:
                 summaries.append(
@@ -288,7 +259,7 @@ class ExplainabilityCheck(
             explainer = self._explainer(name, n_features)
             t0 = time.perf_counter()
             try:
-                exp = explainer.explain(view, X, targets, seed=seed)
+                exp = explainer.explain(rows_in.view, X, targets, seed=seed)
             except (AuditError, RuntimeError, ValueError) as exc:
                 summaries.append(
                     ExplainerSummary(
@@ -297,113 +268,22 @@ class ExplainabilityCheck(
                 )
                 continue
             wall = time.perf_counter() - t0
+            ran = self._method_run(name, explainer, exp, rows_in)
             explanations[name] = exp
-            curves = deletion_insertion(
-                view.predict_proba, X, feature_scores(exp.attributions), targets, base, steps=steps
-            )
-            deletion_curves[name] = curves.deletion.mean(axis=0)
-            insertion_curves[name] = curves.insertion.mean(axis=0)
-            detail: dict[str, Any] = {}
-            m = _metric_factory(name, len(X))
-            metrics += [
-                m(
-                    "deletion_auc",
-                    curves.deletion_auc,
-                    False,
-                    "area under the deletion curve (probability as top features are removed)",
-                ),
-                m(
-                    "insertion_auc",
-                    curves.insertion_auc,
-                    True,
-                    "area under the insertion curve (probability as top features are added)",
-                ),
-                m(
-                    "deletion_gain",
-                    rand.deletion_auc - curves.deletion_auc,
-                    True,
-                    "random-order deletion AUC minus this method's: > 0 beats random",
-                ),
-                m(
-                    "insertion_gain",
-                    curves.insertion_auc - rand.insertion_auc,
-                    True,
-                    "this method's insertion AUC minus random order's: > 0 beats random",
-                ),
-            ]
-            metrics += [
-                m(d.name, d.value, d.higher_is_better, d.description)
-                for d in explainer.diagnostics(exp, view, X, targets)
-            ]
-            detail.update(explainer.details(exp))
-            n_stab = min(self.stability_inputs, len(X))
-            if n_stab:
-                noisy = _perturb(X[:n_stab], target, self.noise, seed)
-                again = explainer.explain(view, noisy, targets[:n_stab], seed=seed)
-                rho = rowwise_spearman(
-                    feature_scores(exp.attributions[:n_stab]), feature_scores(again.attributions)
-                )
-                metrics.append(
-                    m(
-                        "noise_stability",
-                        float(rho.mean()),
-                        True,
-                        f"Spearman correlation of feature rankings under noise of "
-                        f"{self.noise:.0%} of each feature's range",
-                        n=n_stab,
-                    )
-                )
-                if explainer.stochastic:
-                    other = explainer.explain(view, X[:n_stab], targets[:n_stab], seed=seed + 1)
-                    rho = rowwise_spearman(
-                        feature_scores(exp.attributions[:n_stab]),
-                        feature_scores(other.attributions),
-                    )
-                    metrics.append(
-                        m(
-                            "seed_stability",
-                            float(rho.mean()),
-                            True,
-                            "Spearman correlation of feature rankings across two seeds",
-                            n=n_stab,
-                        )
-                    )
-            n_san = min(self.sanity_inputs, len(X))
-            if n_san and isinstance(target.model, TorchAdapter):
-                rnd = _sanity(
-                    explainer,
-                    view,
-                    X[:n_san],
-                    targets[:n_san],
-                    seed,
-                    self.sanity_randomizations,
-                    self.sanity_layers or None,
-                )
-                sanity_curves[name] = rnd.cascading
-                independent_curves[name] = rnd.independent
-                metrics += _sanity_metrics(name, rnd, n_san)
-            if marker is not None and marker_X is not None and len(marker_X):
-                mt = np.full(len(marker_X), int(marker["class"]))
-                mexp = explainer.explain(view, marker_X, mt, seed=seed)
-                mask = _region_mask(target.input_shape, marker["region"])
-                share = float(marker_share(mexp.attributions, mask).mean())
-                shares[name] = share
-                marker_attr[name] = mexp.attributions[0]
-                metrics.append(
-                    m(
-                        "marker_share",
-                        share,
-                        False,
-                        f"share of |attribution| inside the planted marker "
-                        f"({mask.mean():.1%} of the image) on class "
-                        f"{marker['class']} images",
-                        n=len(marker_X),
-                        about="model",
-                    )
-                )
+            deletion_curves[name], insertion_curves[name] = ran.deletion, ran.insertion
+            metrics += ran.metrics
+            if ran.sanity is not None:
+                sanity_curves[name] = ran.sanity.cascading
+                independent_curves[name] = ran.sanity.independent
+            if ran.share is not None and ran.marker_attr is not None:
+                shares[name], marker_attr[name] = ran.share, ran.marker_attr
             summaries.append(
                 ExplainerSummary(
-                    method=name, status="ok", wall_time_s=wall, n_explained=len(X), detail=detail
+                    method=name,
+                    status="ok",
+                    wall_time_s=wall,
+                    n_explained=len(X),
+                    detail=ran.detail,
                 )
             )
 
@@ -414,7 +294,7 @@ class ExplainabilityCheck(
             X=X,
             y=y,
             targets=targets,
-            rand=rand,
+            rand=rows_in.rand,
             explanations=explanations,
             deletion_curves=deletion_curves,
             insertion_curves=insertion_curves,
@@ -426,7 +306,177 @@ class ExplainabilityCheck(
             shares=shares,
             summaries=summaries,
             metrics=metrics,
-            warnings=warnings,
+            warnings=[],
+        )
+
+    def _rows(self, target: AuditTarget, seed: int) -> tuple[_Rows, np.ndarray]:
+        """The audited rows (a seeded pick, some misclassified), their labels, the background
+        and baseline, a random order's deletion and insertion curves, and the images that carry
+        a planted marker."""
+        rng = np.random.default_rng(seed)
+        split = target.split(self.split)
+        proba_all = target.model.predict_proba(split.X)
+        pred_all = proba_all.argmax(axis=1)
+        rows = _pick_rows(pred_all == split.y, self.n_explain, rng)
+        X = split.X[rows]
+        targets = pred_all[rows]
+        train = target.split("train") if "train" in target.splits else split
+        bg_rows = rng.choice(len(train), min(self.n_background, len(train)), replace=False)
+        background = train.X[np.sort(bg_rows)]
+        view = _view(target, background)
+        base = (
+            np.zeros_like(X)
+            if target.kind == "image"
+            else np.broadcast_to(background.mean(axis=0), X.shape).astype(np.float32)
+        )
+        rand = deletion_insertion(
+            view.predict_proba,
+            X,
+            random_scores((len(X), _n_scores(X)), seed),
+            targets,
+            base,
+            steps=self.deletion_steps,
+        )
+        marker = (target.data_info.get("annotations") or {}).get("marker")
+        marker_X = None
+        if marker and target.kind == "image":
+            marked = split.y == int(marker["class"])
+            marker_X = split.X[marked][: max(self.n_explain, 8)]
+        rows_in = _Rows(target, view, X, targets, base, rand, seed, marker, marker_X)
+        return rows_in, split.y[rows]
+
+    def _method_run(
+        self, name: str, explainer: Explainer, exp: Explanation, r: _Rows
+    ) -> _MethodRun:
+        """One method's measures on the audited rows, given its explanation ``exp``:
+        deletion and insertion against a random order, its own diagnostics, stability,
+        the randomization sanity check and the share on a planted marker."""
+        curves = deletion_insertion(
+            r.view.predict_proba,
+            r.X,
+            feature_scores(exp.attributions),
+            r.targets,
+            r.base,
+            steps=self.deletion_steps,
+        )
+        m = _metric_factory(name, len(r.X))
+        metrics = [
+            m(
+                "deletion_auc",
+                curves.deletion_auc,
+                False,
+                "area under the deletion curve (probability as top features are removed)",
+            ),
+            m(
+                "insertion_auc",
+                curves.insertion_auc,
+                True,
+                "area under the insertion curve (probability as top features are added)",
+            ),
+            m(
+                "deletion_gain",
+                r.rand.deletion_auc - curves.deletion_auc,
+                True,
+                "random-order deletion AUC minus this method's: > 0 beats random",
+            ),
+            m(
+                "insertion_gain",
+                curves.insertion_auc - r.rand.insertion_auc,
+                True,
+                "this method's insertion AUC minus random order's: > 0 beats random",
+            ),
+        ]
+        metrics += [
+            m(d.name, d.value, d.higher_is_better, d.description)
+            for d in explainer.diagnostics(exp, r.view, r.X, r.targets)
+        ]
+        metrics += self._stability(explainer, exp, r, m)
+        ran = _MethodRun(
+            deletion=curves.deletion.mean(axis=0),
+            insertion=curves.insertion.mean(axis=0),
+            metrics=metrics,
+            detail=dict(explainer.details(exp)),
+        )
+        n_san = min(self.sanity_inputs, len(r.X))
+        if n_san and isinstance(r.target.model, TorchAdapter):
+            ran.sanity = _sanity(
+                explainer,
+                r.view,
+                r.X[:n_san],
+                r.targets[:n_san],
+                r.seed,
+                self.sanity_randomizations,
+                self.sanity_layers or None,
+            )
+            metrics += _sanity_metrics(name, ran.sanity, n_san)
+        if r.marker is not None and r.marker_X is not None and len(r.marker_X):
+            self._marker_run(explainer, r, r.marker, r.marker_X, m, ran)
+        return ran
+
+    def _stability(self, explainer: Explainer, exp: Explanation, r: _Rows, m: Any) -> list[Metric]:
+        """Rank stability under input noise, and across two seeds for a stochastic method."""
+        n_stab = min(self.stability_inputs, len(r.X))
+        if not n_stab:
+            return []
+        noisy = _perturb(r.X[:n_stab], r.target, self.noise, r.seed)
+        again = explainer.explain(r.view, noisy, r.targets[:n_stab], seed=r.seed)
+        rho = rowwise_spearman(
+            feature_scores(exp.attributions[:n_stab]), feature_scores(again.attributions)
+        )
+        out = [
+            m(
+                "noise_stability",
+                float(rho.mean()),
+                True,
+                f"Spearman correlation of feature rankings under noise of "
+                f"{self.noise:.0%} of each feature's range",
+                n=n_stab,
+            )
+        ]
+        if explainer.stochastic:
+            other = explainer.explain(r.view, r.X[:n_stab], r.targets[:n_stab], seed=r.seed + 1)
+            rho = rowwise_spearman(
+                feature_scores(exp.attributions[:n_stab]),
+                feature_scores(other.attributions),
+            )
+            out.append(
+                m(
+                    "seed_stability",
+                    float(rho.mean()),
+                    True,
+                    "Spearman correlation of feature rankings across two seeds",
+                    n=n_stab,
+                )
+            )
+        return out
+
+    def _marker_run(
+        self,
+        explainer: Explainer,
+        r: _Rows,
+        marker: dict[str, Any],
+        marker_X: np.ndarray,
+        m: Any,
+        ran: _MethodRun,
+    ) -> None:
+        """The share of the method's attribution inside the planted marker, on images of the
+        class that carries it (into ``ran``)."""
+        mt = np.full(len(marker_X), int(marker["class"]))
+        mexp = explainer.explain(r.view, marker_X, mt, seed=r.seed)
+        mask = _region_mask(r.target.input_shape, marker["region"])
+        ran.share = float(marker_share(mexp.attributions, mask).mean())
+        ran.marker_attr = mexp.attributions[0]
+        ran.metrics.append(
+            m(
+                "marker_share",
+                ran.share,
+                False,
+                f"share of |attribution| inside the planted marker "
+                f"({mask.mean():.1%} of the image) on class "
+                f"{marker['class']} images",
+                n=len(marker_X),
+                about="model",
+            )
         )
 
     def judge(self, m: ExplainabilityMeasurement) -> ExplainabilityJudgement:
@@ -630,6 +680,35 @@ class ExplainabilityCheck(
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The audited rows and what every method's measures share."""
+
+    target: AuditTarget
+    view: ModelView
+    X: np.ndarray
+    targets: np.ndarray
+    base: np.ndarray
+    rand: Any
+    seed: int
+    marker: dict[str, Any] | None
+    marker_X: np.ndarray | None
+
+
+@dataclass
+class _MethodRun:
+    """What one method gave: mean deletion and insertion curves, its metrics and details, and
+    (where they ran) its sanity check and marker share."""
+
+    deletion: np.ndarray
+    insertion: np.ndarray
+    metrics: list[Metric]
+    detail: dict[str, Any]
+    sanity: Randomization | None = None
+    share: float | None = None
+    marker_attr: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

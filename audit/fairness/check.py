@@ -314,23 +314,7 @@ class FairnessCheck(MeasuredCheck["FairnessMeasurement", "FairnessJudgement", Fa
         pred, rule = self._decide(proba, pos, target)
         y = (split.y == pos).astype(int)
 
-        features = self._features(target, split)
-        singles = []
-        for f in features:
-            values = np.asarray(split.sensitive[f], dtype=str)
-            uniq = np.unique(values)
-            if len(uniq) < 2:
-                warn.append(
-                    f"sensitive feature {f!r} has a single group ({uniq[0]!r}) in the "
-                    f"{self.split} split; there is nothing to compare, so it is left out"
-                )
-                continue
-            singles.append(f)
-        if not singles:
-            raise InvalidDataError(
-                f"every sensitive feature ({features}) has a single group in the {self.split} "
-                "split; a fairness audit needs at least two groups to compare"
-            )
+        singles = self._comparable(split, self._features(target, split), warn)
         columns: dict[str, np.ndarray] = {
             f: np.asarray(split.sensitive[f], dtype=str) for f in singles
         }
@@ -371,60 +355,42 @@ class FairnessCheck(MeasuredCheck["FairnessMeasurement", "FairnessJudgement", Fa
             mitigations=mitigation_rows,
         )
 
+    def _comparable(self, split: Any, features: list[str], warn: list[str]) -> list[str]:
+        """The sensitive features with two or more groups in the split; warns, into ``warn``,
+        about each one left out.
+
+        Raises:
+            InvalidDataError: no feature has two groups.
+        """
+        singles = []
+        for f in features:
+            uniq = np.unique(np.asarray(split.sensitive[f], dtype=str))
+            if len(uniq) < 2:
+                warn.append(
+                    f"sensitive feature {f!r} has a single group ({uniq[0]!r}) in the "
+                    f"{self.split} split; there is nothing to compare, so it is left out"
+                )
+                continue
+            singles.append(f)
+        if not singles:
+            raise InvalidDataError(
+                f"every sensitive feature ({features}) has a single group in the {self.split} "
+                "split; a fairness audit needs at least two groups to compare"
+            )
+        return singles
+
     # ------------------------------------------------------------------ judge
 
     def judge(self, m: FairnessMeasurement) -> FairnessJudgement:
         """Group rates with bootstrap intervals, calibration by group, Holm-corrected tests,
         the definitions side by side and where they conflict; needs no model (the
         measurement's ``seed`` seeds the bootstrap)."""
-        y, pred, score, seed = m.y, m.pred, m.score, m.seed
+        y, score = m.y, m.score
         warn = list(m.warnings)
-        results: dict[str, _Feature] = {}
-        for i, (name, values) in enumerate(m.columns.items()):
-            est = estimate(
-                y,
-                pred,
-                values,
-                n_boot=self.n_boot,
-                ci_level=self.ci_level,
-                seed=seed + i,
-                min_group_size=self.min_group_size,
-                positive_is_favorable=m.positive_is_favorable,
-            )
-            groups, ece, draws = group_calibration(
-                score,
-                y,
-                values,
-                n_bins=self.n_bins,
-                n_boot=self.n_boot,
-                ci_level=self.ci_level,
-                seed=seed + 1000 + i,
-            )
-            if groups != est.groups:  # both come from numpy.unique of the same column
-                raise RuntimeError(f"group order differs: {groups} vs {est.groups}")
-            keep = np.isin(np.asarray(groups), est.compared)
-            calib_diff: float | None = None
-            calib_ci: tuple[float | None, float | None] = (None, None)
-            calib_how = ""
-            if keep.sum() >= 2:
-                calib_diff = float(ece[keep].max() - ece[keep].min())
-                spread = draws[:, keep].max(axis=1) - draws[:, keep].min(axis=1)
-                lo_, hi_, calib_how = bootstrap_interval(calib_diff, spread, self.ci_level)
-                calib_ci = (lo_, hi_)
-                calib_how = f"stratified {calib_how}"
-            results[name] = _Feature(name, values, est, ece, draws, calib_diff, calib_ci, calib_how)
-            small = [g for g, n in zip(est.groups, est.counts.n) if n < self.min_group_size]
-            if small:
-                shown = ", ".join(f"{g!r}" for g in small[:6]) + (" ..." if len(small) > 6 else "")
-                warn.append(
-                    f"{name}: {len(small)} group(s) have fewer than {self.min_group_size} rows "
-                    f"({shown}); they are reported but not compared"
-                )
-            if len(est.compared) < 2:
-                warn.append(
-                    f"{name}: fewer than two groups have {self.min_group_size}+ rows; its "
-                    "aggregates are undefined"
-                )
+        results = {
+            name: self._feature(m, i, name, values, warn)
+            for i, (name, values) in enumerate(m.columns.items())
+        }
         warn += m.data_warnings
 
         metrics = self._metrics(results, len(y))
@@ -471,6 +437,58 @@ class FairnessCheck(MeasuredCheck["FairnessMeasurement", "FairnessJudgement", Fa
             calibration=calibration,
             summary=summary,
         )
+
+    def _feature(
+        self, m: FairnessMeasurement, i: int, name: str, values: np.ndarray, warn: list[str]
+    ) -> _Feature:
+        """One audited feature's group rates with bootstrap intervals and its calibration by
+        group; warns, into ``warn``, about groups too small to compare."""
+        y, pred, score = m.y, m.pred, m.score
+        est = estimate(
+            y,
+            pred,
+            values,
+            n_boot=self.n_boot,
+            ci_level=self.ci_level,
+            seed=m.seed + i,
+            min_group_size=self.min_group_size,
+            positive_is_favorable=m.positive_is_favorable,
+        )
+        groups, ece, draws = group_calibration(
+            score,
+            y,
+            values,
+            n_bins=self.n_bins,
+            n_boot=self.n_boot,
+            ci_level=self.ci_level,
+            seed=m.seed + 1000 + i,
+        )
+        if groups != est.groups:  # both come from numpy.unique of the same column
+            raise RuntimeError(f"group order differs: {groups} vs {est.groups}")
+        keep = np.isin(np.asarray(groups), est.compared)
+        calib_diff: float | None = None
+        calib_ci: tuple[float | None, float | None] = (None, None)
+        calib_how = ""
+        if keep.sum() >= 2:
+            calib_diff = float(ece[keep].max() - ece[keep].min())
+            spread = draws[:, keep].max(axis=1) - draws[:, keep].min(axis=1)
+            lo_, hi_, calib_how = bootstrap_interval(calib_diff, spread, self.ci_level)
+            calib_ci = (lo_, hi_)
+            calib_how = f"stratified {calib_how}"
+        feature = _Feature(name, values, est, ece, draws, calib_diff, calib_ci, calib_how)
+        small = [g for g, n in zip(est.groups, est.counts.n) if n < self.min_group_size]
+        if small:
+            shown = ", ".join(f"{g!r}" for g in small[:6]) + (" ..." if len(small) > 6 else "")
+            warn.append(
+                f"{name}: {len(small)} group(s) have fewer than {self.min_group_size} rows "
+                f"({shown}); they are reported but not compared"
+            )
+        if len(est.compared) < 2:
+            warn.append(
+                f"{name}: fewer than two groups have {self.min_group_size}+ rows; its "
+                "aggregates are undefined"
+            )
+        return feature
 
     # ------------------------------------------------------------------ render
 

@@ -28,9 +28,7 @@ def balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
         return float(balanced_accuracy_score(y, pred))
 
 
-def accuracy_metrics(
-    y: np.ndarray, pred: np.ndarray, ci_level: float, split: str
-) -> list[Metric]:
+def accuracy_metrics(y: np.ndarray, pred: np.ndarray, ci_level: float, split: str) -> list[Metric]:
     """Accuracy with its Wilson interval, and balanced accuracy."""
     n = len(y)
     correct = int((pred == y).sum())
@@ -84,8 +82,7 @@ def calibration_metrics(proba: np.ndarray, y: np.ndarray, n_bins: int, ece: floa
             n=n,
             higher_is_better=False,
             unit="fraction",
-            description=f"expected calibration error, {n_bins} equal-width bins "
-            "(Guo et al., 2017)",
+            description=f"expected calibration error, {n_bins} equal-width bins (Guo et al., 2017)",
         ),
         Metric(
             name="mce",

@@ -4,30 +4,24 @@ the train-test gap."""
 from __future__ import annotations
 
 import hashlib
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import (
-    balanced_accuracy_score,
     confusion_matrix,
-    log_loss,
     precision_recall_fscore_support,
-    roc_auc_score,
 )
 
 from rai_audit.audit.core.checks import Artifacts, MeasuredCheck
 from rai_audit.audit.core.stats import (
     calibration_bins,
-    difference_interval,
     expected_calibration_error,
-    max_calibration_error,
     wilson_interval,
 )
 from rai_audit.audit.core.target import AuditTarget
-from rai_audit.audit.performance import plots
+from rai_audit.audit.performance import analysis, plots
 from rai_audit.models.options import CI_LEVEL, Int, Maybe, Text, option
 from rai_audit.reports.schema import Metric, PerformanceResult, ReliabilityBin, Table
 
@@ -35,16 +29,6 @@ _BUDGETS: dict[str, dict[str, Any]] = {
     "standard": {"max_samples": 50_000},
     "thorough": {"max_samples": None},
 }
-
-
-def _none_if_nan(v: float) -> float | None:
-    return None if v is None or not np.isfinite(v) else float(v)
-
-
-def _balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
-    with warnings.catch_warnings():  # absent classes are reported as an audit warning instead
-        warnings.simplefilter("ignore", UserWarning)
-        return float(balanced_accuracy_score(y, pred))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,257 +109,53 @@ class PerformanceCheck(
 
     def judge(self, m: PerformanceMeasurement) -> PerformanceJudgement:
         """Accuracy with its Wilson interval, balanced accuracy, F1, calibration, AUC and the
-        train-test gap; needs no model."""
+        train-test gap; needs no model (the pieces are :mod:`audit.performance.analysis`)."""
         y, proba = m.y, m.proba
-        k = len(m.class_names)
-        labels = list(range(k))
+        labels = list(range(len(m.class_names)))
         pred = proba.argmax(axis=1)
         n = len(y)
         correct = int((pred == y).sum())
         acc = correct / n
         lo, hi = wilson_interval(correct, n, self.ci_level)
-        present = np.unique(y)
-        metrics = [
-            Metric(
-                name="accuracy",
-                value=acc,
-                ci_low=lo,
-                ci_high=hi,
-                ci_level=self.ci_level,
-                ci_method="wilson",
-                n=n,
-                higher_is_better=True,
-                unit="fraction",
-                description=f"share of correct top-1 predictions on the {self.split} split",
-            ),
-            Metric(
-                name="balanced_accuracy",
-                value=_balanced_accuracy(y, pred),
-                n=n,
-                higher_is_better=True,
-                unit="fraction",
-                description="mean recall over the classes present (robust to imbalance)",
-            ),
-        ]
         prec, rec, f1, support = precision_recall_fscore_support(
             y, pred, labels=labels, zero_division=np.nan
         )
-        macro_f1 = np.nanmean(f1[np.isin(labels, present)]) if len(present) else np.nan
-        metrics.append(
-            Metric(
-                name="macro_f1",
-                value=_none_if_nan(macro_f1),
-                n=n,
-                higher_is_better=True,
-                unit="fraction",
-                description="unweighted mean F1 over classes present",
-            )
-        )
         ece = expected_calibration_error(proba, y, self.n_bins)
-        clipped = np.clip(proba, 1e-15, 1.0)
-        clipped = clipped / clipped.sum(axis=1, keepdims=True)
-        metrics += [
-            Metric(
-                name="ece",
-                value=ece,
-                n=n,
-                higher_is_better=False,
-                unit="fraction",
-                description=f"expected calibration error, {self.n_bins} equal-width bins "
-                "(Guo et al., 2017)",
-            ),
-            Metric(
-                name="mce",
-                value=max_calibration_error(proba, y, self.n_bins),
-                n=n,
-                higher_is_better=False,
-                unit="fraction",
-                description="largest calibration gap of any non-empty bin",
-            ),
-            Metric(
-                name="log_loss",
-                value=float(log_loss(y, clipped, labels=labels)),
-                n=n,
-                higher_is_better=False,
-                unit="nats",
-                description="mean negative log-likelihood of the true class",
-            ),
-            Metric(
-                name="brier",
-                value=float(np.mean(np.sum((proba - np.eye(k)[y]) ** 2, axis=1))),
-                n=n,
-                higher_is_better=False,
-                description="multi-class Brier score: mean squared error of the probabilities",
-            ),
+        metrics = [
+            *analysis.accuracy_metrics(y, pred, self.ci_level, self.split),
+            analysis.macro_f1_metric(f1, labels, y),
+            *analysis.calibration_metrics(proba, y, self.n_bins, ece),
+            analysis.roc_auc_metric(proba, y),
         ]
-        auc: float | None = None
-        if len(present) == k:
-            auc = float(
-                roc_auc_score(y, proba[:, 1])
-                if k == 2
-                else roc_auc_score(y, proba, multi_class="ovr", average="macro", labels=labels)
-            )
-        metrics.append(
-            Metric(
-                name="roc_auc",
-                value=auc,
-                n=n,
-                higher_is_better=True,
-                description="area under the ROC curve (one-vs-rest macro for "
-                "several classes); undefined if a class is absent",
-            )
-        )
         warnings: list[str] = []
         train_acc = None
         if m.train is not None:
-            train_y, train_pred = m.train
-            train_acc = float((train_pred == train_y).mean())
-            metrics += [
-                Metric(
-                    name="train_accuracy",
-                    value=train_acc,
-                    n=len(train_y),
-                    higher_is_better=True,
-                    unit="fraction",
-                    description="accuracy on the train split (the data the model was fit on)",
-                ),
-                Metric(
-                    name="train_test_gap",
-                    value=train_acc - acc,
-                    higher_is_better=False,
-                    unit="fraction",
-                    description="train accuracy minus test accuracy: overfitting, and a "
-                    "first sign of membership leakage",
-                    method="train split",
-                ),
-            ]
-            _, above_low, above_high = difference_interval(
-                correct, n, int((train_pred == train_y).sum()), len(train_y), self.ci_level
-            )
-            metrics.append(
-                Metric(
-                    name="test_above_train",
-                    value=above_low,
-                    n=n,
-                    higher_is_better=False,
-                    unit="fraction",
-                    description=f"how far test accuracy is at least above train accuracy: the "
-                    f"lower end of the {self.ci_level:.0%} interval of test minus train "
-                    f"accuracy (Newcombe's hybrid score; upper end {above_high:+.3f}). A model "
-                    "scores better on the rows it was fit on, so above 0 means the train split "
-                    "is likely not what it was fit on, and what rests on that split (the "
-                    "train-test gap) cannot be read",
-                    about="method",
-                    method="train split",
-                )
-            )
+            train_acc = float((m.train[1] == m.train[0]).mean())
+            metrics += analysis.gap_metrics(m.train, correct, n, self.ci_level)
         not_assessed: list[str] = []
         if m.train is None and self.split != "train":
-            why = (
-                "no rows are known to be what the model was fit on"
-                + (f" ({m.split_source})" if m.split_source else "")
-                + "; declare the split to measure it: a split column (--split-column), or the "
-                "training rows as a file of their own (--train) beside the test file"
-            )
-            not_assessed.append(f"train_test_gap and train_test_overlap: {why}")
-            if "every row is evaluation data" in m.split_source:
-                warnings.append(
-                    "no split was declared, so every row was evaluated: if the model was "
-                    "trained on any of these rows, its accuracy here is optimistic; declare "
-                    "the split (--split-column, --train/--test files or --split-file)"
-                )
+            not_assessed.append(analysis.unassessed_gap(m.split_source, warnings))
         if m.overlap is not None:
-            shared, n_eval, null = m.overlap
-            excess = (shared - null.mean()) / n_eval
+            metrics.append(analysis.overlap_metric(m.overlap, self.split, acc, train_acc, warnings))
+        if len(labels) == 2:  # two classes read the other way round: about the label coding
             metrics.append(
-                Metric(
-                    name="train_test_overlap",
-                    value=float(excess),
-                    ci_low=float((shared - np.quantile(null, 0.975)) / n_eval),
-                    ci_high=float((shared - np.quantile(null, 0.025)) / n_eval),
-                    ci_level=0.95,
-                    ci_method=f"{len(null)} random re-splits of the same rows",
-                    n=n_eval,
-                    higher_is_better=False,
-                    unit="fraction",
-                    description=f"share of the {self.split} rows whose inputs exactly repeat a "
-                    f"train row ({shared} of {n_eval}), beyond what random splits of the same "
-                    f"rows give ({null.mean():.1f} on average: people with identical records): "
-                    "above 0, the split leaks training rows into the evaluation",
+                analysis.inverted_labels_metric(
+                    correct, n, self.ci_level, m.class_names[1], warnings
                 )
             )
-            if excess > 0.01 and shared > np.max(null):
-                warnings.append(
-                    f"{shared} of {n_eval} {self.split} rows repeat a train row exactly, against "
-                    f"{null.mean():.0f} under random splits of the same rows: the split leaks; "
-                    "evaluate on rows the model never saw"
-                )
-            if train_acc is not None and acc - train_acc > 0.05:
-                warnings.append(
-                    f"test accuracy {acc:.1%} is well above train accuracy {train_acc:.1%}: the "
-                    "declared train split may not be what the model was fit on"
-                )
-        if k == 2:  # two classes read the other way round: a caveat about the label coding
-            flipped = n - correct
-            f_lo, f_hi = wilson_interval(flipped, n, self.ci_level)
-            metrics.append(
-                Metric(
-                    name="inverted_labels",
-                    value=flipped / n,
-                    ci_low=f_lo,
-                    ci_high=f_hi,
-                    ci_level=self.ci_level,
-                    ci_method="wilson",
-                    n=n,
-                    higher_is_better=False,
-                    unit="fraction",
-                    description="accuracy if the model's two classes are read the other way "
-                    "round: above 0.5 with its whole interval means the accuracy is below "
-                    "chance, and the labels are likely inverted (the model's class 0 is the "
-                    "data's class 1); check the label coding before reading any figure",
-                    about="method",
-                    method="label coding",
-                )
-            )
-            if f_lo > 0.5:
-                warnings.append(
-                    f"accuracy {acc:.1%} is below chance on a two-class task (read the other way "
-                    f"round: {flipped / n:.1%}); the labels are likely inverted: check which "
-                    f"class is {m.class_names[1]!r} in the model and in the data"
-                )
-        missing = [m.class_names[c] for c in labels if c not in set(present.tolist())]
+        missing = [m.class_names[c] for c in labels if c not in set(np.unique(y).tolist())]
         if missing:
             warnings.append(f"classes absent from the {self.split} split: {missing}")
-        cm = confusion_matrix(y, pred, labels=labels)
-        bins = calibration_bins(proba, y, self.n_bins)
-        per_class = Table(
-            title="Per-class precision, recall and F1",
-            columns=["class", "precision", "recall", "f1", "support"],
-            rows=[
-                [
-                    m.class_names[c],
-                    _none_if_nan(prec[c]),
-                    _none_if_nan(rec[c]),
-                    _none_if_nan(f1[c]),
-                    int(support[c]),
-                ]
-                for c in labels
-            ],
-            description="n/a where the class was never predicted (precision) or never present.",
-        )
         gap_text = f", {train_acc - acc:+.1%} below train" if train_acc is not None else ""
-        summary = (
-            f"Accuracy {acc:.1%} ({self.ci_level:.0%} CI {lo:.1%}-{hi:.1%}) on {n} {self.split} rows"
-            f"{gap_text}; ECE {ece:.3f}."
-        )
         return PerformanceJudgement(
             metrics=metrics,
             warnings=warnings,
-            per_class=per_class,
-            confusion=cm,
-            bins=bins,
+            per_class=analysis.per_class_table(m.class_names, prec, rec, f1, support),
+            confusion=confusion_matrix(y, pred, labels=labels),
+            bins=calibration_bins(proba, y, self.n_bins),
             ece=ece,
-            summary=summary,
+            summary=f"Accuracy {acc:.1%} ({self.ci_level:.0%} CI {lo:.1%}-{hi:.1%}) on {n} "
+            f"{self.split} rows{gap_text}; ECE {ece:.3f}.",
             not_assessed=not_assessed,
         )
 

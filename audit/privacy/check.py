@@ -42,12 +42,11 @@ from rai_audit.attacks.membership_attacks import (
 from rai_audit.audit.core.checks import Artifacts, MeasuredCheck
 from rai_audit.audit.core.target import AuditTarget
 from rai_audit.audit.privacy import plots as privacy_plots
+from rai_audit.audit.privacy.analysis import FPRS, attack_report, defense_report, fpr_name
 from rai_audit.models.device import module_device
 from rai_audit.models.errors import InvalidDataError
 from rai_audit.models.options import Bool, Int, Names, Real, Text, option
 from rai_audit.reports.schema import Cell, CurvePoint, Metric, PrivacyResult, Table
-
-FPRS = (0.01, 0.001)
 
 _BUDGETS: dict[str, dict[str, Any]] = {
     "standard": {"n_eval": 5000, "n_shadows": 16, "dp_epochs": 10},
@@ -57,10 +56,6 @@ _BUDGETS: dict[str, dict[str, Any]] = {
 
 def default_cache() -> Path:
     return Path(os.environ.get("RAI_AUDIT_CACHE", Path.home() / ".cache" / "rai-audit"))
-
-
-def _fpr_name(f: float) -> str:
-    return f"tpr_at_fpr_{f * 100:g}pct".replace(".", "_")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -235,7 +230,7 @@ class PrivacyCheck(MeasuredCheck["PrivacyMeasurement", "PrivacyJudgement", Priva
                 "0.1 % FPR needs at least 1,000 non-members and is reported as undefined"
             )
         results = {a: evaluate_scores(sc, m.labels[a], FPRS) for a, sc in m.scores.items()}
-        metrics, tables = self._report(results)
+        metrics, tables = attack_report(results)
         gap = float(
             (m.proba.argmax(1)[m.member] == m.y[m.member]).mean()
             - (m.proba.argmax(1)[~m.member] == m.y[~m.member]).mean()
@@ -257,46 +252,14 @@ class PrivacyCheck(MeasuredCheck["PrivacyMeasurement", "PrivacyJudgement", Priva
             tables.append(
                 Table(
                     title=f"Leakage by class and group ({strongest}, the strongest attack by AUC)",
-                    columns=["feature", "group", "members", "non-members", "AUC", _fpr_name(0.01)],
+                    columns=["feature", "group", "members", "non-members", "AUC", fpr_name(0.01)],
                     rows=breakdown,
                 )
             )
         warnings += m.defense_warnings
-        for row in m.defense_rows:
-            key = row[0].split(" ")[0]
-            specs = (
-                ("test_accuracy", 1, True, "test accuracy"),
-                ("loss_auc", 2, False, "loss-threshold membership AUC"),
-                (_fpr_name(0.01), 3, False, "loss-threshold TPR at 1% FPR"),
-                ("epsilon", 5, False, "DP epsilon spent"),
-            )
-            for field, col, higher, what in specs:
-                if row[col] is not None or field != "epsilon":
-                    metrics.append(
-                        Metric(
-                            name=f"defense.{key}.{field}",
-                            value=row[col],
-                            higher_is_better=higher,
-                            description=f"{what}: {row[0]}",
-                        )
-                    )
-        if m.defense_rows:
-            tables.append(
-                Table(
-                    title="Privacy-utility trade-off (same members and non-members)",
-                    columns=[
-                        "model",
-                        "test accuracy",
-                        "loss AUC",
-                        _fpr_name(0.01),
-                        "best threshold-attack AUC",
-                        "epsilon (DP)",
-                    ],
-                    rows=m.defense_rows,
-                    description="Each defended model is retrained with the target's recipe on "
-                    "the same train split and attacked with the threshold attacks.",
-                )
-            )
+        defense_metrics, defense_tables = defense_report(m.defense_rows)
+        metrics += defense_metrics
+        tables += defense_tables
         return PrivacyJudgement(
             results=results,
             metrics=metrics,
@@ -494,108 +457,6 @@ class PrivacyCheck(MeasuredCheck["PrivacyMeasurement", "PrivacyJudgement", Priva
 
     # ------------------------------------------------------------------ reporting
 
-    def _report(self, results: dict[str, AttackMetrics]) -> tuple[list[Metric], list[Table]]:
-        metrics: list[Metric] = []
-        rows = []
-        for a, r in results.items():
-            n = r.n_members + r.n_nonmembers
-            metrics += [
-                Metric(
-                    name=f"{a}.auc",
-                    value=r.auc,
-                    n=n,
-                    higher_is_better=False,
-                    description="area under the membership ROC curve (0.5 = chance)",
-                ),
-                Metric(
-                    name=f"{a}.balanced_accuracy",
-                    value=r.balanced_accuracy,
-                    n=n,
-                    higher_is_better=False,
-                    description="best balanced accuracy over thresholds",
-                ),
-                Metric(
-                    name=f"{a}.advantage",
-                    value=r.advantage,
-                    n=n,
-                    higher_is_better=False,
-                    description="membership advantage: max over thresholds of TPR - FPR",
-                ),
-            ]
-            for f, v in r.tpr_at_fpr.items():
-                metrics.append(
-                    Metric(
-                        name=f"{a}.{_fpr_name(f)}",
-                        value=v,
-                        n=n,
-                        higher_is_better=False,
-                        description=(
-                            f"true-positive rate at {f:.1%} false-positive rate"
-                            + (
-                                ""
-                                if v is not None
-                                else f" (undefined: {r.n_nonmembers} non-members resolve "
-                                f"{r.min_resolvable_fpr:.2%} at best)"
-                            )
-                        ),
-                    )
-                )
-            rows.append(
-                [
-                    a,
-                    r.n_members,
-                    r.n_nonmembers,
-                    r.auc,
-                    r.balanced_accuracy,
-                    r.advantage,
-                    *[r.tpr_at_fpr[f] for f in FPRS],
-                ]
-            )
-        best = {}
-        for col, key in (
-            ("auc", lambda r: r.auc),
-            (_fpr_name(0.01), lambda r: r.tpr_at_fpr[0.01]),
-        ):
-            # the worst case over the attacks whose figure is defined; none defined: the
-            # headline is not assessable (never 0, which would pass)
-            defined = [n for n in results if key(results[n]) is not None]
-            if results:
-                top = max(defined, key=lambda n: key(results[n]) or 0.0) if defined else None
-                if top is not None:
-                    best[col] = top
-                metrics.append(
-                    Metric(
-                        name=f"strongest.{col}",
-                        value=key(results[top]) if top is not None else None,
-                        higher_is_better=False,
-                        description=f"the strongest attack by {col}: {top}"
-                        if top is not None
-                        else f"undefined for every attack: the holdout cannot resolve {col}",
-                    )
-                )
-        tables = [
-            Table(
-                title="Attacks side by side",
-                columns=[
-                    "attack",
-                    "members",
-                    "non-members",
-                    "AUC",
-                    "balanced accuracy",
-                    "advantage",
-                    _fpr_name(0.01),
-                    _fpr_name(0.001),
-                ],
-                rows=rows,
-                description="Strongest by AUC: "
-                + best.get("auc", "n/a")
-                + "; strongest at 1 % FPR: "
-                + best.get(_fpr_name(0.01), "n/a")
-                + ". A learned attack is not automatically stronger.",
-            )
-        ]
-        return metrics, tables
-
     def _breakdown(self, m: PrivacyMeasurement, scores: np.ndarray) -> list[list[Cell]]:
         """AUC and TPR at 1 % FPR of ``scores`` within each class and sensitive group that has
         ``min_group`` members and non-members."""
@@ -625,7 +486,7 @@ class PrivacyCheck(MeasuredCheck["PrivacyMeasurement", "PrivacyJudgement", Priva
         if not results:
             return "no membership attack could run."
         by = {m.name: m for m in metrics}
-        auc, tpr = by["strongest.auc"], by[f"strongest.{_fpr_name(0.01)}"]
+        auc, tpr = by["strongest.auc"], by[f"strongest.{fpr_name(0.01)}"]
         head = f"Strongest attack by AUC: {_attack(auc)} (AUC {auc.value:.3f})"
         tail = (
             f"{tpr.value:.1%} of members are found at 1% FPR ({_attack(tpr)}, the worst case "

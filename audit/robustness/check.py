@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -40,6 +41,7 @@ from rai_audit.attacks._art import DEFENSES, art_preprocessor
 from rai_audit.attacks.defenses import TransformDefense
 from rai_audit.attacks.evasion import (
     AttackBudget,
+    AttackPlan,
     EvasionAttack,
     EvasionOutcome,
     plan_attacks,
@@ -50,6 +52,11 @@ from rai_audit.audit.core.checks import Artifacts, MeasuredCheck
 from rai_audit.audit.core.stats import wilson_interval
 from rai_audit.audit.core.target import AuditTarget
 from rai_audit.audit.robustness import plots as robustness_plots
+from rai_audit.audit.robustness.masking import (
+    diagnostic_metrics,
+    masking_checks,
+    quality_metrics,
+)
 from rai_audit.models.errors import IncompatibleModelError, InvalidConfigError
 from rai_audit.models.options import (
     CI_LEVEL,
@@ -101,6 +108,18 @@ class _LogProbabilities(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.log(self.model(x).clamp_min(1e-12))
+
+
+#: what the attacks perturb, by data kind
+INPUT_SPACES = {
+    "image": "pixels [0, 1]",
+    "tabular": "standardized features within train ranges (one-hot columns treated as continuous)",
+}
+PROBABILITIES_WARNING = (
+    "the model's outputs are in [0, 1] and sum to 1: it returns probabilities, "
+    "not logits. Cross-entropy gradients through a softmax are weak, so attacks "
+    "may understate the risk; set model.output: probabilities or return logits"
+)
 
 
 def _fmt_eps(eps: float, kind: str) -> str:
@@ -222,19 +241,7 @@ class RobustnessCheck(
         rows = np.sort(rng.choice(len(split), min(self.n_eval, len(split)), replace=False))
         X, y = split.X[rows], split.y[rows]
         dev = adapter.torch_device
-        shape = target.input_shape
-        low = torch.as_tensor(np.array(target.domain_low.reshape(shape)), device=dev)
-        high = torch.as_tensor(np.array(target.domain_high.reshape(shape)), device=dev)
-        span = float((high - low).max())
-        eps = self._eps(target.kind)
-        if eps > span:
-            raise InvalidConfigError(
-                f"eps {eps:g} is beyond the input range (width {span:g}): every input could be "
-                "replaced outright. Use an epsilon inside the range, e.g. 8/255 for pixels"
-            )
-        large = self.large_eps or (
-            span / 2 if self.norm == "inf" else span * math.sqrt(int(np.prod(shape))) / 2
-        )
+        low, high, eps, large = self._domain(target, dev)
         xt = torch.as_tensor(X, device=dev)
         yt = torch.as_tensor(y, device=dev)
         warnings: list[str] = []
@@ -243,20 +250,7 @@ class RobustnessCheck(
             module = _LogProbabilities(module)
         gen = lambda: torch.Generator().manual_seed(seed)  # noqa: E731
         n = len(y)
-        budget = AttackBudget(
-            eps=eps,
-            norm=self.norm,
-            low=low,
-            high=high,
-            seed=seed,
-            max_iter=self.max_iter,
-            num_random_init=self.num_random_init,
-            loss=self.loss,
-            queries=self.blackbox_queries,
-            batch_size=self.batch_size,
-            num_classes=target.num_classes,
-        )
-
+        budget = self._attack_budget(low, high, eps, seed, target.num_classes)
         try:
             plan = plan_attacks(target.kind, self.norm)
         except ValueError as exc:
@@ -269,51 +263,16 @@ class RobustnessCheck(
         with frozen_eval(adapter.module):
             with torch.no_grad():
                 out = module(xt)
-            if (
-                adapter.output == "logits"
-                and bool(((out >= 0) & (out <= 1)).all())
-                and bool(torch.allclose(out.sum(1), torch.ones(n, device=dev), atol=1e-4))
-            ):
-                warnings.append(
-                    "the model's outputs are in [0, 1] and sum to 1: it returns probabilities, "
-                    "not logits. Cross-entropy gradients through a softmax are weak, so attacks "
-                    "may understate the risk; set model.output: probabilities or return logits"
-                )
+            if adapter.output == "logits" and _looks_like_probabilities(out):
+                warnings.append(PROBABILITIES_WARNING)
             clean_correct = (out.argmax(1) == yt).cpu().numpy()
-            by_eps: dict[float, tuple[float, float]] = {}
-            adv = xt
-            for e in self._ladder(eps):
-                a_pgd = attack(plan.iterative, eps=e)
-                if e == eps:
-                    adv = a_pgd.adv
-                by_eps[e] = (a_pgd.accuracy, attack(plan.single_step, eps=e).accuracy)
-            robust, fgsm_acc = by_eps[eps]
-            strong = attack(
-                plan.iterative,
-                max_iter=4 * self.max_iter,
-                num_random_init=self.num_random_init + 2,
-            ).accuracy
-            large_acc = attack(plan.iterative, eps=large).accuracy
-            other_loss: Literal["ce", "margin"] = "margin" if self.loss == "ce" else "ce"
-            other_acc = attack(plan.iterative, loss=other_loss).accuracy
-            grads, _ = input_gradient(module, xt, yt, loss=self.loss)
-            flat = grads.flatten(1)
-            zero_share = float(
-                ((flat.abs().sum(1) == 0) | ~torch.isfinite(flat).all(1)).float().mean()
-            )
-            with torch.no_grad():
-                nondet = float((module(xt) != module(xt)).any(1).float().mean())
+            found, adv = self._attacks(plan, attack, xt, eps, large)
+            robust = found["robust"]
+            zero_share, nondet = _gradient_diagnostics(module, xt, yt, self.loss)
             blackbox = plan.black_box
             bb = None if blackbox is None else attack(blackbox)
             others = tuple((c.name, c.title, attack(c).accuracy) for c in plan.others)
-            with torch.no_grad():
-                adv_out = torch.softmax(module(adv).float(), 1)
-            adv_pred = adv_out.argmax(1)
-            wrong = adv_pred != yt
-            wrong_conf = float(adv_out.max(1).values[wrong].mean()) if bool(wrong.any()) else None
-            delta = (adv - xt).flatten(1)
-            linf = float(delta.abs().amax(1).mean())
-            l2 = float(delta.norm(dim=1).mean())
+            adv_out, wrong_conf, linf, l2 = _adversarial_stats(module, adv, xt, yt)
             clean = float(clean_correct.mean())
             defense_rows = self._defenses(
                 target, module, xt, yt, eps, low, high, gen, clean, robust
@@ -327,12 +286,7 @@ class RobustnessCheck(
             kind=target.kind,
             class_names=tuple(target.class_names),
             feature_names=tuple(target.feature_names),
-            input_space=(
-                "pixels [0, 1]"
-                if target.kind == "image"
-                else "standardized features within train ranges (one-hot columns treated as "
-                "continuous)"
-            ),
+            input_space=INPUT_SPACES["image" if target.kind == "image" else "tabular"],
             n=n,
             eps=eps,
             large_eps=large,
@@ -341,14 +295,8 @@ class RobustnessCheck(
             adv=adv_np,
             p_clean=out.softmax(1).cpu().numpy(),
             p_adv=adv_out.cpu().numpy(),
-            by_eps=by_eps,
             clean=clean,
-            robust=robust,
-            fgsm=fgsm_acc,
-            strong=strong,
-            large=large_acc,
-            other_loss=other_loss,
-            other=other_acc,
+            **found,
             zero_gradient_share=zero_share,
             nondeterministic_share=nondet,
             blackbox=None if bb is None else bb.accuracy,
@@ -363,6 +311,77 @@ class RobustnessCheck(
             warnings=warnings,
         )
 
+    def _attack_budget(
+        self, low: torch.Tensor, high: torch.Tensor, eps: float, seed: int, num_classes: int
+    ) -> AttackBudget:
+        return AttackBudget(
+            eps=eps,
+            norm=self.norm,
+            low=low,
+            high=high,
+            seed=seed,
+            max_iter=self.max_iter,
+            num_random_init=self.num_random_init,
+            loss=self.loss,
+            queries=self.blackbox_queries,
+            batch_size=self.batch_size,
+            num_classes=num_classes,
+        )
+
+    def _attacks(
+        self,
+        plan: AttackPlan,
+        attack: Callable[..., EvasionOutcome],
+        xt: torch.Tensor,
+        eps: float,
+        large: float,
+    ) -> tuple[dict[str, Any], torch.Tensor]:
+        """The headline attack along the epsilon ladder beside the single-step one, and the
+        masking checks' variants (more steps and restarts, the large epsilon, the other loss),
+        as measurement fields; and the headline's adversarial examples at ``eps``."""
+        by_eps: dict[float, tuple[float, float]] = {}
+        adv = xt
+        for e in self._ladder(eps):
+            a_pgd = attack(plan.iterative, eps=e)
+            if e == eps:
+                adv = a_pgd.adv
+            by_eps[e] = (a_pgd.accuracy, attack(plan.single_step, eps=e).accuracy)
+        other_loss: Literal["ce", "margin"] = "margin" if self.loss == "ce" else "ce"
+        found = {
+            "by_eps": by_eps,
+            "robust": by_eps[eps][0],
+            "fgsm": by_eps[eps][1],
+            "strong": attack(
+                plan.iterative,
+                max_iter=4 * self.max_iter,
+                num_random_init=self.num_random_init + 2,
+            ).accuracy,
+            "large": attack(plan.iterative, eps=large).accuracy,
+            "other_loss": other_loss,
+            "other": attack(plan.iterative, loss=other_loss).accuracy,
+        }
+        return found, adv
+
+    def _domain(
+        self, target: AuditTarget, dev: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor, float, float]:
+        """The input domain's bounds on ``dev``, the audited epsilon (refused beyond the
+        domain's width) and the large epsilon at which accuracy must collapse."""
+        shape = target.input_shape
+        low = torch.as_tensor(np.array(target.domain_low.reshape(shape)), device=dev)
+        high = torch.as_tensor(np.array(target.domain_high.reshape(shape)), device=dev)
+        span = float((high - low).max())
+        eps = self._eps(target.kind)
+        if eps > span:
+            raise InvalidConfigError(
+                f"eps {eps:g} is beyond the input range (width {span:g}): every input could be "
+                "replaced outright. Use an epsilon inside the range, e.g. 8/255 for pixels"
+            )
+        large = self.large_eps or (
+            span / 2 if self.norm == "inf" else span * math.sqrt(int(np.prod(shape))) / 2
+        )
+        return low, high, eps, large
+
     # ------------------------------------------------------------------ judge
 
     def judge(self, m: RobustnessMeasurement) -> RobustnessJudgement:
@@ -370,65 +389,7 @@ class RobustnessCheck(
         the summary; needs no model."""
         tol = self.tolerance
         robust, fgsm_acc, bb_acc = m.robust, m.fgsm, m.blackbox
-        masking = [
-            MaskingCheck(
-                name="iterative_at_least_single_step",
-                passed=robust <= fgsm_acc + tol,
-                value=robust - fgsm_acc,
-                threshold=f"<= {tol:g}",
-                meaning="PGD accuracy minus FGSM accuracy: an iterative attack weaker "
-                "than one step means the gradients mislead the attacker",
-            ),
-            MaskingCheck(
-                name="large_eps_collapses",
-                passed=m.large <= 0.1 + tol,
-                value=m.large,
-                threshold=f"<= {0.1 + tol:.3g}",
-                meaning=f"accuracy under PGD at eps {m.large_eps:.3g}: with the whole input "
-                "range allowed, accuracy should fall to about zero",
-            ),
-            MaskingCheck(
-                name="stronger_attack_no_gain",
-                passed=robust - m.strong <= tol,
-                value=robust - m.strong,
-                threshold=f"<= {tol:g}",
-                meaning="accuracy drop when PGD gets 4x the steps and 2 more restarts: "
-                "a large drop means the reported attack had not converged",
-            ),
-            MaskingCheck(
-                name="blackbox_not_stronger",
-                passed=bb_acc is None or bb_acc >= robust - tol,
-                value=None if bb_acc is None else robust - bb_acc,
-                threshold=f"<= {tol:g}",
-                meaning=f"white-box minus black-box ({m.blackbox_name}) accuracy: a gradient-free "
-                "attack beating the gradient attack means masked gradients",
-            ),
-            MaskingCheck(
-                name="other_loss_not_stronger",
-                passed=m.other >= robust - tol,
-                value=robust - m.other,
-                threshold=f"<= {tol:g}",
-                meaning=f"accuracy under PGD with the {self.loss} loss minus with the "
-                f"{m.other_loss} loss: a logit-margin attack beating cross-entropy "
-                "means saturated softmax gradients (how Carlini and Wagner broke "
-                "defensive distillation)",
-            ),
-            MaskingCheck(
-                name="gradients_nonzero_finite",
-                passed=m.zero_gradient_share <= 0.05,
-                value=m.zero_gradient_share,
-                threshold="<= 0.05",
-                meaning="share of inputs whose loss gradient is all zero or not finite",
-            ),
-            MaskingCheck(
-                name="deterministic_output",
-                passed=m.nondeterministic_share == 0.0,
-                value=m.nondeterministic_share,
-                threshold="== 0",
-                meaning="share of inputs whose output changes between two identical "
-                "passes (a randomized model needs EOT attacks)",
-            ),
-        ]
+        masking = masking_checks(m, tol, self.loss)
         failed = [c for c in masking if not c.passed]
         verified = not failed
         reasons = [
@@ -472,6 +433,7 @@ class RobustnessCheck(
             curves=curves,
             metrics=self._metrics(m, verified, masking),
             summary=summary,
+            tables=_tables(m, masking),
         )
 
     # ------------------------------------------------------------------ render
@@ -526,47 +488,9 @@ class RobustnessCheck(
                     "Mean absolute perturbation per feature (standardized units)",
                 )
             )
-        tables = [
-            Table(
-                title="Robust accuracy against epsilon",
-                columns=["eps", "x/255" if kind == "image" else "units", "PGD", "FGSM"],
-                rows=[
-                    [e, e * 255 if kind == "image" else e, a, f] for e, (a, f) in m.by_eps.items()
-                ],
-            ),
-            Table(
-                title="Gradient-masking checks",
-                columns=["check", "passed", "value", "needed", "meaning"],
-                rows=[[c.name, c.passed, c.value, c.threshold, c.meaning] for c in j.masking],
-            ),
-        ]
-        if m.defense_rows:
-            tables.append(
-                Table(
-                    title=f"Defenses at eps {_fmt_eps(eps, kind)}",
-                    columns=[
-                        "model",
-                        "clean accuracy",
-                        "naive attack",
-                        "adaptive attack (BPDA)",
-                        "note",
-                    ],
-                    rows=[
-                        [
-                            r.model,
-                            r.clean_accuracy,
-                            r.naive_robust_accuracy,
-                            r.adaptive_robust_accuracy,
-                            r.note,
-                        ]
-                        for r in m.defense_rows
-                    ],
-                )
-            )
         return self.result(
             RobustnessResult,
             j,
-            tables=tables,
             figures=figures,
             arrays=arrays,
             norm=self.norm,
@@ -800,46 +724,7 @@ class RobustnessCheck(
             )
             for name, title, acc in m.others
         ]
-        if m.image_quality is not None:
-            ssim, psnr = m.image_quality
-            out += [
-                Metric(
-                    name="ssim",
-                    value=ssim,
-                    description="mean structural similarity of "
-                    "adversarial to clean images (1 = identical)",
-                ),
-                Metric(
-                    name="psnr_db",
-                    value=psnr,
-                    unit="dB",
-                    description="mean peak signal-to-noise ratio of adversarial images",
-                ),
-            ]
-        for c in masking:
-            out.append(Metric(name=f"masking.{c.name}", value=c.value, description=c.meaning))
-        for r in defense_rows[1:]:
-            if r.note.startswith("compared model"):
-                continue
-            for field, higher, what in (
-                ("clean_accuracy", True, "clean accuracy"),
-                ("adaptive_robust_accuracy", True, "accuracy under BPDA-PGD (the honest number)"),
-                (
-                    "naive_robust_accuracy",
-                    None,
-                    "accuracy under a naive PGD (masked: for comparison only)",
-                ),
-            ):
-                out.append(
-                    Metric(
-                        name=f"defense.{r.model}.{field}",
-                        value=getattr(r, field),
-                        n=n,
-                        higher_is_better=higher,
-                        description=f"{what}, behind {r.model}",
-                    )
-                )
-        return out
+        return out + quality_metrics(m.image_quality) + diagnostic_metrics(masking, defense_rows, n)
 
 
 @dataclass(frozen=True)
@@ -908,6 +793,82 @@ class RobustnessJudgement:
     curves: dict[str, list[CurveBand]]
     metrics: list[Metric]
     summary: str
+    tables: list[Table]
+
+
+def _looks_like_probabilities(out: torch.Tensor) -> bool:
+    """Outputs in [0, 1] that sum to 1: a model that returns probabilities, not logits."""
+    ones = torch.ones(len(out), device=out.device)
+    return bool(((out >= 0) & (out <= 1)).all()) and bool(
+        torch.allclose(out.sum(1), ones, atol=1e-4)
+    )
+
+
+def _gradient_diagnostics(
+    module: nn.Module, xt: torch.Tensor, yt: torch.Tensor, loss: Literal["ce", "margin"]
+) -> tuple[float, float]:
+    """The share of inputs whose loss gradient is all zero or not finite, and the share whose
+    output changes between two identical passes."""
+    grads, _ = input_gradient(module, xt, yt, loss=loss)
+    flat = grads.flatten(1)
+    zero_share = float(((flat.abs().sum(1) == 0) | ~torch.isfinite(flat).all(1)).float().mean())
+    with torch.no_grad():
+        nondet = float((module(xt) != module(xt)).any(1).float().mean())
+    return zero_share, nondet
+
+
+def _adversarial_stats(
+    module: nn.Module, adv: torch.Tensor, xt: torch.Tensor, yt: torch.Tensor
+) -> tuple[torch.Tensor, float | None, float, float]:
+    """The model's probabilities on the adversarial inputs, its mean confidence when wrong,
+    and the perturbations' mean L-inf and L2 sizes."""
+    with torch.no_grad():
+        adv_out = torch.softmax(module(adv).float(), 1)
+    wrong = adv_out.argmax(1) != yt
+    wrong_conf = float(adv_out.max(1).values[wrong].mean()) if bool(wrong.any()) else None
+    delta = (adv - xt).flatten(1)
+    return adv_out, wrong_conf, float(delta.abs().amax(1).mean()), float(delta.norm(dim=1).mean())
+
+
+def _tables(m: RobustnessMeasurement, masking: list[MaskingCheck]) -> list[Table]:
+    """Accuracy against epsilon, the masking checks, and the defenses side by side."""
+    kind = m.kind
+    tables = [
+        Table(
+            title="Robust accuracy against epsilon",
+            columns=["eps", "x/255" if kind == "image" else "units", "PGD", "FGSM"],
+            rows=[[e, e * 255 if kind == "image" else e, a, f] for e, (a, f) in m.by_eps.items()],
+        ),
+        Table(
+            title="Gradient-masking checks",
+            columns=["check", "passed", "value", "needed", "meaning"],
+            rows=[[c.name, c.passed, c.value, c.threshold, c.meaning] for c in masking],
+        ),
+    ]
+    if m.defense_rows:
+        tables.append(
+            Table(
+                title=f"Defenses at eps {_fmt_eps(m.eps, m.kind)}",
+                columns=[
+                    "model",
+                    "clean accuracy",
+                    "naive attack",
+                    "adaptive attack (BPDA)",
+                    "note",
+                ],
+                rows=[
+                    [
+                        r.model,
+                        r.clean_accuracy,
+                        r.naive_robust_accuracy,
+                        r.adaptive_robust_accuracy,
+                        r.note,
+                    ]
+                    for r in m.defense_rows
+                ],
+            )
+        )
+    return tables
 
 
 def _image_quality(X: np.ndarray, adv: np.ndarray) -> tuple[float, float]:
