@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rai_audit.reports.schema import AuditReport, Metric
+from rai_audit.reports.schema import AuditReport, Metric, ResultBase
 
 if TYPE_CHECKING:  # the contract needs torch and the checks; the assertions need neither
     from rai_audit.audit.core.adapters import ModelAdapter
@@ -258,17 +258,7 @@ def check_contract(
         held.append(RULES[6])
     else:
         held += [RULES[5], RULES[6]]
-    again = type(r1).model_validate_json(r1.model_dump_json())
-    _require(again == r1, check, RULES[7], "the result read back from JSON differs")
-    held.append(RULES[7])
-    leaves = cls.metric_leaves
-    names = {m.name.rsplit(".", 1)[-1] for m in r1.metrics}
-    if leaves is not None:
-        _require(names <= leaves, check, RULES[8], f"undeclared {sorted(names - leaves)}")
-    held.append(RULES[8])
-    missing = [f.path for f in r1.figures if not (work / "first" / f.path).is_file()]
-    _require(not missing, check, RULES[9], f"missing {missing}")
-    held.append(RULES[9])
+    held += _result_rules(check, r1, work / "first")
     if isinstance(check, MeasuredCheck):
         measurement = check.measure(target, seed=seed)
         _require(not _holds_a_model(measurement), check, RULES[10], "the measurement holds a model")
@@ -281,6 +271,20 @@ def check_contract(
         )
         held.append(RULES[10])
     return held
+
+
+def _result_rules(check: Check, r1: ResultBase, folder: Path) -> list[str]:
+    """The rules about a result alone: it round-trips through JSON, its metric names are the
+    declared ones, and its figures exist under ``folder``."""
+    again = type(r1).model_validate_json(r1.model_dump_json())
+    _require(again == r1, check, RULES[7], "the result read back from JSON differs")
+    leaves = type(check).metric_leaves
+    names = {m.name.rsplit(".", 1)[-1] for m in r1.metrics}
+    if leaves is not None:
+        _require(names <= leaves, check, RULES[8], f"undeclared {sorted(names - leaves)}")
+    missing = [f.path for f in r1.figures if not (folder / f.path).is_file()]
+    _require(not missing, check, RULES[9], f"missing {missing}")
+    return [RULES[7], RULES[8], RULES[9]]
 
 
 def check_all(

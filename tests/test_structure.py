@@ -252,12 +252,7 @@ LONG_FUNCTIONS = {
     ("models/training.py", "train_model"): 125,
     ("audit/core/runner.py", "run_audit"): 105,
     ("reports/html.py", "render_html"): 104,
-    ("audit/explainability/check.py", "_figures"): 101,
     ("models/pipeline.py", "train_and_save"): 92,
-    ("audit/robustness/check.py", "_metrics"): 90,
-    ("audit/privacy/check.py", "_defenses"): 88,
-    ("audit/testing.py", "check_contract"): 88,
-    ("audit/fairness/check.py", "_proxies"): 86,
     ("audit/cli.py", "train"): 85,
     ("models/dp.py", "train_dp"): 82,
 }

@@ -577,60 +577,15 @@ class ExplainabilityCheck(
         )
 
     def _figures(self, m: ExplainabilityMeasurement, artifacts: Artifacts) -> list[Artifact]:
-        X, y, targets, explanations, rand = m.X, m.y, m.targets, m.explanations, m.rand
+        explanations, rand = m.explanations, m.rand
         deletion_curves, insertion_curves = m.deletion_curves, m.insertion_curves
         sanity_curves, marker_X, marker_attr = m.sanity_curves, m.marker_X, m.marker_attr
         shares, marker = m.shares, m.marker
         figures = []
         if m.kind == "image" and explanations:
-            wrong = np.flatnonzero(targets != y)[:2]
-            right = np.flatnonzero(targets == y)[: 6 - len(wrong)]
-            order = np.r_[right, wrong].astype(int)
-            ranked = sorted(
-                (EXPLAINERS[k].overlay_rank, k)
-                for k in explanations
-                if EXPLAINERS[k].overlay_rank is not None
-            )
-            shown = {k: explanations[k].attributions[order] for _, k in ranked}
-            labels = [
-                f"true {m.class_names[y[i]]}, pred {m.class_names[targets[i]]}"
-                + ("" if y[i] == targets[i] else " (wrong)")
-                for i in order
-            ]
-            figures.append(
-                artifacts.figure(
-                    explain_plots.overlay_grid(
-                        X[order], shown, labels, "Explanations of the predicted class"
-                    ),
-                    "overlays",
-                    "Inputs with Grad-CAM, Integrated Gradients, SHAP and LIME overlays; "
-                    "correct predictions first, then wrong ones",
-                )
-            )
+            figures.append(_overlay_figure(m, artifacts))
         if m.kind == "tabular":
-            shap_name = _shap_method(explanations)
-            if shap_name:
-                e = explanations[shap_name]
-                figures.append(
-                    artifacts.figure(
-                        explain_plots.beeswarm(
-                            e.attributions,
-                            X,
-                            m.feature_names,
-                            f"SHAP summary ({explain_plots.label(shap_name)})",
-                        ),
-                        "shap_beeswarm",
-                        "SHAP summary: per-row impact of the top features",
-                    )
-                )
-                imp = _global_importance({shap_name: e}, m.feature_names)
-                figures.append(
-                    artifacts.figure(
-                        explain_plots.importance_bars(imp, "Global importance (mean |SHAP|)"),
-                        "global_importance",
-                        "Global feature importance, mean |SHAP value|",
-                    )
-                )
+            figures += _shap_figures(m, artifacts)
         if deletion_curves:
             fr = np.linspace(0, 1, self.deletion_steps + 1)
             figures.append(
@@ -745,6 +700,59 @@ class ExplainabilityJudgement:
     tables: list[Table]
     importance: list[tuple[str, float]]
     summary: str
+
+
+def _overlay_figure(m: ExplainabilityMeasurement, artifacts: Artifacts) -> Artifact:
+    """Inputs with every overlay method's attributions: correct predictions, then wrong ones."""
+    X, y, targets, explanations = m.X, m.y, m.targets, m.explanations
+    wrong = np.flatnonzero(targets != y)[:2]
+    right = np.flatnonzero(targets == y)[: 6 - len(wrong)]
+    order = np.r_[right, wrong].astype(int)
+    ranked = sorted(
+        (EXPLAINERS[k].overlay_rank, k)
+        for k in explanations
+        if EXPLAINERS[k].overlay_rank is not None
+    )
+    shown = {k: explanations[k].attributions[order] for _, k in ranked}
+    labels = [
+        f"true {m.class_names[y[i]]}, pred {m.class_names[targets[i]]}"
+        + ("" if y[i] == targets[i] else " (wrong)")
+        for i in order
+    ]
+    return artifacts.figure(
+        explain_plots.overlay_grid(X[order], shown, labels, "Explanations of the predicted class"),
+        "overlays",
+        "Inputs with Grad-CAM, Integrated Gradients, SHAP and LIME overlays; "
+        "correct predictions first, then wrong ones",
+    )
+
+
+def _shap_figures(m: ExplainabilityMeasurement, artifacts: Artifacts) -> list[Artifact]:
+    """The SHAP beeswarm and the global importance, for tabular data with a SHAP method."""
+    shap_name = _shap_method(m.explanations)
+    if not shap_name:
+        return []
+    e = m.explanations[shap_name]
+    return [
+        artifacts.figure(
+            explain_plots.beeswarm(
+                e.attributions,
+                m.X,
+                m.feature_names,
+                f"SHAP summary ({explain_plots.label(shap_name)})",
+            ),
+            "shap_beeswarm",
+            "SHAP summary: per-row impact of the top features",
+        ),
+        artifacts.figure(
+            explain_plots.importance_bars(
+                _global_importance({shap_name: e}, m.feature_names),
+                "Global importance (mean |SHAP|)",
+            ),
+            "global_importance",
+            "Global feature importance, mean |SHAP value|",
+        ),
+    ]
 
 
 def _pick_rows(correct: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

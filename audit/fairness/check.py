@@ -22,27 +22,32 @@ Binary decisions come from the model's probabilities: the predicted class (argma
 from __future__ import annotations
 
 import itertools
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import chi2_contingency
 
 from rai_audit.audit.core.checks import Artifacts, MeasuredCheck
 from rai_audit.audit.core.stats import bootstrap_interval
 from rai_audit.audit.core.target import AuditTarget
 from rai_audit.audit.fairness import plots as fairness_plots
+from rai_audit.audit.fairness.analysis import (
+    CONFLICT_EXPLANATION,
+    Feature,
+    chouldechova_table,
+    definitions_table,
+    finite,
+    mitigation_table,
+    significance_table,
+    summary_text,
+)
 from rai_audit.audit.fairness.metrics import (
     AGGREGATES,
     RATES,
-    FairnessEstimate,
-    chouldechova_fpr,
     estimate,
     group_calibration,
-    group_vs_rest_tests,
-    holm,
     intersect,
+    proxy_auc,
     score_calibration,
 )
 from rai_audit.audit.fairness.mitigation import CONSTRAINTS, MITIGATIONS, run_mitigations
@@ -91,31 +96,6 @@ _DESCRIPTIONS = {
     "calibration_difference": "largest minus smallest score ECE (calibration within groups)",
 }
 
-CONFLICT_EXPLANATION = (
-    "When base rates differ between groups, a classifier better than chance cannot satisfy "
-    "demographic parity and equalized odds together, nor predictive parity (or calibration "
-    "within groups) together with equal false positive and false negative rates (Chouldechova, "
-    "2017; Kleinberg et al., 2016). Decide which error harms the people affected (false "
-    "accusations: FPR; missed opportunities: TPR/FNR) and gate on that definition."
-)
-
-# (definition, criterion, metric, kind of bound) for the side-by-side table
-_DEFINITIONS = (
-    ("Demographic parity", "equal selection rates", "demographic_parity_difference", "diff"),
-    ("Four-fifths rule", "favourable-rate ratio >= 0.8", "disparate_impact_ratio", "ratio"),
-    ("Equal opportunity", "equal TPR", "equal_opportunity_difference", "diff"),
-    ("Equalized odds", "equal TPR and FPR", "equalized_odds_difference", "diff"),
-    ("Predictive parity", "equal precision", "predictive_parity_difference", "diff"),
-    ("Calibration within groups", "equal score ECE", "calibration_difference", "diff"),
-)
-
-
-def _f(v: Any) -> float | None:
-    if v is None:
-        return None
-    v = float(v)
-    return v if np.isfinite(v) else None
-
 
 def _safe_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "_-" else "_" for c in name)
@@ -161,25 +141,13 @@ class FairnessMeasurement:
 
 @dataclass(frozen=True)
 class FairnessJudgement:
-    results: dict[str, _Feature]
+    results: dict[str, Feature]
     metrics: list[Metric]
     tables: list[Table]
     warnings: list[str]
     conflicts: list[str]
     calibration: dict[str, dict[str, Any]]
     summary: str
-
-
-@dataclass
-class _Feature:
-    name: str
-    values: np.ndarray
-    est: FairnessEstimate
-    ece: np.ndarray
-    ece_draws: np.ndarray
-    calib_diff: float | None
-    calib_ci: tuple[float | None, float | None]
-    calib_ci_method: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -395,8 +363,8 @@ class FairnessCheck(MeasuredCheck["FairnessMeasurement", "FairnessJudgement", Fa
 
         metrics = self._metrics(results, len(y))
         tables = [self._group_table(r) for r in results.values()]
-        tests_table, n_tests, n_sig = self._significance(results)
-        defs_table, conflicts = self._definitions(results, m.pos_name)
+        tests_table, n_tests, n_sig = significance_table(results, self.alpha)
+        defs_table, conflicts = definitions_table(results, m.pos_name, self.alpha)
         tables.append(defs_table)
         if conflicts:
             tables.append(
@@ -408,7 +376,7 @@ class FairnessCheck(MeasuredCheck["FairnessMeasurement", "FairnessJudgement", Fa
                 )
             )
         tables.append(tests_table)
-        chou = self._chouldechova(results, m.singles)
+        chou = chouldechova_table(results, m.singles)
         if chou is not None:
             tables.append(chou)
         tables.append(m.representation)
@@ -417,7 +385,7 @@ class FairnessCheck(MeasuredCheck["FairnessMeasurement", "FairnessJudgement", Fa
             metrics += m.proxy_metrics
         tables += m.decisions
         if m.mitigations:
-            tables.append(self._mitigation_table(m.mitigations, m.mitigation_feature))
+            tables.append(mitigation_table(m.mitigations, m.mitigation_feature, self.split))
         calibration = {
             name: {
                 g: score_calibration(
@@ -427,7 +395,9 @@ class FairnessCheck(MeasuredCheck["FairnessMeasurement", "FairnessJudgement", Fa
             }
             for name in m.singles
         }
-        summary = self._summary(results, m.singles, n_sig, n_tests, conflicts, m.pos_name, m.rule)
+        summary = summary_text(
+            results, m.singles, n_sig, n_tests, conflicts, m.pos_name, m.rule, self.ci_level
+        )
         return FairnessJudgement(
             results=results,
             metrics=metrics,
@@ -440,7 +410,7 @@ class FairnessCheck(MeasuredCheck["FairnessMeasurement", "FairnessJudgement", Fa
 
     def _feature(
         self, m: FairnessMeasurement, i: int, name: str, values: np.ndarray, warn: list[str]
-    ) -> _Feature:
+    ) -> Feature:
         """One audited feature's group rates with bootstrap intervals and its calibration by
         group; warns, into ``warn``, about groups too small to compare."""
         y, pred, score = m.y, m.pred, m.score
@@ -475,7 +445,7 @@ class FairnessCheck(MeasuredCheck["FairnessMeasurement", "FairnessJudgement", Fa
             lo_, hi_, calib_how = bootstrap_interval(calib_diff, spread, self.ci_level)
             calib_ci = (lo_, hi_)
             calib_how = f"stratified {calib_how}"
-        feature = _Feature(name, values, est, ece, draws, calib_diff, calib_ci, calib_how)
+        feature = Feature(name, values, est, ece, draws, calib_diff, calib_ci, calib_how)
         small = [g for g, n in zip(est.groups, est.counts.n) if n < self.min_group_size]
         if small:
             shown = ", ".join(f"{g!r}" for g in small[:6]) + (" ..." if len(small) > 6 else "")
@@ -564,7 +534,7 @@ class FairnessCheck(MeasuredCheck["FairnessMeasurement", "FairnessJudgement", Fa
             return pred, f"positive ({name}) when it is the predicted class (P({name}) > 0.5)"
         return pred, f"positive ({name}) when it is the predicted class (one-vs-rest)"
 
-    def _group_rows(self, r: _Feature) -> list[dict[str, Any]]:
+    def _group_rows(self, r: Feature) -> list[dict[str, Any]]:
         est = r.est
         n_total = int(est.counts.n.sum())
         q = (1 - self.ci_level) / 2 * 100
@@ -577,17 +547,17 @@ class FairnessCheck(MeasuredCheck["FairnessMeasurement", "FairnessJudgement", Fa
                 "compared": g in est.compared,
             }
             for k in RATES:
-                row[k] = _f(est.group_rates[k][gi])
-                row[f"{k}_ci"] = [_f(est.group_ci[k][gi, 0]), _f(est.group_ci[k][gi, 1])]
-            row["ece"] = _f(r.ece[gi])
+                row[k] = finite(est.group_rates[k][gi])
+                row[f"{k}_ci"] = [finite(est.group_ci[k][gi, 0]), finite(est.group_ci[k][gi, 1])]
+            row["ece"] = finite(r.ece[gi])
             row["ece_ci"] = [
-                _f(np.percentile(r.ece_draws[:, gi], q)),
-                _f(np.percentile(r.ece_draws[:, gi], 100 - q)),
+                finite(np.percentile(r.ece_draws[:, gi], q)),
+                finite(np.percentile(r.ece_draws[:, gi], 100 - q)),
             ]
             rows.append(row)
         return rows
 
-    def _group_table(self, r: _Feature) -> Table:
+    def _group_table(self, r: Feature) -> Table:
         cols = ["group", "n", "base_rate", "selection_rate", "sel_low", "sel_high", "accuracy"]
         cols += ["tpr", "tpr_low", "tpr_high", "fpr", "fpr_low", "fpr_high", "fnr", "precision"]
         cols += ["ece", "compared"]
@@ -622,7 +592,7 @@ class FairnessCheck(MeasuredCheck["FairnessMeasurement", "FairnessJudgement", Fa
             "precision).",
         )
 
-    def _metrics(self, results: dict[str, _Feature], n: int) -> list[Metric]:
+    def _metrics(self, results: dict[str, Feature], n: int) -> list[Metric]:
         """Aggregates as gated metrics. A feature without two comparable groups gets them with
         no value: not assessable (never a pass), with the group sizes that made it so."""
         out = []
@@ -645,9 +615,9 @@ class FairnessCheck(MeasuredCheck["FairnessMeasurement", "FairnessJudgement", Fa
                 out.append(
                     Metric(
                         name=f"{_safe_name(name)}.{agg}",
-                        value=_f(r.est.aggregate[agg]),
-                        ci_low=_f(lo),
-                        ci_high=_f(hi),
+                        value=finite(r.est.aggregate[agg]),
+                        ci_low=finite(lo),
+                        ci_high=finite(hi),
                         ci_level=self.ci_level,
                         ci_method=r.est.aggregate_ci_method.get(agg),
                         n=n,
@@ -673,136 +643,6 @@ class FairnessCheck(MeasuredCheck["FairnessMeasurement", "FairnessJudgement", Fa
                 )
             )
         return out
-
-    def _significance(self, results: dict[str, _Feature]) -> tuple[Table, int, int]:
-        tests: list[dict[str, Any]] = []
-        for name, r in results.items():
-            for t in group_vs_rest_tests(r.est.counts):
-                if t["group"] in r.est.compared:
-                    tests.append({"feature": name, **t})
-        adjusted = holm([t["pvalue"] for t in tests]) if tests else np.array([])
-        for t, a in zip(tests, adjusted):
-            t["holm"] = float(a)
-        sig = sorted((t for t in tests if t["holm"] < self.alpha), key=lambda t: t["holm"])
-        rows: list[list[Cell]] = [
-            [
-                t["feature"],
-                t["group"],
-                t["rate"],
-                t["group_value"],
-                t["rest_value"],
-                t["pvalue"],
-                t["holm"],
-            ]
-            for t in sig[:40]
-        ]
-        table = Table(
-            title="Disparities that survive a multiple-comparison correction",
-            columns=["feature", "group", "rate", "group", "rest", "p", "p_holm"],
-            rows=rows,
-            description=f"Fisher's exact test of each compared group against all other rows, "
-            f"for selection rate, TPR and FPR: {len(tests)} tests, Holm-adjusted to a "
-            f"family-wise error of {self.alpha:g}; {len(sig)} significant"
-            + (" (first 40 shown)" if len(sig) > 40 else "")
-            + ".",
-        )
-        return table, len(tests), len(sig)
-
-    def _definitions(self, results: dict[str, _Feature], pos_name: str) -> tuple[Table, list[str]]:
-        rows: list[list[Cell]] = []
-        conflicts = []
-        for name, r in results.items():
-            for label, criterion, metric, _kind in _DEFINITIONS:
-                if metric == "calibration_difference":
-                    v, (lo, hi) = r.calib_diff, r.calib_ci
-                else:
-                    v = _f(r.est.aggregate[metric])
-                    lo, hi = (_f(x) for x in r.est.aggregate_ci[metric])
-                rows.append([name, label, criterion, f"{name}.{metric}", v, lo, hi])
-            conflict = self._conflict(r, pos_name)
-            if conflict:
-                conflicts.append(conflict)
-        table = Table(
-            title="Fairness definitions side by side",
-            columns=["feature", "definition", "criterion", "metric", "value", "ci_low", "ci_high"],
-            rows=rows,
-            description="This table describes; it does not judge. Whether a definition holds "
-            "is the policy's outcome for its metric, shown in the scorecard and the section's "
-            "metrics (one judge). No single fairness score is given: the definitions measure "
-            "different harms. " + CONFLICT_EXPLANATION,
-        )
-        return table, conflicts
-
-    def _conflict(self, r: _Feature, pos_name: str) -> str | None:
-        est = r.est
-        keep = np.isin(np.asarray(est.groups), est.compared)
-        if keep.sum() < 2:
-            return None
-        c = est.counts
-        pos = (c.tp + c.fn)[keep]
-        neg = (c.fp + c.tn)[keep]
-        if (pos == 0).any() or (neg == 0).any():
-            return None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            p = float(chi2_contingency(np.stack([pos, neg], axis=1)).pvalue)
-        base = est.group_rates["base_rate"][keep]
-        groups = np.asarray(est.groups)[keep]
-        lo_g, hi_g = groups[base.argmin()], groups[base.argmax()]
-        if p >= self.alpha:
-            return None
-        return (
-            f"{r.name}: base rates of {pos_name} differ (from {base.min():.1%} for {lo_g} to "
-            f"{base.max():.1%} for {hi_g}; chi-square p = {p:.2g}), so demographic parity "
-            "conflicts with equalized odds, and predictive parity with equal error rates"
-        )
-
-    def _chouldechova(self, results: dict[str, _Feature], singles: list[str]) -> Table | None:
-        rows: list[list[Cell]] = []
-        for name in singles:
-            est = results[name].est
-            c = est.counts
-            keep = np.isin(np.asarray(est.groups), est.compared)
-            if keep.sum() < 2:
-                continue
-            tp, fp, fn = c.tp[keep].sum(), c.fp[keep].sum(), c.fn[keep].sum()
-            if tp + fp == 0 or tp + fn == 0:
-                continue
-            ppv_all, fnr_all = tp / (tp + fp), fn / (tp + fn)
-            for gi, g in enumerate(est.groups):
-                if not keep[gi]:
-                    continue
-                r = {k: est.group_rates[k][gi] for k in ("base_rate", "precision", "fnr", "fpr")}
-                forced = chouldechova_fpr(r["base_rate"], ppv_all, fnr_all)
-                rows.append(
-                    [
-                        name,
-                        g,
-                        _f(r["base_rate"]),
-                        _f(r["precision"]),
-                        _f(r["fnr"]),
-                        _f(r["fpr"]),
-                        _f(forced),
-                    ]
-                )
-        if not rows:
-            return None
-        return Table(
-            title="Why equal precision and equal error rates conflict (Chouldechova, 2017)",
-            columns=[
-                "feature",
-                "group",
-                "base_rate",
-                "precision",
-                "fnr",
-                "fpr",
-                "fpr_if_equal_ppv_fnr",
-            ],
-            rows=rows,
-            description="FPR = p/(1-p) x (1-PPV)/PPV x (1-FNR) holds for every group. The last "
-            "column is the FPR each group would need if every group had the pooled precision "
-            "and FNR: different base rates p force different FPRs.",
-        )
 
     def _representation(
         self, target: AuditTarget, singles: list[str], pos: int, warn: list[str]
@@ -866,9 +706,6 @@ class FairnessCheck(MeasuredCheck["FairnessMeasurement", "FairnessJudgement", Fa
     ) -> tuple[Table | None, list[Metric]]:
         if target.kind != "tabular" or "train" not in target.splits:
             return None, []
-        from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
-        from sklearn.metrics import roc_auc_score  # noqa: PLC0415
-
         train, test = target.split("train"), target.split(self.split)
         rng = np.random.default_rng(seed)
         tr_idx = np.arange(len(train))
@@ -888,19 +725,7 @@ class FairnessCheck(MeasuredCheck["FairnessMeasurement", "FairnessJudgement", Fa
             return None, []
 
         def auc(ytr: np.ndarray, yte: np.ndarray, cols: list[int]) -> float | None:
-            clf = LogisticRegression(max_iter=300)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                clf.fit(train.X[tr_idx][:, cols], ytr)
-            p = clf.predict_proba(test.X[te_idx][:, cols])
-            aucs = []
-            for ci, c in enumerate(clf.classes_):
-                t = yte == c
-                if 0 < t.sum() < len(t):
-                    aucs.append(roc_auc_score(t, p[:, ci]))
-                if len(clf.classes_) == 2:
-                    break
-            return float(np.mean(aucs)) if aucs else None
+            return proxy_auc(train.X[tr_idx][:, cols], ytr, test.X[te_idx][:, cols], yte)
 
         rows: list[list[Cell]] = []
         metrics = []
@@ -976,11 +801,11 @@ class FairnessCheck(MeasuredCheck["FairnessMeasurement", "FairnessJudgement", Fa
                             f,
                             g,
                             int(est.counts.n[gi]),
-                            _f(est.group_rates["fpr"][gi]),
-                            _f(est.group_ci["fpr"][gi, 0]),
-                            _f(est.group_ci["fpr"][gi, 1]),
-                            _f(est.group_rates["fnr"][gi]),
-                            _f(est.group_rates["precision"][gi]),
+                            finite(est.group_rates["fpr"][gi]),
+                            finite(est.group_ci["fpr"][gi, 0]),
+                            finite(est.group_ci["fpr"][gi, 1]),
+                            finite(est.group_rates["fnr"][gi]),
+                            finite(est.group_rates["precision"][gi]),
                         ]
                     )
             tables.append(
@@ -1057,62 +882,3 @@ class FairnessCheck(MeasuredCheck["FairnessMeasurement", "FairnessJudgement", Fa
             positive_is_favorable=positive_is_favorable,
         )
         return feature, rows
-
-    def _mitigation_table(self, rows: list[Any], feature: str | None) -> Table:
-        cols = ["method", "status", "accuracy", "accuracy_cost", *AGGREGATES]
-        cols += ["eod_low", "eod_high", "seconds", "note"]
-        out = []
-        for r in rows:
-            m = r.metrics
-            out.append(
-                [
-                    r.method,
-                    r.status,
-                    r.accuracy,
-                    r.accuracy_cost,
-                    *[m.get(k) for k in AGGREGATES],
-                    m.get("equalized_odds_difference_ci_low"),
-                    m.get("equalized_odds_difference_ci_high"),
-                    r.wall_time_s,
-                    r.note,
-                ]
-            )
-        return Table(
-            title=f"Mitigations on {feature}: before and after, on the {self.split} split",
-            columns=cols,
-            rows=out,
-            description="Every mitigation is fitted without the evaluation split. Accuracy "
-            "cost: threshold_optimizer against the audited model; the refits (reweighing, "
-            "exponentiated_gradient) against the refit baseline trained the same way without "
-            "mitigation. eod_low/high: the equalized odds difference's bootstrap interval.",
-        )
-
-    def _summary(
-        self,
-        results: dict[str, _Feature],
-        singles: list[str],
-        n_sig: int,
-        n_tests: int,
-        conflicts: list[str],
-        pos_name: str,
-        rule: str,
-    ) -> str:
-        parts = []
-        for f in singles:
-            est = results[f].est
-            eod = est.aggregate["equalized_odds_difference"]
-            lo, hi = est.aggregate_ci["equalized_odds_difference"]
-            di = est.aggregate["disparate_impact_ratio"]
-            if np.isfinite(eod):
-                parts.append(
-                    f"{f}: equalized odds difference {eod:.3f} ({self.ci_level:.0%} CI "
-                    f"{lo:.3f}-{hi:.3f}), disparate impact ratio {di:.2f}"
-                )
-        text = "; ".join(parts) + "." if parts else "No feature had two comparable groups."
-        text += f" {n_sig} of {n_tests} group-vs-rest disparities survive the Holm correction."
-        if conflicts:
-            text += (
-                f" Base rates differ for {len(conflicts)} feature(s), so the definitions "
-                "conflict (see 'Where the definitions conflict')."
-            )
-        return f"Decisions: {rule}. " + text

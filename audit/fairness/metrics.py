@@ -18,6 +18,7 @@ positives, say) is NaN inside the engine and None in reports.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -413,3 +414,27 @@ def reweighing_weights(y: np.ndarray, groups: np.ndarray) -> np.ndarray:
     n_y = np.bincount(yi)
     n_gy = np.bincount(gi * len(n_y) + yi, minlength=len(n_g) * len(n_y))
     return (n_g[gi] * n_y[yi]) / (n * n_gy[gi * len(n_y) + yi])
+
+
+def proxy_auc(
+    X_train: np.ndarray, s_train: np.ndarray, X_test: np.ndarray, s_test: np.ndarray
+) -> float | None:
+    """How well features predict a sensitive attribute: a logistic regression fitted on
+    ``X_train`` to ``s_train``, its macro one-vs-rest ROC AUC on held-out rows (the positive
+    class's alone for two groups); None when no group can be scored."""
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+    from sklearn.metrics import roc_auc_score  # noqa: PLC0415
+
+    clf = LogisticRegression(max_iter=300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X_train, s_train)
+    p = clf.predict_proba(X_test)
+    aucs = []
+    for ci, c in enumerate(clf.classes_):
+        t = s_test == c
+        if 0 < t.sum() < len(t):
+            aucs.append(roc_auc_score(t, p[:, ci]))
+        if len(clf.classes_) == 2:
+            break
+    return float(np.mean(aucs)) if aucs else None

@@ -324,19 +324,7 @@ class PrivacyCheck(MeasuredCheck["PrivacyMeasurement", "PrivacyJudgement", Priva
         mean, std = image_normalization(data) if data.kind == "image" else (None, None)
 
         def attack_row(label, predict, test_acc, eps):
-            p = predict(X)
-            aucs = {}
-            for name, sc in (("loss", loss_scores(p, y)), ("confidence", confidence_scores(p, y))):
-                aucs[name] = evaluate_scores(sc, member, FPRS)
-            loss = aucs["loss"]
-            return [
-                label,
-                test_acc,
-                loss.auc,
-                loss.tpr_at_fpr[0.01],
-                max(r.auc for r in aucs.values()),
-                eps,
-            ]
+            return _threshold_row(label, predict(X), y, member, test_acc, eps)
 
         rows = [
             attack_row(
@@ -547,6 +535,31 @@ def _adapter(module: Any) -> Any:
     from rai_audit.audit.core.adapters import TorchAdapter  # noqa: PLC0415
 
     return TorchAdapter(module, device=module_device(module))
+
+
+def _threshold_row(
+    label: str,
+    p: np.ndarray,
+    y: np.ndarray,
+    member: np.ndarray,
+    test_acc: float,
+    eps: float | None,
+) -> list[Any]:
+    """One model's row of the privacy-utility table: its test accuracy, the loss-threshold
+    attack's AUC and TPR at 1% FPR, the best threshold attack's AUC, and its DP epsilon."""
+    aucs = {
+        name: evaluate_scores(sc, member, FPRS)
+        for name, sc in (("loss", loss_scores(p, y)), ("confidence", confidence_scores(p, y)))
+    }
+    loss = aucs["loss"]
+    return [
+        label,
+        test_acc,
+        loss.auc,
+        loss.tpr_at_fpr[0.01],
+        max(r.auc for r in aucs.values()),
+        eps,
+    ]
 
 
 def _bundle_of(target: AuditTarget) -> Any:

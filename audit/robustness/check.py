@@ -646,19 +646,7 @@ class RobustnessCheck(
         eps_txt = _fmt_eps(eps, m.kind)
 
         def acc_metric(name: str, value: float, desc: str, count: int = n) -> Metric:
-            lo, hi = wilson_interval(round(value * count), count, self.ci_level)
-            return Metric(
-                name=name,
-                value=value,
-                ci_low=lo,
-                ci_high=hi,
-                ci_level=self.ci_level,
-                ci_method="wilson",
-                n=count,
-                higher_is_better=True,
-                unit="fraction",
-                description=desc,
-            )
+            return accuracy_metric(name, value, desc, count, self.ci_level)
 
         out = [
             acc_metric("clean_accuracy", clean, "accuracy on the attacked rows before the attack"),
@@ -794,6 +782,23 @@ class RobustnessJudgement:
     metrics: list[Metric]
     summary: str
     tables: list[Table]
+
+
+def accuracy_metric(name: str, value: float, desc: str, count: int, ci_level: float) -> Metric:
+    """An accuracy on ``count`` attacked rows, with its Wilson interval."""
+    lo, hi = wilson_interval(round(value * count), count, ci_level)
+    return Metric(
+        name=name,
+        value=value,
+        ci_low=lo,
+        ci_high=hi,
+        ci_level=ci_level,
+        ci_method="wilson",
+        n=count,
+        higher_is_better=True,
+        unit="fraction",
+        description=desc,
+    )
 
 
 def _looks_like_probabilities(out: torch.Tensor) -> bool:
