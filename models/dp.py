@@ -31,6 +31,22 @@ class DPResult:
     epochs: int
 
 
+def _plain_copy(private: nn.Module) -> nn.Module:
+    """A copy of an Opacus-wrapped model as a plain module, without its per-sample gradient
+    buffers, in eval mode on the CPU."""
+    inner = getattr(private, "_module", private)
+    plain: nn.Module = copy.deepcopy(inner if isinstance(inner, nn.Module) else private)
+    for m in plain.modules():  # drop Opacus's per-sample gradient buffers
+        for attr in ("grad_sample", "_forward_counter"):
+            if hasattr(m, attr):
+                delattr(m, attr)
+    for p in plain.parameters():
+        if hasattr(p, "grad_sample"):
+            del p.grad_sample
+        p.grad = None
+    return plain.cpu().eval()
+
+
 def train_dp(
     model: nn.Module,
     data: DataBundle,
@@ -96,17 +112,7 @@ def train_dp(
                 loss_fn(private(xb.to(dev)), yb.to(dev)).backward()
                 opt.step()
         epsilon = float(engine.get_epsilon(delta))
-    plain = copy.deepcopy(private._module if hasattr(private, "_module") else private)
-    for m in plain.modules():  # drop Opacus's per-sample gradient buffers
-        for attr in ("grad_sample", "_forward_counter"):
-            if hasattr(m, attr):
-                delattr(m, attr)
-    for p in plain.parameters():
-        if hasattr(p, "grad_sample"):
-            del p.grad_sample
-        p.grad = None
-    plain = plain.cpu().eval()
-    return plain, DPResult(
+    return _plain_copy(private), DPResult(
         epsilon=epsilon,
         delta=delta,
         noise_multiplier=noise_multiplier,

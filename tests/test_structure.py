@@ -254,7 +254,6 @@ LONG_FUNCTIONS = {
     ("reports/html.py", "render_html"): 104,
     ("models/pipeline.py", "train_and_save"): 92,
     ("audit/cli.py", "train"): 85,
-    ("models/dp.py", "train_dp"): 82,
 }
 
 
