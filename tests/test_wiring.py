@@ -163,3 +163,24 @@ def test_rai_target_fails_when_the_model_is_gone(pytester, tmp_path, mlp_checkpo
     gone = pytester.runpytest(*args)
     gone.assert_outcomes(errors=1)  # the fixture fails; nothing is skipped
     assert "does not exist" in gone.stdout.str()
+
+
+def test_a_check_with_its_own_budget_helper_still_knows_its_budget():
+    """Planted: a subclass with a method named like the base's private state (the robustness
+    check once had ``_budget``, and its reported budget became a bound method); twin: the
+    built-in check. Both report the budget they were built for."""
+    from dataclasses import dataclass
+
+    from rai_audit.audit.performance.check import PerformanceCheck
+
+    @dataclass(frozen=True, kw_only=True)
+    class WithHelper(PerformanceCheck):
+        def _budget(self):
+            return "not a budget"
+
+        def _rai_budget(self):
+            return "not a budget either"
+
+    for cls in (WithHelper, PerformanceCheck):
+        assert cls.for_budget("standard").budget == "standard"
+        assert cls().budget == "smoke"

@@ -43,6 +43,7 @@ BUDGETS: tuple[str, ...] = ("smoke", "standard", "thorough")
 
 
 SEED_LIMIT = 2**63
+_BUDGET_ATTR = "_rai_audit_budget"  # the budget for_budget built a check for
 BUDGET_RULE = Choice(BUDGETS)
 SEED_RULE = Seed()
 
@@ -163,7 +164,8 @@ class Check(ABC):
         if unknown:
             raise unknown_options(f"check {cls.name!r}", unknown, known)
         check = cls(**{**cls.budget_defaults(checked), **overrides})
-        object.__setattr__(check, "_budget", budget)  # not an option: where the options came from
+        # not an option: where the options came from, under a name no subclass can clash with
+        object.__setattr__(check, _BUDGET_ATTR, budget)
         return check
 
     @property
@@ -171,7 +173,7 @@ class Check(ABC):
         """The budget this check was configured for: the one given to :meth:`for_budget`, else
         the budget whose configuration equals this one (the defaults are the smoke budget's),
         else ``custom``."""
-        given = getattr(self, "_budget", None)
+        given = getattr(self, _BUDGET_ATTR, None)
         if given is not None:
             return str(given)
         return next((b for b in BUDGETS if self == type(self).for_budget(b)), "custom")
