@@ -8,6 +8,7 @@ import numpy as np
 from scipy.stats import norm
 
 from rai_audit.models.errors import InvalidDataError
+from rai_audit.reports.schema import Metric
 
 
 def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -236,4 +237,24 @@ def bootstrap_interval(
         f"normal bootstrap around the estimate ({len(d)} resamples): the percentile interval "
         f"[{low:.4g}, {high:.4g}] excluded the estimate, a sign of the max-minus-min "
         f"aggregate's upward bias",
+    )
+
+
+def accuracy_metric(
+    name: str, value: float, successes: int, n: int, ci_level: float, description: str
+) -> Metric:
+    """An accuracy (``value``, ``successes`` of ``n``) with its Wilson interval: the one form the
+    performance and robustness checks report accuracies in."""
+    lo, hi = wilson_interval(successes, n, ci_level)
+    return Metric(
+        name=name,
+        value=value,
+        ci_low=lo,
+        ci_high=hi,
+        ci_level=ci_level,
+        ci_method="wilson",
+        n=n,
+        higher_is_better=True,
+        unit="fraction",
+        description=description,
     )

@@ -11,6 +11,7 @@ import numpy as np
 from sklearn.metrics import balanced_accuracy_score, log_loss, roc_auc_score
 
 from rai_audit.audit.core.stats import (
+    accuracy_metric,
     difference_interval,
     max_calibration_error,
     wilson_interval,
@@ -32,19 +33,14 @@ def accuracy_metrics(y: np.ndarray, pred: np.ndarray, ci_level: float, split: st
     """Accuracy with its Wilson interval, and balanced accuracy."""
     n = len(y)
     correct = int((pred == y).sum())
-    lo, hi = wilson_interval(correct, n, ci_level)
     return [
-        Metric(
-            name="accuracy",
-            value=correct / n,
-            ci_low=lo,
-            ci_high=hi,
-            ci_level=ci_level,
-            ci_method="wilson",
-            n=n,
-            higher_is_better=True,
-            unit="fraction",
-            description=f"share of correct top-1 predictions on the {split} split",
+        accuracy_metric(
+            "accuracy",
+            correct / n,
+            correct,
+            n,
+            ci_level,
+            f"share of correct top-1 predictions on the {split} split",
         ),
         Metric(
             name="balanced_accuracy",

@@ -49,7 +49,7 @@ from rai_audit.attacks.evasion import (
 from rai_audit.attacks.pgd import PGDConfig, input_gradient, pgd
 from rai_audit.audit.core.adapters import TorchAdapter
 from rai_audit.audit.core.checks import Artifacts, MeasuredCheck
-from rai_audit.audit.core.stats import wilson_interval
+from rai_audit.audit.core.stats import accuracy_metric, wilson_interval
 from rai_audit.audit.core.target import AuditTarget
 from rai_audit.audit.robustness import plots as robustness_plots
 from rai_audit.audit.robustness.masking import (
@@ -646,7 +646,7 @@ class RobustnessCheck(
         eps_txt = _fmt_eps(eps, m.kind)
 
         def acc_metric(name: str, value: float, desc: str, count: int = n) -> Metric:
-            return accuracy_metric(name, value, desc, count, self.ci_level)
+            return accuracy_metric(name, value, round(value * count), count, self.ci_level, desc)
 
         out = [
             acc_metric("clean_accuracy", clean, "accuracy on the attacked rows before the attack"),
@@ -782,23 +782,6 @@ class RobustnessJudgement:
     metrics: list[Metric]
     summary: str
     tables: list[Table]
-
-
-def accuracy_metric(name: str, value: float, desc: str, count: int, ci_level: float) -> Metric:
-    """An accuracy on ``count`` attacked rows, with its Wilson interval."""
-    lo, hi = wilson_interval(round(value * count), count, ci_level)
-    return Metric(
-        name=name,
-        value=value,
-        ci_low=lo,
-        ci_high=hi,
-        ci_level=ci_level,
-        ci_method="wilson",
-        n=count,
-        higher_is_better=True,
-        unit="fraction",
-        description=desc,
-    )
 
 
 def _looks_like_probabilities(out: torch.Tensor) -> bool:
